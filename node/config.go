@@ -1,0 +1,161 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+)
+
+// HomeEnv names the environment variable that overrides the data directory.
+const HomeEnv = "WEB4P2P_HOME"
+
+// Files inside the data directory.
+const (
+	IdentityFile = "identity.key"
+	EventsFile   = "events.jsonl"
+)
+
+// Config is everything a node needs. Zero values are filled by
+// DefaultConfig; New validates the result and reports the first bad field.
+type Config struct {
+	// DataDir holds the identity key, the store and (later) the API token.
+	// Default: $WEB4P2P_HOME or ~/.web4p2p.
+	DataDir string
+	// Identity, if set, is used instead of the key file (tests, demo).
+	// Must be Ed25519.
+	Identity crypto.PrivKey
+	// AgentID is the operator-chosen name; default "agent-" + last 8 chars of the PeerID.
+	AgentID string
+	// ListenAddrs are multiaddrs to listen on. Always explicit: the libp2p
+	// defaults open sockets on every interface.
+	ListenAddrs []string
+	// Bootstrap peers (multiaddrs with /p2p/<id>) dialled at start and
+	// re-dialled with backoff while unreachable.
+	Bootstrap []string
+	// MDNS turns on local discovery; MDNSService scopes it (tests use a
+	// unique name so parallel test processes do not find each other).
+	MDNS        bool
+	MDNSService string
+	// TrustAnchors are PeerIDs that start trusted (SPEC §5).
+	TrustAnchors []string
+	// EventsFile, if set, receives every event as JSON lines.
+	EventsFile string
+	// Sinks receive every event too (stderr printer, test ring, API stream).
+	Sinks []events.Sink
+	// ConnLow/ConnHigh bound the connection manager; ConnGrace protects new
+	// connections from trimming.
+	ConnLow, ConnHigh int
+	ConnGrace         time.Duration
+	// BootstrapRetryMin/Max bound the bootstrap redial backoff.
+	BootstrapRetryMin, BootstrapRetryMax time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// DefaultConfig returns a config for a node listening on loopback TCP and
+// QUIC with random ports, mDNS off, data dir from the environment.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:           DefaultDataDir(),
+		ListenAddrs:       []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
+		MDNSService:       "web4p2p",
+		ConnLow:           64,
+		ConnHigh:          256,
+		ConnGrace:         30 * time.Second,
+		BootstrapRetryMin: 500 * time.Millisecond,
+		BootstrapRetryMax: 30 * time.Second,
+	}
+}
+
+// DefaultDataDir is $WEB4P2P_HOME, else ~/.web4p2p.
+func DefaultDataDir() string {
+	if d := os.Getenv(HomeEnv); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".web4p2p"
+	}
+	return filepath.Join(home, ".web4p2p")
+}
+
+// ErrConfig marks an invalid configuration; the message names the field.
+var ErrConfig = errors.New("invalid config")
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.DataDir == "" && c.Identity == nil {
+		c.DataDir = d.DataDir
+	}
+	if c.ListenAddrs == nil {
+		c.ListenAddrs = d.ListenAddrs
+	}
+	if c.MDNSService == "" {
+		c.MDNSService = d.MDNSService
+	}
+	if c.ConnLow == 0 {
+		c.ConnLow = d.ConnLow
+	}
+	if c.ConnHigh == 0 {
+		c.ConnHigh = d.ConnHigh
+	}
+	if c.ConnGrace == 0 {
+		c.ConnGrace = d.ConnGrace
+	}
+	if c.BootstrapRetryMin == 0 {
+		c.BootstrapRetryMin = d.BootstrapRetryMin
+	}
+	if c.BootstrapRetryMax == 0 {
+		c.BootstrapRetryMax = d.BootstrapRetryMax
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// parsed holds the validated, parsed forms of Config fields.
+type parsed struct {
+	listen    []ma.Multiaddr
+	bootstrap []peer.AddrInfo
+	anchors   []peer.ID
+}
+
+func (c *Config) parse() (parsed, error) {
+	var p parsed
+	for i, s := range c.ListenAddrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return p, fmt.Errorf("%w: listen[%d] %q: %v", ErrConfig, i, s, err)
+		}
+		p.listen = append(p.listen, a)
+	}
+	for i, s := range c.Bootstrap {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			return p, fmt.Errorf("%w: bootstrap[%d] %q: must be a multiaddr ending in /p2p/<PeerID>: %v", ErrConfig, i, s, err)
+		}
+		p.bootstrap = append(p.bootstrap, *ai)
+	}
+	for i, s := range c.TrustAnchors {
+		id, err := peer.Decode(s)
+		if err != nil {
+			return p, fmt.Errorf("%w: trust_anchor[%d] %q: not a PeerID: %v", ErrConfig, i, s, err)
+		}
+		p.anchors = append(p.anchors, id)
+	}
+	if c.ConnLow < 0 || c.ConnHigh < c.ConnLow {
+		return p, fmt.Errorf("%w: conn limits low=%d high=%d: need 0 ≤ low ≤ high", ErrConfig, c.ConnLow, c.ConnHigh)
+	}
+	if c.Identity != nil && c.Identity.Type() != crypto.Ed25519 {
+		return p, fmt.Errorf("%w: identity: must be Ed25519, got %v", ErrConfig, c.Identity.Type())
+	}
+	return p, nil
+}

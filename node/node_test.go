@@ -1,0 +1,208 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"go.uber.org/goleak"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+)
+
+func TestMain(m *testing.M) {
+	_ = SetLogLevel("fatal")
+	goleak.VerifyTestMain(m,
+		// go-libp2p's connection manager and the QUIC reuse layer keep
+		// package-level goroutines; they are not ours and end with the process.
+		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
+	)
+}
+
+func TestIdentityCreatedOnceWith0600(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "home")
+	k1, created, err := LoadOrCreateIdentity(dir, nil)
+	if err != nil || !created {
+		t.Fatalf("first load: created=%v err=%v", created, err)
+	}
+	st, err := os.Stat(filepath.Join(dir, IdentityFile))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode %v err %v", st.Mode().Perm(), err)
+	}
+	k2, created, err := LoadOrCreateIdentity(dir, nil)
+	if err != nil || created || !k1.Equals(k2) {
+		t.Fatalf("second load: created=%v err=%v same=%v", created, err, k1.Equals(k2))
+	}
+}
+
+func TestIdentityRefusesLooseMode(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := LoadOrCreateIdentity(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, IdentityFile)
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := LoadOrCreateIdentity(dir, nil)
+	if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("want refusal with fix hint, got %v", err)
+	}
+}
+
+func TestIdentityCorruptNotOverwritten(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, IdentityFile)
+	if err := os.WriteFile(p, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateIdentity(dir, nil); !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("want corrupt error, got %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "garbage" {
+		t.Fatal("corrupt key overwritten")
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	cases := map[string]Config{
+		"listen[0]":       {DataDir: t.TempDir(), ListenAddrs: []string{"not-a-multiaddr"}},
+		"bootstrap[0]":    {DataDir: t.TempDir(), Bootstrap: []string{"/ip4/127.0.0.1/tcp/1"}},
+		"trust_anchor[0]": {DataDir: t.TempDir(), TrustAnchors: []string{"nope"}},
+	}
+	for field, cfg := range cases {
+		_, err := New(cfg)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}
+
+func startNode(t *testing.T, cfg Config) (*Node, *events.Ring) {
+	t.Helper()
+	ring := events.NewRing(512)
+	chk := &events.CheckingSink{Next: ring}
+	cfg.Sinks = append(cfg.Sinks, chk)
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if f := chk.Failures(); len(f) > 0 {
+			t.Errorf("events failing the schema: %v", f)
+		}
+	})
+	return n, ring
+}
+
+func TestTwoNodesBootstrapOverTCPAndQUIC(t *testing.T) {
+	for _, tc := range []struct{ name, listen string }{
+		{"tcp", "/ip4/127.0.0.1/tcp/0"},
+		{"quic", "/ip4/127.0.0.1/udp/0/quic-v1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := startNode(t, Config{ListenAddrs: []string{tc.listen}})
+			b, ring := startNode(t, Config{ListenAddrs: []string{tc.listen}, Bootstrap: []string{a.Addrs()[0].String()}})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, ok := ring.WaitFor(ctx.Done(), events.OfType("web4.discovery.bootstrap_connected")); !ok {
+				t.Fatalf("no bootstrap connection; events: %v", ring.Events())
+			}
+			if b.Host().Network().Connectedness(a.ID()) != network.Connected {
+				t.Fatal("not connected")
+			}
+			if b.Host().ID() == a.Host().ID() {
+				t.Fatal("same identity")
+			}
+		})
+	}
+}
+
+func TestBootstrapRetriesUntilPeerAppears(t *testing.T) {
+	// Reserve a port by starting a node, note its address, stop it, then
+	// start the bootstrapping node first and the target afterwards on the
+	// same identity and port.
+	dirA := t.TempDir()
+	a1, _ := startNode(t, Config{DataDir: dirA, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	addr := a1.Addrs()[0].String()
+	if err := a1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, ring := startNode(t, Config{Bootstrap: []string{addr}, BootstrapRetryMin: 20 * time.Millisecond, BootstrapRetryMax: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, ok := ring.WaitFor(ctx.Done(), events.OfType("web4.discovery.bootstrap_failed")); !ok {
+		t.Fatal("no failed attempt reported")
+	}
+	listen := strings.Split(addr, "/p2p/")[0]
+	startNode(t, Config{DataDir: dirA, ListenAddrs: []string{listen}})
+	if _, ok := ring.WaitFor(ctx.Done(), events.OfType("web4.discovery.bootstrap_connected")); !ok {
+		t.Fatal("bootstrap never connected after the peer appeared")
+	}
+}
+
+func TestPortInUseIsOneClearError(t *testing.T) {
+	for _, l := range []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"} {
+		a, _ := startNode(t, Config{ListenAddrs: []string{l}})
+		listen := strings.Split(a.Addrs()[0].String(), "/p2p/")[0]
+		n, err := New(Config{DataDir: t.TempDir(), ListenAddrs: []string{listen}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = n.Start(context.Background())
+		n.Close()
+		if err == nil || !strings.Contains(err.Error(), "in use") || strings.Count(err.Error(), "\n") > 0 {
+			t.Fatalf("%s: want one-line port-in-use error, got %v", l, err)
+		}
+	}
+}
+
+func TestCloseIdempotentAndStoreLocked(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := startNode(t, Config{DataDir: dir})
+	// A second node on the same data dir must refuse (store locked), not
+	// corrupt it.
+	b, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("want locked store error, got %v", err)
+	}
+	b.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal("second close:", err)
+	}
+	if err := a.Start(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("start after close: %v", err)
+	}
+}
+
+func TestMDNSOffByDefaultAndUniqueServiceWhenOn(t *testing.T) {
+	_, ring := startNode(t, Config{MDNS: true, MDNSService: "web4p2p-test-" + t.Name()})
+	// In a sandbox without multicast mDNS may be unavailable; either way
+	// the node must report which and keep running.
+	if ring.Count("web4.discovery.mdns_started")+ring.Count("web4.discovery.mdns_unavailable") != 1 {
+		t.Fatalf("mDNS outcome not reported: %v", ring.Events())
+	}
+}
