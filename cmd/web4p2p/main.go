@@ -18,17 +18,38 @@ func main() {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "web4p2p",
 		Usage:                "peer-to-peer mesh for AI agents: signed messages, earned trust, quorum knowledge",
 		Version:              Version,
 		EnableBashCompletion: true,
 		HideVersion:          false,
 		Commands: []*cli.Command{
+			startCommand(),
+			idCommand(),
 			versionCommand(),
 		},
-		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return fmt.Errorf("%w (see --help)", err)
-		},
+		OnUsageError: usageError,
+	}
+	for _, c := range app.Commands {
+		setUsageError(c)
+	}
+	return app
+}
+
+// usageError turns a flag/argument mistake into one clear line (no help
+// dump); main prints it and exits non-zero.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := c.App.Name
+	if c.Command != nil && c.Command.Name != "" {
+		name += " " + c.Command.Name
+	}
+	return fmt.Errorf("%s: %w (see '%s --help')", name, err, name)
+}
+
+func setUsageError(c *cli.Command) {
+	c.OnUsageError = usageError
+	for _, s := range c.Subcommands {
+		setUsageError(s)
 	}
 }

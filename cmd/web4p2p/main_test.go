@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,43 @@ func TestVersionJSON(t *testing.T) {
 func TestUnknownFlagFails(t *testing.T) {
 	if _, err := run(t, "version", "--nope"); err == nil {
 		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestUsageErrorIsOneLine(t *testing.T) {
+	out, err := run(t, "start", "--nope")
+	if err == nil || strings.Contains(out, "USAGE") || strings.Count(err.Error(), "\n") != 0 || !strings.Contains(err.Error(), "-nope") {
+		t.Fatalf("want one-line usage error, got out=%q err=%v", out, err)
+	}
+}
+
+func TestStartBadBootstrapFails(t *testing.T) {
+	_, err := run(t, "start", "--data-dir", t.TempDir(), "--bootstrap", "foo", "--quiet")
+	if err == nil || !strings.Contains(err.Error(), "bootstrap[0]") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestIDCreatesAndReports(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "id", "--data-dir", dir, "--json", "--listen", "/ip4/127.0.0.1/tcp/4999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		PeerID      string   `json:"peer_id"`
+		Fingerprint string   `json:"fingerprint"`
+		Addrs       []string `json:"addrs"`
+		Created     bool     `json:"created"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Created || len(v.Fingerprint) != 64 || len(v.Addrs) != 1 || !strings.HasSuffix(v.Addrs[0], "/p2p/"+v.PeerID) {
+		t.Fatalf("id output: %+v", v)
+	}
+	out2, _ := run(t, "id", "--data-dir", dir, "--json")
+	if !strings.Contains(out2, v.PeerID) || strings.Contains(out2, `"created": true`) {
+		t.Fatalf("identity not stable: %s", out2)
 	}
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/node"
+)
+
+func idCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "id",
+		Usage: "print this node's PeerID, fingerprint and addresses (creates the identity on first use)",
+		Flags: []cli.Flag{dataDirFlag, listenFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			key, created, err := node.LoadOrCreateIdentity(c.String("data-dir"), nil)
+			if err != nil {
+				return err
+			}
+			id, err := peer.IDFromPrivateKey(key)
+			if err != nil {
+				return err
+			}
+			fp, err := fingerprint(key.GetPublic())
+			if err != nil {
+				return err
+			}
+			var addrs []string
+			for _, l := range c.StringSlice("listen") {
+				a, err := ma.NewMultiaddr(l)
+				if err != nil {
+					return fmt.Errorf("--listen %q: %v", l, err)
+				}
+				addrs = append(addrs, a.Encapsulate(ma.StringCast("/p2p/"+id.String())).String())
+			}
+			if c.Bool("json") {
+				return json.NewEncoder(c.App.Writer).Encode(map[string]any{
+					"peer_id": id.String(), "fingerprint": fp, "addrs": addrs, "created": created,
+					"data_dir": c.String("data-dir"),
+				})
+			}
+			if created {
+				fmt.Fprintf(c.App.Writer, "created a new identity in %s\n", c.String("data-dir"))
+			}
+			fmt.Fprintf(c.App.Writer, "PeerID:      %s\nfingerprint: %s\n", id, fp)
+			for _, a := range addrs {
+				fmt.Fprintf(c.App.Writer, "address:     %s\n", a)
+			}
+			return nil
+		},
+	}
+}
+
+// fingerprint is the lowercase hex SHA-256 of the raw Ed25519 public key
+// (SPEC §1).
+func fingerprint(pub crypto.PubKey) (string, error) {
+	raw, err := pub.Raw()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
+}
