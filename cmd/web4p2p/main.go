@@ -27,6 +27,12 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			startCommand(),
 			idCommand(),
+			statusCommand(),
+			peersCommand(),
+			connectCommand(),
+			trustCommand(),
+			eventsCommand(),
+			sendCommand(),
 			versionCommand(),
 		},
 		OnUsageError: usageError,

@@ -119,6 +119,23 @@ func (b *Broker) Subscribe(lastID string, filter func(Event) bool, buf int) (s *
 	return s, resumed
 }
 
+// Recent returns the retained events that match filter (nil = all), oldest
+// first.
+func (b *Broker) Recent(filter func(Event) bool) []Event {
+	if filter == nil {
+		filter = TypeFilter()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := []Event{}
+	for _, e := range b.ring {
+		if filter(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Dropped reports whether the broker disconnected this subscriber because
 // it fell behind.
 func (s *Subscription) Dropped() bool {

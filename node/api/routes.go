@@ -110,6 +110,9 @@ func (s *Server) routes() {
 	})
 
 	s.Handle("GET /v1/events", s.sse)
+	s.Handle("GET /v1/events/recent", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"events": s.be.Events().Recent(events.TypeFilter(r.URL.Query()["type"]...))})
+	})
 	s.mux.Handle("GET /metrics", s.auth(metricsHandler(s.be.Metrics()).ServeHTTP))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Unknown paths still require the token, so probing reveals nothing.

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/node/api"
+)
+
+// APIAddrFile is where a running node writes its control API address.
+const APIAddrFile = "api.addr"
+
+var (
+	apiFlag       = &cli.StringFlag{Name: "api", Usage: "control API address host:port (default: read from <data-dir>/api.addr)"}
+	tokenFileFlag = &cli.StringFlag{Name: "token-file", Usage: "bearer token file (default: <data-dir>/api.token)"}
+	clientFlags   = []cli.Flag{dataDirFlag, apiFlag, tokenFileFlag, jsonFlag}
+)
+
+// apiClient talks to a running node's control API.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newAPIClient(c *cli.Context) (*apiClient, error) {
+	dir := c.String("data-dir")
+	addr := c.String("api")
+	if addr == "" {
+		b, err := os.ReadFile(filepath.Join(dir, APIAddrFile))
+		if err != nil {
+			return nil, fmt.Errorf("node not running for data dir %s (no %s; start it with 'web4p2p start' or pass --api)", dir, APIAddrFile)
+		}
+		addr = strings.TrimSpace(string(b))
+	}
+	tf := c.String("token-file")
+	if tf == "" {
+		tf = filepath.Join(dir, api.TokenFile)
+	}
+	tok, err := api.ReadToken(tf)
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{base: "http://" + addr, token: tok, http: &http.Client{}}, nil
+}
+
+// call does one request; out may be nil. A non-2xx reply becomes an error
+// carrying the API's {error, detail}.
+func (a *apiClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return fmt.Errorf("node not reachable at %s (is it running?)", strings.TrimPrefix(a.base, "http://"))
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e api.Error
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) != nil || e.Kind == "" {
+			return fmt.Errorf("control API: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		}
+		if e.Kind == "unauthorized" {
+			return fmt.Errorf("control API refused the token (%s): check --token-file / the data dir", e.Detail)
+		}
+		return fmt.Errorf("%s: %s", e.Kind, e.Detail)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func clientCtx(c *cli.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Context, d)
+}

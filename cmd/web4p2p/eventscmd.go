@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+)
+
+func eventsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "events",
+		Usage: "print a running node's recent events, or follow them live",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "stream live events until Ctrl-C"},
+			&cli.StringSliceFlag{Name: "type", Aliases: []string{"t"}, Usage: "only this event type; a value ending in '.' is a prefix (repeatable)"},
+		}, clientFlags...),
+		Action: func(c *cli.Context) error {
+			cl, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for _, t := range c.StringSlice("type") {
+				q.Add("type", t)
+			}
+			show := func(e events.Event) {
+				if c.Bool("json") {
+					b, _ := json.Marshal(e)
+					fmt.Fprintln(c.App.Writer, string(b))
+				} else {
+					fmt.Fprintln(c.App.Writer, events.FormatHuman(e, ""))
+				}
+			}
+			if !c.Bool("follow") {
+				ctx, cancel := clientCtx(c, 10*time.Second)
+				defer cancel()
+				var out struct {
+					Events []events.Event `json:"events"`
+				}
+				if err := cl.call(ctx, "GET", "/v1/events/recent?"+q.Encode(), nil, &out); err != nil {
+					return err
+				}
+				for _, e := range out.Events {
+					show(e)
+				}
+				return nil
+			}
+			return followEvents(c.Context, cl, q, show)
+		},
+	}
+}
+
+// followEvents reads the SSE stream, reconnecting with Last-Event-ID when
+// the stream breaks, until ctx ends.
+func followEvents(ctx context.Context, cl *apiClient, q url.Values, show func(events.Event)) error {
+	last := ""
+	failures := 0
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, "GET", cl.base+"/v1/events?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := cl.http.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			if failures > 5 {
+				return fmt.Errorf("node not reachable at %s (is it running?)", strings.TrimPrefix(cl.base, "http://"))
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Duration(failures) * 500 * time.Millisecond):
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return fmt.Errorf("control API refused the token: check --token-file / the data dir")
+			}
+			return fmt.Errorf("control API: HTTP %d on /v1/events", resp.StatusCode)
+		}
+		failures = 0
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "data: ") {
+				continue
+			}
+			var e events.Event
+			if json.Unmarshal([]byte(line[6:]), &e) == nil {
+				last = e.ID
+				show(e)
+			}
+		}
+		resp.Body.Close()
+	}
+	return nil
+}

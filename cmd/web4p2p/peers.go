@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/api"
+)
+
+func peersCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "peers",
+		Usage: "list known peers with their trust state and RTT session",
+		Flags: clientFlags,
+		Action: func(c *cli.Context) error {
+			cl, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := clientCtx(c, 10*time.Second)
+			defer cancel()
+			var out struct {
+				Peers []api.Peer `json:"peers"`
+			}
+			if err := cl.call(ctx, "GET", "/v1/peers", nil, &out); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				printJSON(c, out)
+				return nil
+			}
+			if len(out.Peers) == 0 {
+				fmt.Fprintln(c.App.Writer, "no peers")
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE")
+			for _, p := range out.Peers {
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\n", events.Short(p.PeerID), p.AgentID, p.Connected, p.Trust, p.Session, p.Presence)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func connectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "connect the running node to a peer",
+		ArgsUsage: "<multiaddr ending in /p2p/PeerID>",
+		Flags:     clientFlags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("connect: want exactly one multiaddr, got %d arguments", c.NArg())
+			}
+			cl, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := clientCtx(c, 30*time.Second)
+			defer cancel()
+			var p api.Peer
+			if err := cl.call(ctx, "POST", "/v1/connect", map[string]string{"addr": c.Args().First()}, &p); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				printJSON(c, p)
+				return nil
+			}
+			fmt.Fprintf(c.App.Writer, "connected to %s (trust %s, RTT session %v)\n", p.PeerID, p.Trust, p.Session)
+			return nil
+		},
+	}
+}

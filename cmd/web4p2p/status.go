@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/node/api"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show a running node's identity, addresses, uptime and load",
+		Flags: clientFlags,
+		Action: func(c *cli.Context) error {
+			cl, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := clientCtx(c, 10*time.Second)
+			defer cancel()
+			var st api.Status
+			if err := cl.call(ctx, "GET", "/v1/status", nil, &st); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				printJSON(c, st)
+				return nil
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "agent:       %s\nPeerID:      %s\nfingerprint: %s\n", st.AgentID, st.PeerID, st.Fingerprint)
+			fmt.Fprintf(w, "uptime:      %s\npresence:    %s (LRI %d)\npeers:       %d\nversion:     %s\n",
+				(time.Duration(st.UptimeSeconds) * time.Second).String(), st.Presence, st.LRI, st.Peers, st.Version)
+			for _, a := range st.Addrs {
+				fmt.Fprintf(w, "address:     %s\n", a)
+			}
+			return nil
+		},
+	}
+}
