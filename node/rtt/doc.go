@@ -1,0 +1,83 @@
+// Package rtt is the RTT transport tunnel of web4p2p (SPEC §2): the layer
+// between libp2p and the CIP/HCP/LIP runtimes. It gives each pair of peers
+// one session with three ordered, reliable, independently flow-controlled
+// channels (control, state, knowledge), each carried by its own libp2p
+// stream (protocols /web4/rtt/{control,state,knowledge}/1.0), in the style
+// of go-libp2p's p2p/protocol/ping: a Service registers the handlers on a
+// host; Noise below authenticates the peer and encrypts.
+//
+// # Entry point
+//
+// The SPEC sketches a package-level rtt.Dial(ctx, host, peer). Resume,
+// "one session per peer pair" and the inbound side all need state per
+// host, so the entry point is a *Service per host (NewService) with
+// Dial, Listen, Session and Close; a package-level Dial would need a hidden
+// global registry keyed by host.
+//
+// # Session
+//
+// The dialer opens the control stream and sends a Hello (version, its and
+// the responder's peer IDs, a random 128-bit session ID in the frame
+// header, max frame size, its queue limits and, per channel, its resume
+// point = last sequence number delivered into its receive queue, plus the
+// free room of that queue). The responder checks version and peers
+// (mismatch → ErrHandshake and web4.rtt.handshake_failed on both sides),
+// answers a HelloAck with its own values and an epoch, and the dialer
+// attaches the state and knowledge streams with an Attach frame naming the
+// session and epoch. All three streams are opened at once, so OpenChannel
+// only validates; a resume replaces all three together (the old streams
+// are reset first, keeping within the resource manager's per-peer stream
+// limits).
+//
+// Simultaneous dials converge deterministically: when a fresh Hello
+// arrives while this side has its own dial pending (or its own session
+// up), the session initiated by the smaller peer ID wins; the loser's Dial
+// gets StatusConflict and returns the winner's session once it is
+// registered.
+//
+// # Framing and flow control
+//
+// Frames are uvarint length-prefixed: kind, channel, flags, session ID,
+// seq, cumulative ack, window (frames, bytes), payload (see Frame). Data
+// frames are numbered per channel from 1. Every frame carries the
+// receiver's cumulative ack and the free room of its receive queue, which
+// is the sender's credit: a sender never has more unacknowledged frames in
+// flight than the peer's queue can hold, so the reader goroutine of a
+// stream never waits for the application and a stalled Receive on one
+// channel cannot delay another (no head-of-line blocking). The sender keeps
+// every frame until it is acknowledged — that is what a resume re-sends —
+// and its bounded send queue (queued + unacknowledged) is what Send blocks
+// on and TrySend refuses (ErrBackpressure); nothing is ever dropped
+// silently. Pure acks are delayed up to AckDelay to ride on data going the
+// other way, and sent at once when a quarter of the window is used. A
+// writer batches what is ready and flushes only when nothing more is.
+//
+// A frame whose seq was already delivered, or which carries another
+// session's ID, is dropped, counted (Telemetry.ReplayDrops) and reported
+// (web4.rtt.replay_rejected, data.error wraps ErrReplay). A malformed frame
+// or a broken rule (gap, credit overrun, ack of unsent data) resets that
+// link's streams only (web4.rtt.frame_rejected); the session resumes.
+//
+// # Liveness and resume
+//
+// Both sides ping on control every HeartbeatInterval; HeartbeatMisses
+// unanswered pings, or any stream error/EOF, take the link down
+// (web4.rtt.session_down). On a heartbeat death the connection is also
+// closed, so the redial does not reuse a dead one. The dialer redials with
+// exponential backoff and jitter (BackoffMin → BackoffMax,
+// web4.rtt.reconnect_attempt) and re-runs the handshake with the same
+// session ID and its resume points; each side then drops what the other
+// already has and re-sends the rest in order (web4.rtt.resumed with the
+// count). The responder keeps a down session for ResumeWindow; after it
+// (or when the dialer gives up after the same window) the session closes
+// (web4.rtt.session_closed).
+//
+// # Goroutines and locks
+//
+// Per live link: one reader and one writer per stream and a monitor
+// (heartbeat, then cleanup); per down session: one reconnect or expiry
+// goroutine. All are tracked by the Service; Close waits for them.
+// Lock order: Service.mu → Transport.mu → chanState.mu; Service.wgMu and
+// Transport.rttMu are leaves. No lock is held across I/O or while emitting
+// events.
+package rtt

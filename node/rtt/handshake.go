@@ -1,0 +1,560 @@
+package rtt
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func readFull(r io.Reader, b []byte) (int, error) { return io.ReadFull(r, b) }
+
+// streamSet resets the streams of a handshake in progress when its
+// context ends (deadlines alone are not honoured by every transport).
+type streamSet struct {
+	mu   sync.Mutex
+	done bool
+	ss   []network.Stream
+}
+
+func (s *streamSet) add(st network.Stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		_ = st.Reset()
+		return false
+	}
+	s.ss = append(s.ss, st)
+	return true
+}
+
+func (s *streamSet) resetAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	for _, st := range s.ss {
+		_ = st.Reset()
+	}
+}
+
+// ourHello snapshots this side's receive state (resume points and free
+// room) into a hello and records it as advertised.
+func (t *Transport) ourHello(st Status, resume bool, epoch uint64) Hello {
+	cfg := &t.svc.cfg
+	from, to := t.svc.h.ID(), t.remote
+	h := Hello{
+		Version: Version, Status: st, Resume: resume, From: from, To: to, Epoch: epoch,
+		MaxFrame:        uint64(cfg.MaxFrameSize),
+		SendQueueFrames: uint64(cfg.SendQueueFrames), SendQueueBytes: uint64(cfg.SendQueueBytes),
+		RecvQueueFrames: uint64(cfg.RecvQueueFrames), RecvQueueBytes: uint64(cfg.RecvQueueBytes),
+	}
+	for i, cs := range t.chans {
+		cs.mu.Lock()
+		winF, winB := uint64(cfg.RecvQueueFrames-len(cs.recvQ)), uint64(cfg.RecvQueueBytes-cs.recvBytes)
+		h.Channels[i] = ChannelResume{Delivered: cs.delivered, WinFrames: winF, WinBytes: winB}
+		cs.advAck, cs.advBytes, cs.advWinFrames, cs.advWinBytes = cs.delivered, cs.deliveredBytes, winF, winB
+		cs.ackDirty = false
+		cs.mu.Unlock()
+	}
+	return h
+}
+
+// applyPeerResume takes the peer's resume points: frames it already has
+// leave the send queue, the rest will be (re-)sent from the start of the
+// new link. It returns how many frames had been sent before and will be
+// sent again.
+func (t *Transport) applyPeerResume(h *Hello) (resent int, err error) {
+	cfg := &t.svc.cfg
+	if h.MaxFrame == 0 {
+		return 0, fmt.Errorf("%w: peer max frame 0", ErrHandshake)
+	}
+	// Check every channel before changing any.
+	for i, cs := range t.chans {
+		c := h.Channels[i]
+		cs.mu.Lock()
+		bad := c.Delivered < cs.peerAck || c.Delivered > cs.nextSeq
+		lo, hi := cs.peerAck, cs.nextSeq
+		cs.mu.Unlock()
+		if bad {
+			return 0, fmt.Errorf("%w: %s resume point %d outside [%d, %d]", ErrHandshake, Channels[i], c.Delivered, lo, hi)
+		}
+	}
+	t.mu.Lock()
+	t.maxPayload = int(min(uint64(cfg.MaxFrameSize), h.MaxFrame))
+	t.peerVersion = h.Version
+	t.mu.Unlock()
+	for i, cs := range t.chans {
+		c := h.Channels[i]
+		cs.mu.Lock()
+		n := int(c.Delivered - cs.peerAck)
+		if cs.sentIdx > n {
+			resent += cs.sentIdx - n
+		}
+		cs.sentIdx = n // every frame up to the resume point counts as sent
+		cs.sentBytes = 0
+		for j := range n {
+			cs.sentBytes += len(cs.sendQ[j].payload)
+		}
+		_, _ = cs.applyAckLocked(&Frame{Ack: c.Delivered, WinFrames: c.WinFrames, WinBytes: c.WinBytes})
+		cs.sentIdx, cs.sentBytes = 0, 0
+		cs.ackQF = max(1, min(uint64(cfg.RecvQueueFrames), h.SendQueueFrames)/4)
+		cs.ackQB = max(1, min(uint64(cfg.RecvQueueBytes), h.SendQueueBytes)/4)
+		broadcast(&cs.space)
+		cs.mu.Unlock()
+	}
+	return resent, nil
+}
+
+// handshakeOut runs the dialer side: Hello on a new control stream, then
+// the two attach streams. The returned link is not started.
+func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (*link, Hello, error) {
+	p := t.remote
+	role := "dialer"
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	var set streamSet
+	stop := context.AfterFunc(ctx, set.resetAll)
+	fail := func(err error) (*link, Hello, error) {
+		stop()
+		set.resetAll()
+		if ctx.Err() != nil && !errors.Is(err, ErrHandshake) {
+			err = fmt.Errorf("%w: %s: %w (%w)", ErrHandshake, p, err, ctx.Err())
+		} else if !errors.Is(err, ErrHandshake) {
+			err = fmt.Errorf("%w: %s: %w", ErrHandshake, p, err)
+		}
+		s.handshakeFailed(p, role, err)
+		return nil, Hello{}, err
+	}
+	str, err := s.h.NewStream(ctx, p, ProtocolControl)
+	if err != nil {
+		return fail(fmt.Errorf("open control stream: %w", err))
+	}
+	if !set.add(str) {
+		return fail(fmt.Errorf("open control stream: %w", ctx.Err()))
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = str.SetDeadline(dl)
+	}
+	hello := t.ourHello(StatusOK, resume, 0)
+	b, err := EncodeFrame(&Frame{Kind: KindHello, Channel: Control, Session: t.id, Payload: AppendHello(nil, &hello)}, maxHelloSize)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := str.Write(b); err != nil {
+		return fail(fmt.Errorf("write hello: %w", err))
+	}
+	var readers [numChannels]*bufio.Reader
+	var streams [numChannels]network.Stream
+	streams[0], readers[0] = str, bufio.NewReaderSize(str, readBufferSize)
+	f, err := ReadFrame(readers[0], maxHelloSize)
+	if err != nil {
+		return fail(fmt.Errorf("read hello_ack: %w", err))
+	}
+	if f.Kind != KindHelloAck {
+		return fail(fmt.Errorf("%w: got %s, want hello_ack", ErrMalformedFrame, f.Kind))
+	}
+	ph, err := DecodeHello(f.Payload)
+	if err != nil {
+		return fail(err)
+	}
+	if ph.Status != StatusOK {
+		return fail(statusErr(ph.Status))
+	}
+	if ph.Version != Version {
+		return fail(fmt.Errorf("%w: version mismatch: peer speaks %d, we speak %d", ErrHandshake, ph.Version, Version))
+	}
+	if f.Session != t.id {
+		return fail(fmt.Errorf("%w: hello_ack for another session", ErrHandshake))
+	}
+	if ph.From != p || ph.To != s.h.ID() {
+		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
+	}
+	for _, ch := range []Channel{State, Knowledge} {
+		st, err := s.h.NewStream(ctx, p, ch.Protocol())
+		if err != nil {
+			return fail(fmt.Errorf("open %s stream: %w", ch, err))
+		}
+		if !set.add(st) {
+			return fail(fmt.Errorf("open %s stream: %w", ch, ctx.Err()))
+		}
+		b, err := EncodeFrame(&Frame{Kind: KindAttach, Channel: ch, Session: t.id, Seq: ph.Epoch}, 0)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := st.Write(b); err != nil {
+			return fail(fmt.Errorf("write %s attach: %w", ch, err))
+		}
+		streams[ch.index()], readers[ch.index()] = st, bufio.NewReaderSize(st, readBufferSize)
+	}
+	if !stop() {
+		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
+	}
+	for _, st := range streams {
+		_ = st.SetDeadline(time.Time{})
+	}
+	return newLink(t, ph.Epoch, streams, readers), ph, nil
+}
+
+// handleControl is the responder side of the handshake.
+func (s *Service) handleControl(str network.Stream) {
+	remote := str.Conn().RemotePeer()
+	cfg := &s.cfg
+	timer := time.AfterFunc(cfg.HandshakeTimeout, func() { _ = str.Reset() })
+	_ = str.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	var sid [16]byte
+	reply := func(h Hello) error {
+		b, err := EncodeFrame(&Frame{Kind: KindHelloAck, Channel: Control, Session: sid, Payload: AppendHello(nil, &h)}, maxHelloSize)
+		if err != nil {
+			return err
+		}
+		_, err = str.Write(b)
+		return err
+	}
+	refuse := func(st Status, err error) {
+		timer.Stop()
+		if st != 0 {
+			h := Hello{Version: Version, Status: st, From: s.h.ID(), To: remote}
+			_ = reply(h)
+			_ = str.CloseWrite()
+		}
+		_ = str.Reset()
+		s.handshakeFailed(remote, "responder", err)
+	}
+	br := bufio.NewReaderSize(str, readBufferSize)
+	f, err := ReadFrame(br, maxHelloSize)
+	if err != nil {
+		if errors.Is(err, ErrMalformedFrame) || errors.Is(err, ErrFrameTooLarge) {
+			s.rejectFrame(remote, "", Control, err)
+		}
+		refuse(0, fmt.Errorf("%w: read hello: %w", ErrHandshake, err))
+		return
+	}
+	sid = f.Session
+	if f.Kind != KindHello {
+		refuse(0, fmt.Errorf("%w: got %s, want hello", ErrHandshake, f.Kind))
+		return
+	}
+	h, err := DecodeHello(f.Payload)
+	if err != nil {
+		refuse(0, fmt.Errorf("%w: %w", ErrHandshake, err))
+		return
+	}
+	if h.Version != Version {
+		refuse(StatusVersionMismatch, fmt.Errorf("%w: version mismatch: peer speaks %d, we speak %d", ErrHandshake, h.Version, Version))
+		return
+	}
+	if h.From != remote || h.To != s.h.ID() {
+		refuse(StatusWrongPeer, fmt.Errorf("%w: wrong peer: hello from %s to %s on a connection from %s to %s", ErrHandshake, h.From, h.To, remote, s.h.ID()))
+		return
+	}
+	if h.MaxFrame == 0 {
+		refuse(0, fmt.Errorf("%w: peer max frame 0", ErrHandshake))
+		return
+	}
+	t, old, st := s.admit(remote, f.Session, h.Resume)
+	if st != StatusOK {
+		refuse(st, fmt.Errorf("%w: %s", ErrHandshake, st))
+		return
+	}
+	if old != nil {
+		old.close("replaced by a new session from the peer")
+	}
+	// Stop the previous link and any half-attached handshake of t.
+	t.mu.Lock()
+	prev, prevPending := t.link, t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if prevPending != nil {
+		prevPending.abort()
+	}
+	if prev != nil {
+		prev.fail(fmt.Errorf("%w: superseded by a resume", ErrTransport))
+		<-prev.stopped
+	}
+	resent, err := t.applyPeerResume(&h)
+	if err != nil {
+		refuse(StatusUnknownSession, err)
+		if !h.Resume {
+			t.close("handshake failed")
+		}
+		return
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		refuse(StatusUnavailable, fmt.Errorf("%w: session closed", ErrHandshake))
+		return
+	}
+	t.epoch++
+	pl := &pendingLink{epoch: t.epoch, resumed: h.Resume, resent: resent}
+	pl.streams[0], pl.readers[0] = str, br
+	pl.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { t.abortPending(pl) })
+	t.pending = pl
+	ours := t.ourHello(StatusOK, h.Resume, pl.epoch)
+	t.mu.Unlock()
+	if !timer.Stop() {
+		t.abortPending(pl)
+		return
+	}
+	if err := reply(ours); err != nil {
+		t.abortPending(pl)
+		return
+	}
+	_ = str.SetDeadline(time.Time{})
+	s.handshakeCompleted(t, "responder", pl.epoch, h.Resume)
+	if !h.Resume {
+		s.offerInbound(t)
+	}
+}
+
+// abortPending gives up on a half-attached handshake (attach timeout).
+func (t *Transport) abortPending(pl *pendingLink) {
+	t.mu.Lock()
+	cur := t.pending == pl
+	if cur {
+		t.pending = nil
+	}
+	never := t.link == nil && !t.everUp
+	t.mu.Unlock()
+	pl.abort()
+	if cur {
+		t.svc.handshakeFailed(t.remote, "responder", fmt.Errorf("%w: streams not attached within %v", ErrHandshake, t.svc.cfg.HandshakeTimeout))
+		if never {
+			t.close("handshake failed")
+		}
+	}
+}
+
+// attachHandler receives the state and knowledge streams of a handshake.
+func (s *Service) attachHandler(ch Channel) network.StreamHandler {
+	return func(str network.Stream) {
+		remote := str.Conn().RemotePeer()
+		timer := time.AfterFunc(s.cfg.HandshakeTimeout, func() { _ = str.Reset() })
+		br := bufio.NewReaderSize(str, readBufferSize)
+		f, err := ReadFrame(br, s.cfg.MaxFrameSize)
+		if !timer.Stop() {
+			return
+		}
+		reject := func(err error) {
+			_ = str.Reset()
+			s.rejectFrame(remote, "", ch, err)
+		}
+		if err != nil {
+			reject(fmt.Errorf("%w: read attach: %w", ErrTransport, err))
+			return
+		}
+		if f.Kind != KindAttach || f.Channel != ch {
+			reject(fmt.Errorf("%w: %s %s frame opening the %s stream", ErrMalformedFrame, f.Channel, f.Kind, ch))
+			return
+		}
+		t := s.Session(remote)
+		if t == nil {
+			reject(fmt.Errorf("%w: attach to unknown session", ErrTransport))
+			return
+		}
+		if f.Session != t.id {
+			_ = str.Reset()
+			t.replay(ch, &f, "foreign_session")
+			return
+		}
+		if err := t.attach(ch, f.Seq, str, br); err != nil {
+			reject(err)
+		}
+	}
+}
+
+func (t *Transport) attach(ch Channel, epoch uint64, str network.Stream, br *bufio.Reader) error {
+	t.mu.Lock()
+	pl := t.pending
+	if pl == nil || pl.epoch != epoch || pl.streams[ch.index()] != nil {
+		t.mu.Unlock()
+		return fmt.Errorf("%w: %s attach for epoch %d does not match a pending handshake", ErrTransport, ch, epoch)
+	}
+	pl.streams[ch.index()], pl.readers[ch.index()] = str, br
+	if !pl.complete() {
+		t.mu.Unlock()
+		return nil
+	}
+	t.pending = nil
+	pl.timer.Stop()
+	t.mu.Unlock()
+	_ = str.SetDeadline(time.Time{})
+	return t.startLink(newLink(t, pl.epoch, pl.streams, pl.readers), pl.resumed, pl.resent)
+}
+
+// startLink makes l the session's current link and starts its goroutines.
+func (t *Transport) startLink(l *link, resumed bool, resent int) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		l.fail(ErrClosed)
+		return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
+	}
+	l.wg.Add(2 * numChannels)
+	if !t.svc.goTracked(l.monitor) {
+		t.mu.Unlock()
+		l.wg.Add(-2 * numChannels)
+		l.fail(ErrClosed)
+		return fmt.Errorf("%w: service", ErrClosed)
+	}
+	t.link = l
+	upn := t.upNotify
+	t.upNotify = nil
+	t.everUp = true
+	t.mu.Unlock()
+	for i := range numChannels {
+		go l.readLoop(i)
+		go l.writeLoop(i)
+		poke(t.chans[i].wake)
+	}
+	if upn != nil {
+		close(upn)
+	}
+	role := "responder"
+	if t.initiator {
+		role = "dialer"
+	}
+	t.svc.metrics.sessionsUp.Inc()
+	t.svc.emit("web4.rtt.session_up", t.remote, map[string]any{"session": t.sid(), "role": role, "epoch": l.epoch})
+	if resumed {
+		t.reconnects.Add(1)
+		t.resent.Add(uint64(resent))
+		t.svc.metrics.reconnects.Inc()
+		t.svc.emit("web4.rtt.resumed", t.remote, map[string]any{"session": t.sid(), "epoch": l.epoch, "resent": resent})
+	}
+	return nil
+}
+
+// onLinkDown runs on the monitor once every goroutine of l is gone.
+func (t *Transport) onLinkDown(l *link) {
+	t.mu.Lock()
+	if t.link != l {
+		t.mu.Unlock()
+		return
+	}
+	t.link = nil
+	closed := t.closed || t.closing
+	if !closed {
+		t.upNotify = make(chan struct{})
+	}
+	upn := t.upNotify
+	t.mu.Unlock()
+	t.svc.metrics.sessionsUp.Dec()
+	t.svc.emit("web4.rtt.session_down", t.remote, map[string]any{"session": t.sid(), "epoch": l.epoch, "reason": errString(l.err)})
+	if closed {
+		return
+	}
+	if t.initiator {
+		t.svc.goTracked(func() { t.reconnectLoop(upn) })
+	} else {
+		t.svc.goTracked(func() { t.expireLoop(upn) })
+	}
+}
+
+// reconnectLoop redials (dialer side) with exponential backoff and jitter
+// until the session resumes, the peer no longer knows it, or ResumeWindow
+// has passed.
+func (t *Transport) reconnectLoop(upn chan struct{}) {
+	s := t.svc
+	cfg := &s.cfg
+	start := cfg.Now()
+	backoff := cfg.BackoffMin
+	for attempt := 1; ; attempt++ {
+		d := s.jitter(backoff)
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-t.done:
+			timer.Stop()
+			return
+		case <-upn:
+			timer.Stop()
+			return
+		case <-s.ctx.Done():
+			timer.Stop()
+			return
+		}
+		if cfg.Now().Sub(start) > cfg.ResumeWindow {
+			t.close("resume window expired")
+			return
+		}
+		s.metrics.reconnectAttempts.Inc()
+		s.emit("web4.rtt.reconnect_attempt", t.remote, map[string]any{
+			"session": t.sid(), "attempt": attempt, "backoff_ms": d.Milliseconds(),
+		})
+		err := s.resume(t)
+		if err == nil {
+			return
+		}
+		if errors.Is(err, errUnknownSession) {
+			t.close("peer no longer knows the session")
+			return
+		}
+		if errors.Is(err, ErrClosed) {
+			return
+		}
+		backoff = min(backoff*2, cfg.BackoffMax)
+	}
+}
+
+// expireLoop closes a responder-side session that was not resumed within
+// ResumeWindow.
+func (t *Transport) expireLoop(upn chan struct{}) {
+	timer := time.NewTimer(t.svc.cfg.ResumeWindow)
+	defer timer.Stop()
+	select {
+	case <-upn:
+	case <-t.done:
+	case <-t.svc.ctx.Done():
+	case <-timer.C:
+		t.mu.Lock()
+		down := t.link == nil && t.upNotify == upn
+		t.mu.Unlock()
+		if down {
+			t.close("resume window expired")
+		}
+	}
+}
+
+// jitter returns a duration uniformly in [d/2, d] from cfg.Rand.
+func (s *Service) jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	if _, err := readFull(s.cfg.Rand, b[:]); err != nil || d < 2 {
+		return d
+	}
+	half := d / 2
+	return half + time.Duration(binary.LittleEndian.Uint64(b[:])%uint64(d-half+1))
+}
+
+// replay counts and reports a frame dropped as a replay (ErrReplay).
+func (t *Transport) replay(ch Channel, f *Frame, kind string) {
+	t.replayDrops.Add(1)
+	t.svc.metrics.replays.WithLabelValues(ch.String()).Inc()
+	err := fmt.Errorf("%w: %s %s frame seq %d (%s)", ErrReplay, ch, f.Kind, f.Seq, kind)
+	t.svc.emit("web4.rtt.replay_rejected", t.remote, map[string]any{
+		"session": t.sid(), "channel": ch.String(), "seq": f.Seq, "kind": kind, "error": err.Error(),
+	})
+}
+
+func (t *Transport) rejectFrame(ch Channel, err error) {
+	t.rejected.Add(1)
+	t.svc.rejectFrame(t.remote, t.sid(), ch, err)
+}
+
+// rejectFrame reports a malformed or rule-breaking frame; the stream that
+// carried it is reset by the caller, nothing else.
+func (s *Service) rejectFrame(p peer.ID, sid string, ch Channel, err error) {
+	s.metrics.rejected.WithLabelValues(ch.String()).Inc()
+	d := map[string]any{"channel": ch.String(), "error": errString(err)}
+	if sid != "" {
+		d["session"] = sid
+	}
+	s.emit("web4.rtt.frame_rejected", p, d)
+}

@@ -1,0 +1,147 @@
+package rtt
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+)
+
+// Every bound of the package, in one place.
+const (
+	// Version is the RTT session protocol version sent in the handshake.
+	Version = 1
+
+	// MaxHeaderSize bounds the encoded frame header (fixed part + four
+	// uvarints). A frame's body is at most MaxHeaderSize + payload limit.
+	MaxHeaderSize = fixedHeaderSize + 4*10
+
+	// maxHelloSize bounds a handshake payload (two peer IDs of at most
+	// maxPeerIDLen bytes plus a few dozen uvarints).
+	maxHelloSize = 1024
+	maxPeerIDLen = 128
+
+	// maxWriteBatch bounds how many frames a channel writer takes from its
+	// queue before writing them, so a flush happens at least that often.
+	maxWriteBatch = 64
+
+	// writeBufferSize / readBufferSize: per stream buffering.
+	writeBufferSize = 64 << 10
+	readBufferSize  = 64 << 10
+
+	// rttSamples is how many heartbeat round-trip samples feed p50/p95.
+	rttSamples = 128
+
+	// listenBacklog bounds inbound sessions waiting for Listen; older
+	// entries that are already closed are pruned first.
+	listenBacklog = 256
+)
+
+// Config configures a Service. Start from DefaultConfig.
+type Config struct {
+	// HandshakeTimeout bounds a session handshake (SPEC default 10 s).
+	HandshakeTimeout time.Duration
+	// HeartbeatInterval is the ping period on control (SPEC default 5 s).
+	HeartbeatInterval time.Duration
+	// HeartbeatMisses unanswered pings declare the session down (default 3).
+	HeartbeatMisses int
+	// MaxFrameSize is the largest payload of one frame (default 1 MiB).
+	// The negotiated limit is the smaller of both sides'.
+	MaxFrameSize int
+	// SendQueueFrames / SendQueueBytes bound each channel's send queue,
+	// which holds queued and sent-but-unacknowledged frames.
+	SendQueueFrames int
+	SendQueueBytes  int
+	// RecvQueueFrames / RecvQueueBytes bound each channel's receive queue;
+	// they are the credit the peer's sender may use.
+	RecvQueueFrames int
+	RecvQueueBytes  int
+	// BackoffMin / BackoffMax bound the dialer's reconnect backoff
+	// (exponential, with jitter in [d/2, d]).
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// ResumeWindow is how long a session that lost its connection is kept
+	// for a resume; after it the session is closed.
+	ResumeWindow time.Duration
+	// AckDelay is the longest a receiver holds back a pure acknowledgement
+	// hoping to piggyback it on data going the other way.
+	AckDelay time.Duration
+
+	// OnSession, if set, is called with every new inbound session, on the
+	// libp2p stream-handler goroutine; it must not block.
+	OnSession func(*Transport)
+	// Events receives the web4.rtt.* events; nil discards.
+	Events *events.Emitter
+	// Registerer, if set, gets the web4_rtt_* collectors.
+	Registerer prometheus.Registerer
+	// Rand is the source of session IDs and backoff jitter (crypto/rand).
+	Rand io.Reader
+	// Now is the clock for RTT samples and event times (time.Now).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the SPEC §2 defaults.
+func DefaultConfig() Config {
+	return Config{
+		HandshakeTimeout:  10 * time.Second,
+		HeartbeatInterval: 5 * time.Second,
+		HeartbeatMisses:   3,
+		MaxFrameSize:      1 << 20,
+		SendQueueFrames:   1024,
+		SendQueueBytes:    8 << 20,
+		RecvQueueFrames:   1024,
+		RecvQueueBytes:    8 << 20,
+		BackoffMin:        100 * time.Millisecond,
+		BackoffMax:        30 * time.Second,
+		ResumeWindow:      2 * time.Minute,
+		AckDelay:          5 * time.Millisecond,
+		Rand:              rand.Reader,
+		Now:               time.Now,
+	}
+}
+
+// validate fills nil hooks and rejects nonsensical limits.
+func (c *Config) validate() error {
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	pos := []struct {
+		name string
+		v    int64
+	}{
+		{"HandshakeTimeout", int64(c.HandshakeTimeout)},
+		{"HeartbeatInterval", int64(c.HeartbeatInterval)},
+		{"HeartbeatMisses", int64(c.HeartbeatMisses)},
+		{"MaxFrameSize", int64(c.MaxFrameSize)},
+		{"SendQueueFrames", int64(c.SendQueueFrames)},
+		{"SendQueueBytes", int64(c.SendQueueBytes)},
+		{"RecvQueueFrames", int64(c.RecvQueueFrames)},
+		{"RecvQueueBytes", int64(c.RecvQueueBytes)},
+		{"BackoffMin", int64(c.BackoffMin)},
+		{"BackoffMax", int64(c.BackoffMax)},
+		{"ResumeWindow", int64(c.ResumeWindow)},
+		{"AckDelay", int64(c.AckDelay)},
+	}
+	for _, p := range pos {
+		if p.v <= 0 {
+			return fmt.Errorf("rtt config: %s must be > 0 (got %d)", p.name, p.v)
+		}
+	}
+	if c.MaxFrameSize > 64<<20 {
+		return fmt.Errorf("rtt config: MaxFrameSize %d over the 64 MiB ceiling", c.MaxFrameSize)
+	}
+	if c.SendQueueBytes < c.MaxFrameSize || c.RecvQueueBytes < c.MaxFrameSize {
+		return fmt.Errorf("rtt config: SendQueueBytes and RecvQueueBytes must hold one MaxFrameSize frame (%d)", c.MaxFrameSize)
+	}
+	if c.BackoffMax < c.BackoffMin {
+		return fmt.Errorf("rtt config: BackoffMax %v < BackoffMin %v", c.BackoffMax, c.BackoffMin)
+	}
+	return nil
+}

@@ -1,0 +1,417 @@
+package rtt
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// link is one generation of a session: the three streams of one
+// connection and the goroutines serving them (a reader and a writer per
+// stream, and the monitor that runs the heartbeat and cleans up).
+type link struct {
+	t       *Transport
+	epoch   uint64
+	streams [numChannels]network.Stream
+	readers [numChannels]*bufio.Reader
+
+	dying       chan struct{} // closed by fail
+	failOnce    sync.Once
+	err         error // why it failed; written before dying is closed
+	wg          sync.WaitGroup
+	stopped     chan struct{} // closed by the monitor when everything is gone
+	goodbyeSent chan struct{} // closed once a KindClose frame is flushed
+	byeOnce     sync.Once
+
+	outstanding atomic.Int32  // unanswered pings
+	pingSeq     atomic.Uint64 // id of the last ping
+	pingSent    atomic.Int64  // cfg.Now() of the last ping, UnixNano
+}
+
+func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, readers [numChannels]*bufio.Reader) *link {
+	return &link{
+		t: t, epoch: epoch, streams: streams, readers: readers,
+		dying: make(chan struct{}), stopped: make(chan struct{}), goodbyeSent: make(chan struct{}),
+	}
+}
+
+// fail tears the link down (idempotent, never blocks): streams are reset,
+// which unblocks the readers and writers.
+func (l *link) fail(err error) {
+	l.failOnce.Do(func() {
+		l.err = err
+		close(l.dying)
+		for _, s := range l.streams {
+			if s != nil {
+				_ = s.Reset()
+			}
+		}
+	})
+}
+
+// pendingLink collects the streams of a responder-side handshake until the
+// dialer has attached all three.
+type pendingLink struct {
+	epoch   uint64
+	streams [numChannels]network.Stream
+	readers [numChannels]*bufio.Reader
+	timer   *time.Timer
+	once    sync.Once
+	resumed bool // set before the timer can fire a completion
+	resent  int
+}
+
+func (p *pendingLink) abort() {
+	p.once.Do(func() {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		for _, s := range p.streams {
+			if s != nil {
+				_ = s.Reset()
+			}
+		}
+	})
+}
+
+func (p *pendingLink) complete() bool {
+	for _, s := range p.streams {
+		if s == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// outFrame is a frame taken from the queues, ready to be written outside
+// the channel lock.
+type outFrame struct {
+	kind    Kind
+	flags   uint8
+	seq     uint64
+	payload []byte
+}
+
+// collect takes, under the channel lock, everything the writer may send
+// now: heartbeat frames, data within the peer's credit, and an ack when one
+// is due. ackWait reports an ack that may wait for AckDelay.
+func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out []outFrame, ack, winF, winB uint64, ackWait, bye bool) {
+	cfg := &l.t.svc.cfg
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.pongPending {
+		batch = append(batch, outFrame{kind: KindPong, seq: cs.pongID})
+		cs.pongPending = false
+	}
+	if cs.pingPending {
+		batch = append(batch, outFrame{kind: KindPing, seq: cs.pingID})
+		cs.pingPending = false
+	}
+	for len(batch) < maxWriteBatch && cs.sentIdx < len(cs.sendQ) {
+		q := cs.sendQ[cs.sentIdx]
+		if uint64(cs.sentIdx) >= cs.winFrames || uint64(cs.sentBytes+len(q.payload)) > cs.winBytes {
+			break // out of credit: the peer's receive queue is full
+		}
+		var flags uint8
+		if q.fin {
+			flags = FlagFin
+		}
+		batch = append(batch, outFrame{kind: KindData, flags: flags, seq: cs.peerAck + 1 + uint64(cs.sentIdx), payload: q.payload})
+		cs.sentIdx++
+		cs.sentBytes += len(q.payload)
+	}
+	if len(batch) == 0 && cs.ackDirty {
+		if ackTimerFired || cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
+			batch = append(batch, outFrame{kind: KindAck})
+		} else {
+			ackWait = true
+		}
+	}
+	if cs.closePending {
+		batch = append(batch, outFrame{kind: KindClose})
+		cs.closePending = false
+		bye = true
+	}
+	// Every frame carries the current ack and window.
+	ack = cs.delivered
+	winF = uint64(cfg.RecvQueueFrames - len(cs.recvQ))
+	winB = uint64(cfg.RecvQueueBytes - cs.recvBytes)
+	if cs.recvClosed {
+		winF, winB = uint64(cfg.RecvQueueFrames), uint64(cfg.RecvQueueBytes)
+	}
+	if len(batch) > 0 {
+		cs.advAck, cs.advBytes, cs.advWinFrames, cs.advWinBytes = ack, cs.deliveredBytes, winF, winB
+		cs.ackDirty = false
+	}
+	return batch, ack, winF, winB, ackWait, bye
+}
+
+// writeLoop is the only writer of stream i while the link lives. It
+// batches whatever is ready and flushes only when nothing more is ready,
+// so a busy channel costs one flush per batch rather than per frame.
+func (l *link) writeLoop(i int) {
+	defer l.wg.Done()
+	cs := l.t.chans[i]
+	cfg := &l.t.svc.cfg
+	bw := bufio.NewWriterSize(l.streams[i], writeBufferSize)
+	var hdr [MaxHeaderSize + binary.MaxVarintLen64]byte
+	batch := make([]outFrame, 0, maxWriteBatch+3)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var timerC <-chan time.Time
+	fired := false
+	f := Frame{Channel: cs.ch, Session: l.t.id}
+	for {
+		var ack, winF, winB uint64
+		var ackWait, bye bool
+		batch, ack, winF, winB, ackWait, bye = l.collect(cs, batch[:0], fired)
+		fired = false
+		if len(batch) == 0 {
+			if bw.Buffered() > 0 {
+				if err := bw.Flush(); err != nil {
+					l.fail(fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err))
+					return
+				}
+				continue
+			}
+			if ackWait && timerC == nil {
+				timer.Reset(cfg.AckDelay)
+				timerC = timer.C
+			}
+			select {
+			case <-cs.wake:
+			case <-timerC:
+				timerC = nil
+				fired = true
+			case <-l.dying:
+				return
+			}
+			continue
+		}
+		var err error
+		for _, o := range batch {
+			f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes, f.Payload = o.kind, o.flags, o.seq, ack, winF, winB, o.payload
+			h := appendHeader(hdr[binary.MaxVarintLen64:binary.MaxVarintLen64], &f)
+			var lp [binary.MaxVarintLen64]byte
+			n := binary.PutUvarint(lp[:], uint64(len(h)+len(o.payload)))
+			if _, err = bw.Write(lp[:n]); err != nil {
+				break
+			}
+			if _, err = bw.Write(h); err != nil {
+				break
+			}
+			if _, err = bw.Write(o.payload); err != nil {
+				break
+			}
+		}
+		for j := range batch {
+			batch[j].payload = nil
+		}
+		if err == nil && bye {
+			err = bw.Flush()
+			if err == nil {
+				l.byeOnce.Do(func() { close(l.goodbyeSent) })
+			}
+		}
+		if err != nil {
+			l.fail(fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err))
+			return
+		}
+	}
+}
+
+// applyAckLocked takes a peer's cumulative ack and window from any frame
+// on the channel: acknowledged frames leave the send queue.
+func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
+	if f.Ack < cs.peerAck {
+		return false, nil // older than what we know; cannot happen on one ordered stream
+	}
+	n := f.Ack - cs.peerAck
+	if n > uint64(cs.sentIdx) {
+		return false, fmt.Errorf("%w: %s ack %d beyond last sent %d", ErrTransport, cs.ch, f.Ack, cs.peerAck+uint64(cs.sentIdx))
+	}
+	freed := 0
+	for j := range int(n) {
+		freed += len(cs.sendQ[j].payload)
+		cs.sendQ[j] = qframe{}
+	}
+	cs.sendQ = cs.sendQ[n:]
+	if len(cs.sendQ) == 0 {
+		cs.sendQ = cs.sendQ[:0:0]
+	}
+	cs.sentIdx -= int(n)
+	cs.sentBytes -= freed
+	cs.sendBytes -= freed
+	cs.peerAck = f.Ack
+	changed = n > 0 || cs.winFrames != f.WinFrames || cs.winBytes != f.WinBytes
+	cs.winFrames, cs.winBytes = f.WinFrames, f.WinBytes
+	if n > 0 {
+		broadcast(&cs.space)
+	}
+	return changed, nil
+}
+
+// readLoop is the only reader of stream i while the link lives. It never
+// waits for the application: the peer's credit guarantees room in the
+// receive queue, so a stalled Receive on one channel cannot stall the
+// stream of another (no head-of-line blocking).
+func (l *link) readLoop(i int) {
+	defer l.wg.Done()
+	t := l.t
+	cs := t.chans[i]
+	cfg := &t.svc.cfg
+	br := l.readers[i]
+	for {
+		f, err := ReadFrame(br, cfg.MaxFrameSize)
+		if err != nil {
+			if errors.Is(err, ErrMalformedFrame) || errors.Is(err, ErrFrameTooLarge) {
+				t.rejectFrame(cs.ch, err)
+			}
+			l.fail(fmt.Errorf("%w: read %s: %w", ErrTransport, cs.ch, err))
+			return
+		}
+		if f.Session != t.id {
+			t.replay(cs.ch, &f, "foreign_session")
+			continue
+		}
+		if f.Channel != cs.ch {
+			err := fmt.Errorf("%w: %s frame on the %s stream", ErrMalformedFrame, f.Channel, cs.ch)
+			t.rejectFrame(cs.ch, err)
+			l.fail(fmt.Errorf("%w: %w", ErrTransport, err))
+			return
+		}
+		switch f.Kind {
+		case KindData, KindAck, KindPing, KindPong:
+		case KindClose:
+			if cs.ch == Control {
+				t.close("closed by peer")
+				return
+			}
+			fallthrough
+		default:
+			err := fmt.Errorf("%w: unexpected %s frame on %s", ErrMalformedFrame, f.Kind, cs.ch)
+			t.rejectFrame(cs.ch, err)
+			l.fail(fmt.Errorf("%w: %w", ErrTransport, err))
+			return
+		}
+		cs.mu.Lock()
+		if f.Kind == KindData && f.Seq <= cs.delivered {
+			// Checked before the ack fields: a replayed frame's stale
+			// window must not count as credit.
+			cs.mu.Unlock()
+			t.replay(cs.ch, &f, "duplicate_seq")
+			continue
+		}
+		changed, err := cs.applyAckLocked(&f)
+		if err != nil {
+			cs.mu.Unlock()
+			t.rejectFrame(cs.ch, err)
+			l.fail(err)
+			return
+		}
+		wake := changed
+		switch f.Kind {
+		case KindData:
+			if f.Seq != cs.delivered+1 {
+				err := fmt.Errorf("%w: %s seq %d after %d (gap)", ErrTransport, cs.ch, f.Seq, cs.delivered)
+				cs.mu.Unlock()
+				t.rejectFrame(cs.ch, err)
+				l.fail(err)
+				return
+			}
+			fin := f.Flags&FlagFin != 0
+			if !cs.recvClosed {
+				if len(cs.recvQ) >= cfg.RecvQueueFrames || cs.recvBytes+len(f.Payload) > cfg.RecvQueueBytes {
+					err := fmt.Errorf("%w: %s peer exceeded its credit (%d frames, %d bytes queued)", ErrTransport, cs.ch, len(cs.recvQ), cs.recvBytes)
+					cs.mu.Unlock()
+					t.rejectFrame(cs.ch, err)
+					l.fail(err)
+					return
+				}
+				cs.recvQ = append(cs.recvQ, qframe{payload: f.Payload, fin: fin})
+				cs.recvBytes += len(f.Payload)
+				broadcast(&cs.data)
+			}
+			cs.delivered++
+			cs.deliveredBytes += uint64(len(f.Payload))
+			if !fin {
+				cs.framesIn++
+				cs.bytesIn += uint64(len(f.Payload))
+				t.svc.metrics.frames.WithLabelValues(cs.ch.String(), "in").Inc()
+				t.svc.metrics.bytes.WithLabelValues(cs.ch.String(), "in").Add(float64(len(f.Payload)))
+			}
+			cs.ackDirty = true
+			if cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
+				wake = true
+			} else if br.Buffered() == 0 {
+				wake = true // let the writer arm its delayed-ack timer
+			}
+		case KindPing:
+			cs.pongPending, cs.pongID = true, f.Seq
+			wake = true
+		case KindPong:
+			if f.Seq == l.pingSeq.Load() && l.outstanding.Swap(0) > 0 {
+				t.recordRTT(time.Duration(cfg.Now().UnixNano() - l.pingSent.Load()))
+			}
+		}
+		cs.mu.Unlock()
+		if wake {
+			poke(cs.wake)
+		}
+	}
+}
+
+// monitor runs the heartbeat of a link and, once the link dies, waits for
+// its readers and writers and reports the link down.
+func (l *link) monitor() {
+	cfg := &l.t.svc.cfg
+	tick := time.NewTicker(cfg.HeartbeatInterval)
+	defer tick.Stop()
+	cs := l.t.chans[Control.index()]
+	for {
+		select {
+		case <-tick.C:
+			if n := l.outstanding.Load(); int(n) >= cfg.HeartbeatMisses {
+				l.fail(fmt.Errorf("%w: heartbeat: %d pings unanswered", ErrTransport, n))
+				// The connection carried nothing for HeartbeatMisses
+				// intervals: close it, so the redial makes a new one
+				// instead of reusing a dead one.
+				if c := l.streams[Control.index()].Conn(); c != nil {
+					_ = c.Close()
+				}
+				continue
+			}
+			id := l.pingSeq.Add(1)
+			l.pingSent.Store(cfg.Now().UnixNano())
+			l.outstanding.Add(1)
+			cs.mu.Lock()
+			cs.pingPending, cs.pingID = true, id
+			cs.mu.Unlock()
+			poke(cs.wake)
+		case <-l.dying:
+			l.wg.Wait()
+			l.t.onLinkDown(l)
+			close(l.stopped)
+			return
+		}
+	}
+}
+
+// errString returns err's text or "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, io.EOF) {
+		return "EOF"
+	}
+	return err.Error()
+}

@@ -1,0 +1,378 @@
+package rtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Service runs RTT on one libp2p host: it owns the three stream handlers
+// and every session of the host, one per remote peer.
+type Service struct {
+	h       host.Host
+	cfg     Config
+	metrics *metrics
+	ctx     context.Context // cancelled by Close: stops reconnects and timers
+	cancel  context.CancelFunc
+
+	wgMu     sync.Mutex // leaf lock: guards wg.Add against Close's Wait
+	wgClosed bool
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex // order: Service.mu → Transport.mu → chanState.mu
+	closed   bool
+	sessions map[peer.ID]*Transport // live or resumable sessions
+	dialing  map[peer.ID]*dialCall
+	changed  chan struct{} // closed and replaced when sessions change
+	inbound  []*Transport  // new inbound sessions not yet taken by Listen
+	inboundC chan struct{} // closed and replaced when inbound grows
+}
+
+type dialCall struct {
+	done chan struct{}
+	t    *Transport
+	err  error
+}
+
+// NewService starts RTT on h: it registers the control, state and
+// knowledge stream handlers and the web4_rtt_* metrics.
+func NewService(h host.Host, cfg Config) (*Service, error) {
+	if h == nil {
+		return nil, errors.New("rtt: nil host")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		h: h, cfg: cfg, metrics: m, ctx: ctx, cancel: cancel,
+		sessions: map[peer.ID]*Transport{}, dialing: map[peer.ID]*dialCall{},
+		changed: make(chan struct{}), inboundC: make(chan struct{}),
+	}
+	h.SetStreamHandler(ProtocolControl, s.handleControl)
+	h.SetStreamHandler(ProtocolState, s.attachHandler(State))
+	h.SetStreamHandler(ProtocolKnowledge, s.attachHandler(Knowledge))
+	return s, nil
+}
+
+// goTracked runs f on a goroutine Close waits for; false once closing.
+func (s *Service) goTracked(f func()) bool {
+	s.wgMu.Lock()
+	defer s.wgMu.Unlock()
+	if s.wgClosed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
+func (s *Service) emit(typ string, p peer.ID, data map[string]any) {
+	s.cfg.Events.Emit(typ, p.String(), data)
+}
+
+// Close removes the handlers, ends every session (without waiting for
+// acknowledgements; use Transport.Shutdown for that) and returns once no
+// goroutine of the service is left. Idempotent.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ts := make([]*Transport, 0, len(s.sessions))
+	for _, t := range s.sessions {
+		ts = append(ts, t)
+	}
+	broadcast(&s.inboundC)
+	broadcast(&s.changed)
+	s.mu.Unlock()
+	for _, p := range []Channel{Control, State, Knowledge} {
+		s.h.RemoveStreamHandler(p.Protocol())
+	}
+	s.cancel()
+	for _, t := range ts {
+		t.close("service closed")
+	}
+	s.wgMu.Lock()
+	s.wgClosed = true
+	s.wgMu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Session returns the current session with p, or nil.
+func (s *Service) Session(p peer.ID) *Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[p]
+}
+
+// forget drops a closed session from the tables.
+func (s *Service) forget(t *Transport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[t.remote] == t {
+		delete(s.sessions, t.remote)
+		broadcast(&s.changed)
+	}
+}
+
+// Listen returns the next new inbound session, waiting until one arrives,
+// ctx ends or the service closes (ErrClosed). Config.OnSession is the
+// callback alternative; both see every inbound session.
+func (s *Service) Listen(ctx context.Context) (*Transport, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w: service", ErrClosed)
+		}
+		if len(s.inbound) > 0 {
+			t := s.inbound[0]
+			s.inbound[0] = nil
+			s.inbound = s.inbound[1:]
+			s.mu.Unlock()
+			return t, nil
+		}
+		wait := s.inboundC
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+func (s *Service) offerInbound(t *Transport) {
+	s.mu.Lock()
+	if len(s.inbound) >= listenBacklog {
+		kept := s.inbound[:0]
+		for _, x := range s.inbound {
+			if !x.isClosed() {
+				kept = append(kept, x)
+			}
+		}
+		s.inbound = kept
+	}
+	if len(s.inbound) < listenBacklog {
+		s.inbound = append(s.inbound, t)
+		broadcast(&s.inboundC)
+	}
+	s.mu.Unlock()
+	if s.cfg.OnSession != nil {
+		s.cfg.OnSession(t)
+	}
+}
+
+// Dial returns the session with p, establishing it (handshake on control,
+// then the state and knowledge streams) if there is none. A session that
+// exists — up or resuming — is returned as is. Concurrent Dials to the same
+// peer share one attempt; simultaneous Dials from both ends converge on
+// the session initiated by the peer with the smaller ID.
+func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
+	if p == s.h.ID() {
+		return nil, fmt.Errorf("%w: cannot dial self %s", ErrHandshake, p)
+	}
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w: service", ErrClosed)
+		}
+		if t := s.sessions[p]; t != nil {
+			s.mu.Unlock()
+			return t, nil
+		}
+		if dc := s.dialing[p]; dc != nil {
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: dial %s: %w", ErrHandshake, p, ctx.Err())
+			case <-dc.done:
+			}
+			if dc.err != nil {
+				return nil, dc.err
+			}
+			continue
+		}
+		dc := &dialCall{done: make(chan struct{})}
+		s.dialing[p] = dc
+		s.mu.Unlock()
+
+		t, err := s.dialNew(ctx, p)
+		if errors.Is(err, errConflict) {
+			t, err = s.awaitInbound(ctx, p)
+		}
+		s.mu.Lock()
+		delete(s.dialing, p)
+		dc.t, dc.err = t, err
+		close(dc.done)
+		s.mu.Unlock()
+		return t, err
+	}
+}
+
+// awaitInbound waits for the session the peer initiated after our own
+// simultaneous dial lost the tie-break.
+func (s *Service) awaitInbound(ctx context.Context, p peer.ID) (*Transport, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		t, wait, closed := s.sessions[p], s.changed, s.closed
+		s.mu.Unlock()
+		if t != nil {
+			return t, nil
+		}
+		if closed {
+			return nil, fmt.Errorf("%w: service", ErrClosed)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: dial %s lost the tie-break and the peer's session did not arrive: %w", ErrHandshake, p, ctx.Err())
+		case <-wait:
+		}
+	}
+}
+
+func (s *Service) newSessionID() ([16]byte, error) {
+	var id [16]byte
+	if _, err := readFull(s.cfg.Rand, id[:]); err != nil {
+		return id, fmt.Errorf("rtt: session id: %w", err)
+	}
+	return id, nil
+}
+
+// dialNew runs the handshake of a fresh session.
+func (s *Service) dialNew(ctx context.Context, p peer.ID) (*Transport, error) {
+	id, err := s.newSessionID()
+	if err != nil {
+		return nil, err
+	}
+	t := newTransport(s, p, id, true)
+	l, ph, err := s.handshakeOut(ctx, t, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.applyPeerResume(&ph); err != nil {
+		l.fail(err)
+		s.handshakeFailed(p, "dialer", err)
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.fail(ErrClosed)
+		return nil, fmt.Errorf("%w: service", ErrClosed)
+	}
+	old := s.sessions[p]
+	s.sessions[p] = t
+	broadcast(&s.changed)
+	s.mu.Unlock()
+	if old != nil {
+		old.close("replaced by a new session")
+	}
+	s.handshakeCompleted(t, "dialer", ph.Epoch, false)
+	if err := t.startLink(l, false, 0); err != nil {
+		t.close("start failed")
+		return nil, err
+	}
+	return t, nil
+}
+
+// resume re-runs the handshake of t (dialer side) on a new connection.
+func (s *Service) resume(t *Transport) error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	l, ph, err := s.handshakeOut(ctx, t, true)
+	if err != nil {
+		return err
+	}
+	resent, err := t.applyPeerResume(&ph)
+	if err != nil {
+		l.fail(err)
+		s.handshakeFailed(t.remote, "dialer", err)
+		return err
+	}
+	s.handshakeCompleted(t, "dialer", ph.Epoch, true)
+	return t.startLink(l, true, resent)
+}
+
+func (s *Service) handshakeCompleted(t *Transport, role string, epoch uint64, resume bool) {
+	s.emit("web4.rtt.handshake_completed", t.remote, map[string]any{
+		"session": t.sid(), "role": role, "epoch": epoch, "resume": resume, "version": Version,
+	})
+}
+
+func (s *Service) handshakeFailed(p peer.ID, role string, err error) {
+	s.metrics.handshakeFailures.Inc()
+	s.emit("web4.rtt.handshake_failed", p, map[string]any{"role": role, "error": errString(err)})
+}
+
+// admit decides, under the service lock, what an inbound Hello gets.
+// Tie-break for simultaneous dials: the session initiated by the smaller
+// peer ID wins, so the larger side rejects nothing and the smaller side
+// answers StatusConflict while its own dial is pending or its own session
+// is up.
+func (s *Service) admit(remote peer.ID, id [16]byte, resume bool) (t, old *Transport, st Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, StatusUnavailable
+	}
+	cur := s.sessions[remote]
+	if resume {
+		if cur == nil || cur.id != id || cur.initiator {
+			return nil, nil, StatusUnknownSession
+		}
+		return cur, nil, StatusOK
+	}
+	if cur != nil && cur.id == id {
+		return nil, nil, StatusConflict // a second fresh hello for the same session
+	}
+	iWin := s.h.ID() < remote
+	if _, pending := s.dialing[remote]; pending && iWin {
+		return nil, nil, StatusConflict
+	}
+	if cur != nil && cur.initiator && iWin && cur.Up() {
+		return nil, nil, StatusConflict
+	}
+	t = newTransport(s, remote, id, false)
+	s.sessions[remote] = t
+	broadcast(&s.changed)
+	return t, cur, StatusOK
+}
+
+var (
+	errConflict       = errors.New("simultaneous dial lost the tie-break")
+	errUnknownSession = errors.New("peer does not know the session")
+)
+
+// dialErr maps a refusal status to an error.
+func statusErr(st Status) error {
+	switch st {
+	case StatusConflict:
+		return fmt.Errorf("%w: %w", ErrHandshake, errConflict)
+	case StatusUnknownSession:
+		return fmt.Errorf("%w: %w", ErrHandshake, errUnknownSession)
+	default:
+		return fmt.Errorf("%w: peer answered %s", ErrHandshake, st)
+	}
+}
+
+var _ network.StreamHandler = (*Service)(nil).handleControl

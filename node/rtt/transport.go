@@ -1,0 +1,513 @@
+package rtt
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Transport is one RTT session with one peer. It outlives connections: when
+// the connection drops, the dialer side resumes the same session on a new
+// one and nothing sent is lost, duplicated or reordered. All methods are
+// safe for concurrent use.
+type Transport struct {
+	svc       *Service
+	remote    peer.ID
+	id        [16]byte
+	initiator bool
+	done      chan struct{}
+	chans     [numChannels]*chanState
+
+	mu          sync.Mutex // guards the fields below; order: Service.mu → Transport.mu → chanState.mu
+	closed      bool
+	link        *link         // current link, nil while down
+	pending     *pendingLink  // responder: streams of a handshake being attached
+	epoch       uint64        // generation of the newest handshake
+	upNotify    chan struct{} // closed when the next link starts (nil while up)
+	maxPayload  int           // negotiated payload limit for sending
+	peerVersion uint64
+	everUp      bool // a link has run at least once
+	closing     bool // Shutdown in progress: a link loss does not reconnect
+
+	reconnects   atomic.Uint64
+	replayDrops  atomic.Uint64
+	rejected     atomic.Uint64
+	resent       atomic.Uint64
+	backpressure atomic.Uint64
+
+	rttMu sync.Mutex
+	rtts  []time.Duration // ring of the last rttSamples heartbeat RTTs
+	rttN  int
+}
+
+// qframe is a queued outgoing data frame; its seq is implied by its place
+// in the send queue (peerAck + 1 + index).
+type qframe struct {
+	payload []byte
+	fin     bool
+}
+
+// chanState is one channel's send and receive state. It survives links.
+type chanState struct {
+	ch   Channel
+	wake chan struct{} // cap 1: pokes the current link's writer
+
+	mu sync.Mutex
+	// send side: sendQ holds sent-but-unacked frames, then queued ones.
+	sendQ      []qframe
+	sendBytes  int
+	nextSeq    uint64 // last assigned sequence number
+	peerAck    uint64 // peer delivered everything ≤ peerAck
+	sentIdx    int    // sendQ[:sentIdx] were written on the current link
+	sentBytes  int    // payload bytes of sendQ[:sentIdx]
+	winFrames  uint64 // credit for frames after peerAck
+	winBytes   uint64
+	sendClosed bool
+	space      chan struct{} // closed and replaced when the send queue shrinks
+	// receive side
+	recvQ          []qframe
+	recvBytes      int
+	delivered      uint64 // resume point: last seq put into recvQ
+	deliveredBytes uint64
+	advAck         uint64 // what we last told the peer (ack + window)
+	advBytes       uint64
+	advWinFrames   uint64
+	advWinBytes    uint64
+	ackDirty       bool
+	ackQF, ackQB   uint64 // send a pure ack at once after this much unacked
+	recvClosed     bool
+	finRecv        bool
+	data           chan struct{} // closed and replaced when recvQ grows
+	// control channel only
+	pingPending  bool
+	pingID       uint64
+	pongPending  bool
+	pongID       uint64
+	closePending bool
+	// telemetry
+	bytesIn, bytesOut, framesIn, framesOut uint64
+}
+
+func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Transport {
+	t := &Transport{
+		svc: s, remote: remote, id: id, initiator: initiator,
+		done: make(chan struct{}), upNotify: make(chan struct{}),
+		maxPayload: s.cfg.MaxFrameSize, rtts: make([]time.Duration, 0, rttSamples),
+	}
+	for i := range t.chans {
+		t.chans[i] = &chanState{
+			ch: Channels[i], wake: make(chan struct{}, 1),
+			space: make(chan struct{}), data: make(chan struct{}),
+			winFrames: uint64(s.cfg.RecvQueueFrames), winBytes: uint64(s.cfg.RecvQueueBytes),
+			ackQF: 1, ackQB: 1,
+		}
+	}
+	return t
+}
+
+// RemotePeer returns the peer at the other end.
+func (t *Transport) RemotePeer() peer.ID { return t.remote }
+
+// SessionID returns the 128-bit session ID chosen by the dialer.
+func (t *Transport) SessionID() [16]byte { return t.id }
+
+func (t *Transport) sid() string { return hex.EncodeToString(t.id[:]) }
+
+// Done is closed when the session ends for good (Shutdown, peer's
+// shutdown, ResumeWindow expiry, Service.Close).
+func (t *Transport) Done() <-chan struct{} { return t.done }
+
+// Up reports whether the session currently has a live connection.
+func (t *Transport) Up() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.link != nil && !t.closed
+}
+
+func (t *Transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+func (t *Transport) chanOf(ch Channel) (*chanState, error) {
+	if !ch.Valid() {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownChannel, uint8(ch))
+	}
+	return t.chans[ch.index()], nil
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func broadcast(c *chan struct{}) {
+	close(*c)
+	*c = make(chan struct{})
+}
+
+// OpenChannel returns ch ready for use. All three channel streams are
+// opened when the session is established (so a resume re-attaches them
+// together), so this only checks that ch is valid and not closed.
+func (t *Transport) OpenChannel(ctx context.Context, ch Channel) (Channel, error) {
+	cs, err := t.chanOf(ch)
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if t.isClosed() {
+		return 0, fmt.Errorf("%w: session %s", ErrClosed, t.sid())
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.sendClosed {
+		return 0, fmt.Errorf("%w: channel %s", ErrClosed, ch)
+	}
+	return ch, nil
+}
+
+// Send queues payload on ch, blocking while the channel's send queue is
+// full until there is room, ctx ends (ErrBackpressure wrapping ctx.Err()),
+// or the session closes. The payload is copied. A payload over the
+// negotiated frame limit fails with ErrFrameTooLarge and nothing is queued.
+func (t *Transport) Send(ctx context.Context, ch Channel, payload []byte) error {
+	return t.send(ctx, ch, payload, true)
+}
+
+// TrySend is Send that never blocks: a full queue fails at once with
+// ErrBackpressure (and a web4.rtt.backpressure event).
+func (t *Transport) TrySend(ch Channel, payload []byte) error {
+	return t.send(context.Background(), ch, payload, false)
+}
+
+func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block bool) error {
+	cs, err := t.chanOf(ch)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	limit := t.maxPayload
+	t.mu.Unlock()
+	if len(payload) > limit {
+		return fmt.Errorf("%w: %s payload %d bytes > %d", ErrFrameTooLarge, ch, len(payload), limit)
+	}
+	cfg := &t.svc.cfg
+	p := slices.Clone(payload)
+	if p == nil {
+		p = []byte{}
+	}
+	cs.mu.Lock()
+	for {
+		if cs.sendClosed {
+			cs.mu.Unlock()
+			return fmt.Errorf("%w: channel %s", ErrClosed, ch)
+		}
+		if t.isClosed() {
+			cs.mu.Unlock()
+			return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
+		}
+		if len(cs.sendQ) < cfg.SendQueueFrames && (cs.sendBytes+len(p) <= cfg.SendQueueBytes || len(cs.sendQ) == 0) {
+			break
+		}
+		frames, bytes := len(cs.sendQ), cs.sendBytes
+		if !block {
+			cs.mu.Unlock()
+			t.backpressure.Add(1)
+			t.svc.metrics.backpressure.WithLabelValues(ch.String()).Inc()
+			err := fmt.Errorf("%w: %s send queue full (%d frames, %d bytes)", ErrBackpressure, ch, frames, bytes)
+			t.svc.emit("web4.rtt.backpressure", t.remote, map[string]any{
+				"session": t.sid(), "channel": ch.String(), "queue": "send",
+				"frames": frames, "bytes": bytes, "error": err.Error(),
+			})
+			return err
+		}
+		wait := cs.space
+		cs.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s send queue full (%d frames, %d bytes): %w", ErrBackpressure, ch, frames, bytes, ctx.Err())
+		case <-t.done:
+		case <-wait:
+		}
+		cs.mu.Lock()
+	}
+	cs.sendQ = append(cs.sendQ, qframe{payload: p})
+	cs.sendBytes += len(p)
+	cs.nextSeq++
+	cs.framesOut++
+	cs.bytesOut += uint64(len(p))
+	cs.mu.Unlock()
+	poke(cs.wake)
+	t.svc.metrics.frames.WithLabelValues(ch.String(), "out").Inc()
+	t.svc.metrics.bytes.WithLabelValues(ch.String(), "out").Add(float64(len(p)))
+	return nil
+}
+
+// Receive returns the next payload on ch, in order, blocking until one
+// arrives, ctx ends, or the channel/session closes (ErrClosed; frames that
+// had already arrived are returned first).
+func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
+	cs, err := t.chanOf(ch)
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	for {
+		if cs.recvClosed || cs.finRecv {
+			cs.mu.Unlock()
+			return nil, fmt.Errorf("%w: channel %s", ErrClosed, ch)
+		}
+		if len(cs.recvQ) > 0 {
+			f := cs.recvQ[0]
+			cs.recvQ[0] = qframe{}
+			cs.recvQ = cs.recvQ[1:]
+			cs.recvBytes -= len(f.payload)
+			cs.ackDirty = true
+			urgent := cs.ackUrgentLocked(t.svc.cfg.RecvQueueFrames, t.svc.cfg.RecvQueueBytes)
+			if f.fin {
+				cs.finRecv = true
+			}
+			cs.mu.Unlock()
+			if urgent {
+				poke(cs.wake)
+			}
+			if f.fin {
+				return nil, fmt.Errorf("%w: channel %s closed by peer", ErrClosed, ch)
+			}
+			return f.payload, nil
+		}
+		select {
+		case <-t.done:
+			cs.mu.Unlock()
+			return nil, fmt.Errorf("%w: session %s", ErrClosed, t.sid())
+		default:
+		}
+		wait := cs.data
+		cs.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.done:
+		case <-wait:
+		}
+		cs.mu.Lock()
+	}
+}
+
+// ackUrgentLocked: should a pure ack/window update go out now rather than
+// after AckDelay? Yes once a quarter of the window is unacknowledged, or
+// when the peer's remaining credit is under a quarter and we have freed
+// room since the last advertisement.
+func (cs *chanState) ackUrgentLocked(limF, limB int) bool {
+	if !cs.ackDirty {
+		return false
+	}
+	if cs.delivered-cs.advAck >= cs.ackQF || cs.deliveredBytes-cs.advBytes >= cs.ackQB {
+		return true
+	}
+	remF := cs.advAck + cs.advWinFrames - cs.delivered
+	remB := cs.advBytes + cs.advWinBytes - cs.deliveredBytes
+	freeF := uint64(limF - len(cs.recvQ))
+	freeB := uint64(limB - cs.recvBytes)
+	return (remF < cs.ackQF && freeF > remF) || (remB < cs.ackQB && freeB > remB)
+}
+
+// CloseChannel ends ch in both directions for this side: queued frames are
+// still delivered, then a FIN makes the peer's Receive return ErrClosed;
+// local Send/Receive on ch return ErrClosed. Idempotent.
+func (t *Transport) CloseChannel(ch Channel) error {
+	cs, err := t.chanOf(ch)
+	if err != nil {
+		return err
+	}
+	cs.mu.Lock()
+	if cs.sendClosed {
+		cs.mu.Unlock()
+		return nil
+	}
+	cs.sendClosed = true
+	cs.recvClosed = true
+	// The FIN may exceed the queue bound by one empty frame: closing must
+	// not block.
+	cs.sendQ = append(cs.sendQ, qframe{fin: true})
+	cs.nextSeq++
+	for i := range cs.recvQ {
+		cs.recvQ[i] = qframe{}
+	}
+	cs.recvQ, cs.recvBytes = cs.recvQ[:0], 0
+	cs.ackDirty = true
+	broadcast(&cs.space)
+	broadcast(&cs.data)
+	cs.mu.Unlock()
+	poke(cs.wake)
+	return nil
+}
+
+// Shutdown ends the session in order: it waits (bounded by ctx) until the
+// peer has acknowledged everything queued, tells the peer the session is
+// over, and releases the streams. A ctx that ends first still closes the
+// session and returns ErrClosed-wrapped ctx error naming what was
+// unacknowledged. Idempotent.
+func (t *Transport) Shutdown(ctx context.Context) error {
+	if t.isClosed() {
+		return nil
+	}
+	var drainErr error
+drain:
+	for _, cs := range t.chans {
+		for {
+			cs.mu.Lock()
+			n, wait := len(cs.sendQ), cs.space
+			cs.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				drainErr = fmt.Errorf("%w: shutdown with %d unacknowledged frames on %s: %w", ErrClosed, n, cs.ch, ctx.Err())
+				break drain
+			case <-t.done:
+				break drain
+			case <-wait:
+			}
+		}
+	}
+	// Goodbye, so the peer closes instead of waiting to resume. The peer
+	// resets its streams when it reads it; resetting ours first could
+	// discard the goodbye in flight, so wait for that (bounded).
+	t.mu.Lock()
+	t.closing = true
+	l := t.link
+	t.mu.Unlock()
+	if l != nil && drainErr == nil {
+		cs := t.chans[Control.index()]
+		cs.mu.Lock()
+		cs.closePending = true
+		cs.mu.Unlock()
+		poke(cs.wake)
+		bound := time.NewTimer(t.svc.cfg.HandshakeTimeout)
+		select {
+		case <-l.dying:
+		case <-ctx.Done():
+		case <-bound.C:
+		}
+		bound.Stop()
+	}
+	t.close("shutdown")
+	if l != nil {
+		select {
+		case <-l.stopped:
+		case <-ctx.Done():
+		}
+	}
+	return drainErr
+}
+
+// close ends the session for good. Idempotent.
+func (t *Transport) close(reason string) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	l, pl := t.link, t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if l != nil {
+		l.fail(fmt.Errorf("%w: session %s", ErrClosed, reason))
+	}
+	if pl != nil {
+		pl.abort()
+	}
+	close(t.done)
+	for _, cs := range t.chans {
+		cs.mu.Lock()
+		broadcast(&cs.space)
+		broadcast(&cs.data)
+		cs.mu.Unlock()
+	}
+	t.svc.forget(t)
+	t.svc.emit("web4.rtt.session_closed", t.remote, map[string]any{"session": t.sid(), "reason": reason})
+}
+
+// ChannelTelemetry is one channel's counters and queue depths.
+type ChannelTelemetry struct {
+	Channel         Channel
+	BytesIn         uint64 // payload bytes delivered to the receive queue
+	BytesOut        uint64 // payload bytes accepted by Send/TrySend
+	FramesIn        uint64
+	FramesOut       uint64
+	SendQueueFrames int // queued + unacknowledged
+	SendQueueBytes  int
+	Unacked         int // written on the current link, not yet acknowledged
+	RecvQueueFrames int
+	RecvQueueBytes  int
+}
+
+// Telemetry is a snapshot of a session's counters (SPEC §2).
+type Telemetry struct {
+	Session  [16]byte
+	Peer     peer.ID
+	Up       bool
+	Channels [numChannels]ChannelTelemetry
+	// Heartbeat round trips over the last samples.
+	RTTp50, RTTp95 time.Duration
+	RTTSamples     int
+	Reconnects     uint64 // successful resumes
+	ReplayDrops    uint64 // frames dropped as replays (ErrReplay)
+	FramesRejected uint64 // malformed or rule-breaking frames (stream reset)
+	Resent         uint64 // frames re-sent after resumes
+	Backpressure   uint64 // TrySend rejections
+}
+
+// Telemetry returns a snapshot of the session's counters.
+func (t *Transport) Telemetry() Telemetry {
+	tm := Telemetry{
+		Session: t.id, Peer: t.remote, Up: t.Up(),
+		Reconnects: t.reconnects.Load(), ReplayDrops: t.replayDrops.Load(),
+		FramesRejected: t.rejected.Load(), Resent: t.resent.Load(), Backpressure: t.backpressure.Load(),
+	}
+	for i, cs := range t.chans {
+		cs.mu.Lock()
+		tm.Channels[i] = ChannelTelemetry{
+			Channel: cs.ch, BytesIn: cs.bytesIn, BytesOut: cs.bytesOut, FramesIn: cs.framesIn, FramesOut: cs.framesOut,
+			SendQueueFrames: len(cs.sendQ), SendQueueBytes: cs.sendBytes, Unacked: cs.sentIdx,
+			RecvQueueFrames: len(cs.recvQ), RecvQueueBytes: cs.recvBytes,
+		}
+		cs.mu.Unlock()
+	}
+	t.rttMu.Lock()
+	s := slices.Clone(t.rtts)
+	t.rttMu.Unlock()
+	if len(s) > 0 {
+		slices.Sort(s)
+		tm.RTTSamples = len(s)
+		tm.RTTp50 = s[(len(s)-1)*50/100]
+		tm.RTTp95 = s[(len(s)-1)*95/100]
+	}
+	return tm
+}
+
+func (t *Transport) recordRTT(d time.Duration) {
+	t.rttMu.Lock()
+	if len(t.rtts) < rttSamples {
+		t.rtts = append(t.rtts, d)
+	} else {
+		t.rtts[t.rttN%rttSamples] = d
+	}
+	t.rttN++
+	t.rttMu.Unlock()
+	t.svc.metrics.rtt.Observe(d.Seconds())
+}
