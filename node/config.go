@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/rtt"
 )
 
 // HomeEnv names the environment variable that overrides the data directory.
@@ -56,6 +57,9 @@ type Config struct {
 	ConnGrace         time.Duration
 	// BootstrapRetryMin/Max bound the bootstrap redial backoff.
 	BootstrapRetryMin, BootstrapRetryMax time.Duration
+	// RTT configures the transport tunnel; the zero value means
+	// rtt.DefaultConfig() (Events, Registerer and OnSession are set by the node).
+	RTT rtt.Config
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

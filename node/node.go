@@ -17,6 +17,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/internal/store"
+	"github.com/web4p2p/web4p2p/node/rtt"
 )
 
 // ErrClosed is returned by operations on a closed node.
@@ -43,6 +44,10 @@ type Node struct {
 	wg      sync.WaitGroup
 	closers []func() error // run in reverse order by Close
 	startAt time.Time
+
+	rttCfg rtt.Config
+	rtt    *rtt.Service
+	sess   sessions
 }
 
 // New validates cfg and loads (or creates) the identity. It opens no socket.
@@ -67,7 +72,10 @@ func New(cfg Config) (*Node, error) {
 		s := id.String()
 		cfg.AgentID = "agent-" + s[len(s)-8:]
 	}
-	n := &Node{cfg: cfg, parsed: p, key: key, id: id, reg: events.NewRegistry()}
+	n := &Node{cfg: cfg, parsed: p, key: key, id: id, reg: events.NewRegistry(), rttCfg: cfg.RTT}
+	if n.rttCfg.HandshakeTimeout == 0 {
+		n.rttCfg = rtt.DefaultConfig()
+	}
 	sinks := events.Fanout(append([]events.Sink(nil), cfg.Sinks...))
 	if cfg.EventsFile != "" {
 		jl, err := events.OpenJSONLinesFile(cfg.EventsFile)
@@ -181,10 +189,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, fn := range startHooks {
-		if err := fn(n); err != nil {
-			return err
-		}
+	if err := n.startRTT(); err != nil {
+		return err
 	}
 	n.startDiscoveryLocked()
 	n.started = true
@@ -196,10 +202,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.em.Emit("web4.node.started", n.id.String(), map[string]any{"agent_id": n.cfg.AgentID, "addrs": addrs})
 	return nil
 }
-
-// startHooks are run by Start after the host exists, in order; the runtimes
-// (RTT, CIP, ...) register here from their wiring files.
-var startHooks []func(*Node) error
 
 func (n *Node) addrsLocked() []ma.Multiaddr {
 	out, _ := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})

@@ -26,6 +26,7 @@ func newApp() *cli.App {
 		HideVersion:          false,
 		Commands: []*cli.Command{
 			startCommand(),
+			demoCommand(),
 			idCommand(),
 			statusCommand(),
 			peersCommand(),
