@@ -210,12 +210,9 @@ func decodeBody(body []byte, maxPayload int) (Frame, error) {
 // body (the payload aliases it). A body over the limit is rejected before
 // anything is allocated.
 func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
-	n, err := binary.ReadUvarint(r)
+	n, err := readUvarint(r)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return Frame{}, err
-		}
-		return Frame{}, fmt.Errorf("%w: length prefix: %w", ErrMalformedFrame, err)
+		return Frame{}, err
 	}
 	if err := checkBodyLen(n, maxPayload); err != nil {
 		return Frame{}, err
@@ -228,4 +225,29 @@ func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 		return Frame{}, err
 	}
 	return decodeBody(body, maxPayload)
+}
+
+// readUvarint is binary.ReadUvarint that tells a transport error (returned
+// as is) from an overlong encoding (ErrMalformedFrame).
+func readUvarint(r *bufio.Reader) (uint64, error) {
+	var x uint64
+	var s uint
+	for i := range binary.MaxVarintLen64 {
+		b, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				break
+			}
+			return x | uint64(b)<<s, nil
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+	return 0, fmt.Errorf("%w: length prefix overflows 64 bits", ErrMalformedFrame)
 }

@@ -1,0 +1,207 @@
+package rtt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+)
+
+// TestResumeAcrossConnectionCuts sends 10,000 messages per channel while
+// the test closes the libp2p connection twice: every message arrives
+// exactly once and in order on every channel.
+func TestResumeAcrossConnectionCuts(t *testing.T) {
+	const total = 10000
+	a, b := pair(t, false, testConfig(), testConfig())
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 45*time.Second)
+
+	var received [numChannels]chan uint64 // progress of the receiver
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*numChannels)
+	for i, ch := range Channels {
+		received[i] = make(chan uint64, total)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for n := uint64(1); n <= total; n++ {
+				binary.BigEndian.PutUint64(buf, n)
+				if err := ta.Send(ctx, ch, buf); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for want := uint64(1); want <= total; want++ {
+				got, err := tb.Receive(ctx, ch)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if n := binary.BigEndian.Uint64(got); n != want {
+					errs <- errors.New(ch.String() + ": out of order, duplicate or lost message")
+					t.Errorf("%s: got message %d, want %d", ch, n, want)
+					return
+				}
+				received[ch.index()] <- want
+			}
+		}()
+	}
+	// Cut the connection twice, at about 20% and 60% of the knowledge
+	// stream, and wait for the resume each time.
+	cut := func(at uint64, nth int) {
+		for n := range received[Knowledge.index()] {
+			if n >= at {
+				break
+			}
+		}
+		if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+			t.Errorf("close peer: %v", err)
+		}
+		waitEvent(t, a, 20*time.Second, "web4.rtt.resumed", func(e events.Event) bool {
+			return countType(a.ring, "web4.rtt.resumed") >= nth
+		})
+	}
+	cut(total/5, 1)
+	cut(total*3/5, 2)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// No further message may appear (no duplicates after the last one).
+	for _, ch := range Channels {
+		qctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		if got, err := tb.Receive(qctx, ch); err == nil {
+			t.Fatalf("%s: extra message %x", ch, got)
+		}
+		cancel()
+	}
+	tel := ta.Telemetry()
+	if tel.Reconnects < 2 {
+		t.Fatalf("reconnects = %d, want ≥ 2", tel.Reconnects)
+	}
+	if tb.Telemetry().ReplayDrops != 0 {
+		t.Fatalf("resume produced duplicates that had to be dropped: %d", tb.Telemetry().ReplayDrops)
+	}
+	for _, n := range []*node{a, b} {
+		if n.ring.Count("web4.rtt.session_down") < 2 {
+			t.Fatalf("session_down events: %d", n.ring.Count("web4.rtt.session_down"))
+		}
+	}
+	if countType(a.ring, "web4.rtt.reconnect_attempt") < 2 {
+		t.Fatal("no reconnect_attempt events")
+	}
+}
+
+func countType(r *events.Ring, typ string) int { return r.Count(typ) }
+
+// TestHeartbeatDeclaresSilentPeerDead: on mocknet, the link goes silent
+// (huge latency) and is unlinked; the heartbeat takes the session down,
+// reconnect attempts follow with backoff, and when the link returns the
+// session resumes with nothing lost.
+func TestHeartbeatDeclaresSilentPeerDead(t *testing.T) {
+	mn := mocknet.New()
+	t.Cleanup(func() { _ = mn.Close() })
+	ha, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.HeartbeatInterval = 30 * time.Millisecond
+	cfg.HeartbeatMisses = 3
+	cfg.HandshakeTimeout = 500 * time.Millisecond
+	a, b := newNode(t, ha, cfg), newNode(t, hb, cfg)
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 20*time.Second)
+	if err := ta.Send(ctx, State, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tb.Receive(ctx, State); err != nil || string(got) != "before" {
+		t.Fatalf("%q %v", got, err)
+	}
+	waitCond(t, 5*time.Second, "heartbeat RTT samples", func() bool { return ta.Telemetry().RTTSamples > 0 })
+
+	// Silence: what is written on the existing connection never arrives,
+	// and no new connection can be made.
+	for _, l := range mn.LinksBetweenPeers(ha.ID(), hb.ID()) {
+		l.SetOptions(mocknet.LinkOptions{Latency: time.Hour})
+	}
+	if err := mn.UnlinkPeers(ha.ID(), hb.ID()); err != nil {
+		t.Fatal(err)
+	}
+	// Queued while down: must arrive after the resume.
+	if err := ta.Send(ctx, State, []byte("during")); err != nil {
+		t.Fatal(err)
+	}
+	down := waitEvent(t, a, 5*time.Second, "web4.rtt.session_down", nil)
+	if r, _ := down.Data["reason"].(string); !strings.Contains(r, "heartbeat") {
+		t.Fatalf("session_down reason %q, want heartbeat", r)
+	}
+	waitEvent(t, b, 5*time.Second, "web4.rtt.session_down", nil)
+	waitEvent(t, a, 5*time.Second, "web4.rtt.reconnect_attempt", func(e events.Event) bool {
+		return e.Data["attempt"] == 2
+	})
+	if ta.Up() {
+		t.Fatal("session still up while unlinked")
+	}
+	if _, err := mn.LinkPeers(ha.ID(), hb.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 10*time.Second, "web4.rtt.resumed", nil)
+	if got, err := tb.Receive(ctx, State); err != nil || string(got) != "during" {
+		t.Fatalf("after resume: %q %v", got, err)
+	}
+	exchangeAll(t, ta, tb)
+}
+
+// TestResponderExpiresUnresumedSession: a responder keeps a down session
+// for ResumeWindow only.
+func TestResponderExpiresUnresumedSession(t *testing.T) {
+	cfgA := testConfig()
+	cfgB := testConfig()
+	cfgB.ResumeWindow = 200 * time.Millisecond
+	a, b := pair(t, false, cfgA, cfgB)
+	ta, tb := dialPair(t, a, b)
+	// The dialer goes away without a goodbye.
+	if err := a.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ta.Done():
+	default:
+		t.Fatal("dialer session not closed by Service.Close")
+	}
+	select {
+	case <-tb.Done():
+	case <-ctxT(t, 5*time.Second).Done():
+		t.Fatal("responder kept the session beyond ResumeWindow")
+	}
+	e := waitEvent(t, b, time.Second, "web4.rtt.session_closed", nil)
+	if e.Data["reason"] != "resume window expired" {
+		t.Fatalf("reason %v", e.Data["reason"])
+	}
+	if b.s.Session(a.h.ID()) != nil {
+		t.Fatal("expired session still listed")
+	}
+}
+
+var _ = peer.ID("")
