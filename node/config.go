@@ -13,6 +13,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 // HomeEnv names the environment variable that overrides the data directory.
@@ -60,6 +61,13 @@ type Config struct {
 	// RTT configures the transport tunnel; the zero value means
 	// rtt.DefaultConfig() (Events, Registerer and OnSession are set by the node).
 	RTT rtt.Config
+	// APIAddr, if set, starts the control API there (host:port, port 0 =
+	// any); APIAllowRemote permits a non-loopback address.
+	APIAddr        string
+	APIAllowRemote bool
+	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
+	// fields take the SPEC defaults.
+	Trust trust.Config
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 // ErrClosed is returned by operations on a closed node.
@@ -48,6 +50,15 @@ type Node struct {
 	rttCfg rtt.Config
 	rtt    *rtt.Service
 	sess   sessions
+	trust  *trust.Ledger
+	fp     string
+	broker *events.Broker
+	peers  peerTable
+
+	apiRoutes []apiRoute
+	apiAddr   string
+	// loadOverride, when set (tests, the demo), replaces the measured LRI.
+	loadOverride func() int
 }
 
 // New validates cfg and loads (or creates) the identity. It opens no socket.
@@ -76,7 +87,13 @@ func New(cfg Config) (*Node, error) {
 	if n.rttCfg.HandshakeTimeout == 0 {
 		n.rttCfg = rtt.DefaultConfig()
 	}
-	sinks := events.Fanout(append([]events.Sink(nil), cfg.Sinks...))
+	if n.fp, err = FingerprintOf(id); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
+	}
+	// The broker keeps recent events for the control API (recent list,
+	// SSE resume).
+	n.broker = events.NewBroker(eventsRetained)
+	sinks := events.Fanout(append([]events.Sink{n.broker}, cfg.Sinks...))
 	if cfg.EventsFile != "" {
 		jl, err := events.OpenJSONLinesFile(cfg.EventsFile)
 		if err != nil {
@@ -88,6 +105,16 @@ func New(cfg Config) (*Node, error) {
 	n.em = events.NewEmitter(id.String(), events.NewCounted(n.reg, sinks), cfg.Now)
 	return n, nil
 }
+
+// eventsRetained is how many recent events the node keeps for the control
+// API's recent list and SSE resume.
+const eventsRetained = 4096
+
+// Fingerprint returns the node's SPEC §1 fingerprint.
+func (n *Node) Fingerprint() string { return n.fp }
+
+// Broker returns the node's event broker (live subscribers, recent events).
+func (n *Node) Broker() *events.Broker { return n.broker }
 
 // ID returns the node's PeerID.
 func (n *Node) ID() peer.ID { return n.id }
@@ -162,13 +189,25 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.runClosersLocked()
 		}
 	}()
-	if n.cfg.DataDir != "" {
-		db, err := store.Open(filepath.Join(n.cfg.DataDir, store.FileName))
+	dbPath := filepath.Join(n.cfg.DataDir, store.FileName)
+	if n.cfg.DataDir == "" {
+		// A node without a data dir (tests with an injected identity)
+		// still persists, in a throw-away directory.
+		tmp, err := os.MkdirTemp("", "web4p2p-node-")
 		if err != nil {
 			return err
 		}
-		n.db = db
-		n.closers = append(n.closers, db.Close)
+		n.closers = append(n.closers, func() error { return os.RemoveAll(tmp) })
+		dbPath = filepath.Join(tmp, store.FileName)
+	}
+	db, err := store.Open(dbPath)
+	if err != nil {
+		return err
+	}
+	n.db = db
+	n.closers = append(n.closers, db.Close)
+	if err := n.openTrust(); err != nil {
+		return err
 	}
 	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg)
 	if err != nil {
@@ -190,6 +229,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startRTT(); err != nil {
+		return err
+	}
+	if err := n.startAPI(); err != nil {
 		return err
 	}
 	n.startDiscoveryLocked()
@@ -271,6 +313,7 @@ func (n *Node) Close() error {
 	n.mu.Lock()
 	err := n.runClosersLocked()
 	n.mu.Unlock()
+	n.broker.Close()
 	if n.jsonl != nil {
 		if cerr := n.jsonl.Close(); err == nil {
 			err = cerr

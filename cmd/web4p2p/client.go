@@ -16,11 +16,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/web4p2p/web4p2p/node"
 	"github.com/web4p2p/web4p2p/node/api"
 )
-
-// APIAddrFile is where a running node writes its control API address.
-const APIAddrFile = "api.addr"
 
 var (
 	apiFlag       = &cli.StringFlag{Name: "api", Usage: "control API address host:port (default: read from <data-dir>/api.addr)"}
@@ -39,9 +37,9 @@ func newAPIClient(c *cli.Context) (*apiClient, error) {
 	dir := c.String("data-dir")
 	addr := c.String("api")
 	if addr == "" {
-		b, err := os.ReadFile(filepath.Join(dir, APIAddrFile))
+		b, err := os.ReadFile(filepath.Join(dir, node.APIAddrFile))
 		if err != nil {
-			return nil, fmt.Errorf("node not running for data dir %s (no %s; start it with 'web4p2p start' or pass --api)", dir, APIAddrFile)
+			return nil, fmt.Errorf("node not running for data dir %s (no %s; start it with 'web4p2p start' or pass --api)", dir, node.APIAddrFile)
 		}
 		addr = strings.TrimSpace(string(b))
 	}

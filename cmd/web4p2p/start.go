@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/api"
 )
 
 func startCommand() *cli.Command {
@@ -27,6 +29,8 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "agent-id", Usage: "this agent's name (default agent-<last 8 of PeerID>)"},
 			&cli.StringFlag{Name: "events-file", Usage: "append every event as JSON lines to this file"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print events to stderr"},
+			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
+			&cli.BoolFlag{Name: "api-allow-remote", Usage: "allow the control API on a non-loopback address (anyone who can reach it and has the token can act for this agent)"},
 		},
 		Action: runStart,
 	}
@@ -45,6 +49,18 @@ func runStart(c *cli.Context) error {
 	cfg.TrustAnchors = c.StringSlice("trust-anchor")
 	cfg.AgentID = c.String("agent-id")
 	cfg.EventsFile = c.String("events-file")
+	cfg.APIAddr = c.String("api")
+	cfg.APIAllowRemote = c.Bool("api-allow-remote")
+	if cfg.APIAddr != "" {
+		if err := api.CheckBind(cfg.APIAddr, cfg.APIAllowRemote); err != nil {
+			return err
+		}
+		if cfg.APIAllowRemote {
+			if err := api.CheckBind(cfg.APIAddr, false); err != nil {
+				fmt.Fprintf(os.Stderr, "WARNING: control API on non-loopback address %s (--api-allow-remote): protect %s/%s\n", cfg.APIAddr, cfg.DataDir, api.TokenFile)
+			}
+		}
+	}
 	if !c.Bool("quiet") {
 		if c.Bool("json") {
 			cfg.Sinks = append(cfg.Sinks, events.NewJSONLines(nopCloser{os.Stderr}))
@@ -72,11 +88,14 @@ func runStart(c *cli.Context) error {
 		addrs = append(addrs, a.String())
 	}
 	if c.Bool("json") {
-		printJSON(c, map[string]any{"peer_id": n.ID().String(), "agent_id": n.AgentID(), "addrs": addrs, "data_dir": cfg.DataDir})
+		printJSON(c, map[string]any{"peer_id": n.ID().String(), "agent_id": n.AgentID(), "addrs": addrs, "data_dir": cfg.DataDir, "api": n.APIAddr()})
 	} else {
 		fmt.Fprintf(c.App.Writer, "web4p2p %s running as %s (%s)\n", Version, n.AgentID(), n.ID())
 		for _, a := range addrs {
 			fmt.Fprintf(c.App.Writer, "  listening on %s\n", a)
+		}
+		if a := n.APIAddr(); a != "" {
+			fmt.Fprintf(c.App.Writer, "  control API on http://%s (token in %s)\n", a, filepath.Join(cfg.DataDir, api.TokenFile))
 		}
 		fmt.Fprintln(c.App.Writer, "press Ctrl-C to stop")
 	}
