@@ -1,0 +1,195 @@
+package itest
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests drive the real binary in separate OS processes, the way an
+// operator and the Python scripts do.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/web4p2p once per test process.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "web4p2p-itest-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "web4p2p")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Dir(filepath.Dir(file))
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/web4p2p")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func needPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not on PATH: the Python driver scripts cannot run here")
+	}
+	return py
+}
+
+func runScript(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	py := needPython(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, args...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "WEB4P2P_BIN="+binary(t), "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func TestPythonTwoNodeDemo(t *testing.T) {
+	out := runScript(t, 3*time.Minute, "scripts/web4_demo.py")
+	for _, want := range []string{"handshake complete", "same PeerID", "round 2", "demo OK"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPythonMeshDemo(t *testing.T) {
+	out := runScript(t, 3*time.Minute, "scripts/web4meshdemo.py", "--n", "4")
+	if !strings.Contains(out, "mesh demo OK") || !strings.Contains(out, "node3") {
+		t.Fatalf("mesh demo output:\n%s", out)
+	}
+}
+
+// startProc runs `web4p2p start` on a fresh data dir and waits for its API.
+func startProc(t *testing.T, args ...string) (dir string, stop func()) {
+	t.Helper()
+	dir = t.TempDir()
+	cmd := exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--quiet"}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "api.addr")); err == nil {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatal("node exited during start-up")
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("node did not write api.addr")
+		}
+	}
+	return dir, stop
+}
+
+func TestEventsFollowShowsLiveEvents(t *testing.T) {
+	dirA, stopA := startProc(t)
+	defer stopA()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	follow := exec.CommandContext(ctx, binary(t), "events", "--follow", "--data-dir", dirA, "--type", "web4.node.")
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { follow.Process.Kill(); follow.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// A second node joining produces a live peer_connected event on A.
+	addr, err := exec.Command(binary(t), "status", "--json", "--data-dir", dirA).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := strings.Split(strings.Split(string(addr), `"addrs": [`)[1], `"`)[1]
+	_, stopB := startProc(t, "--bootstrap", a)
+	defer stopB()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("events --follow ended early")
+			}
+			if strings.Contains(l, "web4.node.peer_connected") {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no live peer_connected event from events --follow")
+		}
+	}
+}
+
+func TestCLIErrorsAreOneLine(t *testing.T) {
+	bin := binary(t)
+	for _, args := range [][]string{
+		{"status", "--data-dir", t.TempDir()},
+		{"start", "--bogus"},
+		{"start", "--data-dir", t.TempDir(), "--api", "0.0.0.0:0"},
+		{"start", "--data-dir", t.TempDir(), "--bootstrap", "/ip4/127.0.0.1/tcp/1"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: exit 0", args)
+			continue
+		}
+		if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
+			t.Errorf("%v: %d lines of error output:\n%s", args, n+1, out)
+		}
+	}
+}
