@@ -1,0 +1,23 @@
+// Package knowledge keeps the facts agents propose to each other and decides,
+// from the votes and the local trust view, which of them this node holds to
+// be accepted (SPEC §8, payloads in §4.1).
+//
+// The core is Evaluate (and Rules.Tally): a pure, order-independent function
+// of a fact, the set of votes on it, the trust view and the time. Gossip
+// delivers votes in any order, duplicated, or late; every node that has seen
+// the same votes and holds the same trust view reaches the same status.
+//
+// Store persists facts and votes in the node's embedded store
+// (internal/store, buckets knowledge.facts and knowledge.votes), writing
+// through bbolt batch transactions so concurrent ingest coalesces into few
+// disk syncs. It re-evaluates a fact whenever a vote or the fact arrives,
+// and on demand when trust changes (TrustChanged, Reevaluate), and emits
+// web4.knowledge.fact_proposed|fact_confirmed|fact_accepted|fact_disputed|
+// fact_rejected on changes. Its OnStatus delegate is how the node tells the
+// TrustFSM that a proposer's fact was accepted (trust.FactAccepted) or lost
+// (trust.ConflictLost).
+//
+// The router hands FACT_* and LIP verdict messages to the node's knowledge
+// handler, which turns verified envelopes into Fact and Vote values; this
+// package does not parse envelopes and imports no networking.
+package knowledge
