@@ -137,7 +137,11 @@ func (f *FSM) Step(p PeerState, ev Event, now time.Time) (PeerState, *Transition
 // unknown peer (a verifiable proof can arrive about a peer we never met,
 // SPEC §5 propagation); an Anchor does not lift a blacklisting (only the
 // operator's explicit override does); entering probing clears the accepted
-// facts count and consumes a vouch.
+// facts count and consumes a vouch; entering untrusted drops any earlier
+// vouch. Invalid messages stay in the window across state changes (except a
+// manual override, which starts clean): a peer back from its cooldown with
+// three recent invalid messages is demoted again by the next one, which is
+// the literal "≥3 in the window" rule.
 func (f *FSM) StepInput(p PeerState, in Input, now time.Time) (PeerState, *Transition) {
 	if !in.Event.Valid() {
 		return p, nil
@@ -223,6 +227,7 @@ func (f *FSM) StepInput(p PeerState, in Input, now time.Time) (PeerState, *Trans
 		n.Vouched = false
 	case Untrusted:
 		n.UntrustedAt = now
+		n.Vouched = false // a vouch given before the fall does not shorten this cooldown
 	}
 	n.State = to
 	n.Since = now

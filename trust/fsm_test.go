@@ -44,6 +44,12 @@ func TestFSMTable(t *testing.T) {
 		{"vouched newcomer skips cooldown", untrustedAt(), []step{
 			{1 * s, Vouched, 0, Untrusted, false},
 			{2 * s, ValidHandshake, 0, Probing, true}}},
+		{"vouch before falling does not skip the cooldown", ps(Probing), []step{
+			{0, Vouched, 0, Probing, false},
+			{s, AttestedUntrusted, 0, Untrusted, true},
+			{2 * s, ValidHandshake, 0, Untrusted, false},
+			{3 * s, Vouched, 0, Untrusted, false},
+			{4 * s, ValidHandshake, 0, Probing, true}}},
 		{"valid handshake no-op when probing", ps(Probing), []step{{0, ValidHandshake, 0, Probing, false}}},
 		{"valid handshake no-op when trusted", ps(Trusted), []step{{0, ValidHandshake, 0, Trusted, false}}},
 

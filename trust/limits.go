@@ -31,10 +31,15 @@ const (
 
 // Config tunes the FSM. Use DefaultConfig and change what you need.
 type Config struct {
-	Cooldown              time.Duration
-	Window                time.Duration
-	InvalidThreshold      int
-	VerifiedFacts         int
+	// Cooldown an untrusted peer waits before a handshake can probe again.
+	Cooldown time.Duration
+	// Window for counting invalid messages and for "no failure" before promotion.
+	Window time.Duration
+	// InvalidThreshold invalid messages in the window demote probing → untrusted.
+	InvalidThreshold int
+	// VerifiedFacts accepted facts promote probing → trusted.
+	VerifiedFacts int
+	// VerifiedConfirmations trusted confirmations each such fact needs.
 	VerifiedConfirmations int
 }
 
