@@ -288,3 +288,28 @@ func TestLedgerOnChangeOrderAndConcurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestLedgerSubscriberMayApply(t *testing.T) {
+	clk := &clock{t: t0}
+	h := openHarness(t, filepath.Join(t.TempDir(), "db"), clk)
+	var seen []string
+	cancel := h.l.OnChange(func(tr Transition) {
+		seen = append(seen, tr.From.String()+">"+tr.To.String())
+		if tr.To == Probing {
+			// e.g. a propagation rule reacting to a transition
+			if _, err := h.l.Apply(tr.Peer, ProvenMalice, "reentrant"); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	defer cancel()
+	if tr := mustApply(t, h.l, fpA, ValidHandshake, "m1"); tr == nil || tr.To != Probing {
+		t.Fatalf("%+v", tr)
+	}
+	if st := h.l.State(fpA); st != Blacklisted {
+		t.Fatalf("state %s", st)
+	}
+	if strings.Join(seen, ",") != "unknown>probing,probing>blacklisted" {
+		t.Fatalf("notifications %v", seen)
+	}
+}
