@@ -21,6 +21,10 @@ const (
 	// MaxVotersPerFact bounds how many distinct voters one fact records, so
 	// a flood of identities cannot grow a fact without bound.
 	MaxVotersPerFact = 1024
+	// MaxOrphanFacts bounds how many unknown fact ids may hold votes that
+	// arrived before their proposal (gossip reorders), so votes for made-up
+	// fact ids cannot grow memory without bound.
+	MaxOrphanFacts = 10000
 	// bulkThreshold: an Ingest call with at least this many items commits
 	// in its own transaction; smaller ones go through bbolt's Batch to be
 	// coalesced with concurrent callers.

@@ -89,6 +89,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	orphans int // entries holding votes but no fact yet
 }
 
 // OpenStore loads every fact and vote from db and evaluates them (without
@@ -141,6 +142,8 @@ func OpenStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 	for _, e := range s.entries {
 		if e.fact != nil {
 			e.res = s.rules.Tally(*e.fact, e.voteList(), s.view, now)
+		} else {
+			s.orphans++
 		}
 	}
 	return s, nil
@@ -214,7 +217,7 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 		}
 		votes[i].Time = v.Time.UTC()
 	}
-	if err := s.checkVoterLimit(votes); err != nil {
+	if err := s.checkLimits(prepared, votes); err != nil {
 		s.em.Error("knowledge", "limit", "", err, nil)
 		return nil, err
 	}
@@ -230,6 +233,9 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 	for _, f := range prepared {
 		e := s.entry(f.ID)
 		if e.fact == nil {
+			if len(e.votes) > 0 {
+				s.orphans--
+			}
 			newFacts = append(newFacts, f.ID)
 			fc := f
 			e.fact = &fc
@@ -241,6 +247,9 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 	}
 	for _, v := range votes {
 		e := s.entry(v.FactID)
+		if e.fact == nil && len(e.votes) == 0 {
+			s.orphans++
+		}
 		if cur, ok := e.votes[v.Voter]; !ok || Supersedes(v, cur) {
 			e.votes[v.Voter] = v
 		}
@@ -263,12 +272,26 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 	return out, nil
 }
 
-func (s *Store) checkVoterLimit(votes []Vote) error {
+// checkLimits refuses votes that would exceed MaxVotersPerFact or
+// MaxOrphanFacts. (Checked before persisting; concurrent ingesters may
+// overshoot a bound by their batch sizes, which keeps it a bound.)
+func (s *Store) checkLimits(facts []Fact, votes []Vote) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	inBatch := make(map[string]bool, len(facts))
+	for _, f := range facts {
+		inBatch[f.ID] = true
+	}
 	extra := map[string]map[string]bool{}
+	newOrphans := 0
 	for _, v := range votes {
 		e := s.entries[v.FactID]
+		if e == nil && extra[v.FactID] == nil && !inBatch[v.FactID] {
+			newOrphans++
+			if s.orphans+newOrphans > MaxOrphanFacts {
+				return fmt.Errorf("%w: %d facts have votes but no proposal yet, max %d", ErrLimit, s.orphans+newOrphans, MaxOrphanFacts)
+			}
+		}
 		if e != nil {
 			if _, ok := e.votes[v.Voter]; ok {
 				continue

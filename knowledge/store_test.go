@@ -418,3 +418,45 @@ func fp(c byte) string {
 	}
 	return string(b)
 }
+
+func TestStoreOrphanLimit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	tv := &trustView{m: map[string]trust.State{}}
+	clk := &fakeClock{t: t0}
+	h := openHarness(t, path, tv, clk)
+	orphan := func(i int) Vote {
+		id := mustID(t, "d", fmt.Sprint("never proposed ", i))
+		return Vote{Voter: "t1", FactID: id, Kind: Confirm, MsgID: "m", Time: t0}
+	}
+	vs := make([]Vote, MaxOrphanFacts)
+	for i := range vs {
+		vs[i] = orphan(i)
+	}
+	if _, err := h.s.Ingest(ctx, nil, vs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Vote(ctx, orphan(-1)); !errors.Is(err, ErrLimit) {
+		t.Fatalf("orphan limit: %v", err)
+	}
+	// A fact with its votes in the same batch is not an orphan.
+	f := Fact{Statement: "with votes", Domain: "d", Proposer: "prop", ProposedAt: t0}
+	fid := mustID(t, "d", "with votes")
+	if _, err := h.s.Ingest(ctx, []Fact{f}, []Vote{{Voter: "t1", FactID: fid, Kind: Confirm, MsgID: "x", Time: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	// Proposing an orphaned fact frees a slot, also after a restart.
+	if _, err := h.s.Propose(ctx, Fact{Statement: "never proposed 0", Domain: "d", Proposer: "prop", ProposedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openHarness(t, path, tv, clk)
+	if _, err := h2.s.Vote(ctx, orphan(-1)); err != nil {
+		t.Fatalf("slot not freed: %v", err)
+	}
+	if _, err := h2.s.Vote(ctx, orphan(-2)); !errors.Is(err, ErrLimit) {
+		t.Fatalf("limit after restart: %v", err)
+	}
+}
