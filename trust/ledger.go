@@ -145,7 +145,8 @@ func (l *Ledger) ApplyInput(fp string, in Input) (*Transition, error) {
 		cur = PeerState{Peer: fp, State: Unknown}
 	}
 	next, tr := l.fsm.StepInput(cur, in, l.now().UTC())
-	if ok && tr == nil && equalState(cur, next) {
+	if tr == nil && equalState(cur, next) {
+		// Nothing changed (also for a stranger: no record is created).
 		l.mu.Unlock()
 		return nil, nil
 	}

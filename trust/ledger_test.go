@@ -313,3 +313,15 @@ func TestLedgerSubscriberMayApply(t *testing.T) {
 		t.Fatalf("notifications %v", seen)
 	}
 }
+
+func TestLedgerNoRecordForNoOps(t *testing.T) {
+	h := openHarness(t, filepath.Join(t.TempDir(), "db"), &clock{t: t0})
+	for _, ev := range []Event{FactAccepted, ManualOverride} {
+		if tr := mustApply(t, h.l, fpA, ev, "x"); tr != nil {
+			t.Fatalf("%s moved a stranger: %+v", ev, tr)
+		}
+	}
+	if _, known := h.l.Peer(fpA); known || len(h.l.View()) != 0 {
+		t.Fatalf("no-op events created a record: %+v", h.l.View())
+	}
+}
