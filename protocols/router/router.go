@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -47,6 +48,8 @@ type Message struct {
 	Kind envelope.Type
 	// MsgID is the envelope's msg_id.
 	MsgID string
+	// Time is the envelope's (verified, skew-checked) timestamp.
+	Time time.Time
 	// Raw is the envelope's bytes as received.
 	Raw []byte
 	// Envelope is the decoded envelope (normally *envelope.Envelope); the

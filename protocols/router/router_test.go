@@ -478,3 +478,32 @@ func FuzzRoute(f *testing.F) {
 		}
 	})
 }
+
+func TestTypeMux(t *testing.T) {
+	ring := events.NewRing(16)
+	chk := &events.CheckingSink{Next: ring}
+	r := New(Config{Trust: fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}}, Events: events.NewEmitter(testPeerID, chk, nil)})
+	var facts, lips int
+	mux := TypeMux{
+		envelope.FactPropose: HandlerFunc(func(context.Context, *Message) error { facts++; return nil }),
+		envelope.LIPEvidence: HandlerFunc(func(context.Context, *Message) error { lips++; return nil }),
+	}
+	if _, err := r.Register(Knowledge, mux); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, typ := range []string{"FACT_PROPOSE", "LIPEVIDENCE", "FACT_PROPOSE"} {
+		if err := r.Route(ctx, &Message{Peer: fpPeer, Type: typ, MsgID: typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if facts != 2 || lips != 1 {
+		t.Fatalf("facts=%d lips=%d", facts, lips)
+	}
+	if err := r.Route(ctx, &Message{Peer: fpPeer, Type: "DECISION_SHARE", MsgID: "d"}); !errors.Is(err, ErrNoHandler) {
+		t.Fatalf("unmapped type: %v", err)
+	}
+	if errorEvents(ring, KindHandlerFailed) != 1 || len(chk.Failures()) != 0 {
+		t.Fatal("unmapped type not reported")
+	}
+}
