@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -235,35 +234,7 @@ func TestMesh30(t *testing.T) {
 	for i := range ns {
 		ns[i] = startNode(t, hs[i], nil)
 	}
-	rng := rand.New(rand.NewSource(7))
-	adj := make([]map[int]bool, nodes)
-	for i := range adj {
-		adj[i] = map[int]bool{}
-	}
-	for i := range ns {
-		for added := 0; added < 3; {
-			j := rng.Intn(nodes)
-			if j == i || adj[i][j] {
-				continue
-			}
-			adj[i][j], adj[j][i] = true, true
-			connect(t, ns[i].h, ns[j].h)
-			added++
-		}
-	}
-	// The random graph must be connected, or the test proves nothing.
-	seen := map[int]bool{0: true}
-	for queue := []int{0}; len(queue) > 0; queue = queue[1:] {
-		for j := range adj[queue[0]] {
-			if !seen[j] {
-				seen[j] = true
-				queue = append(queue, j)
-			}
-		}
-	}
-	if len(seen) != nodes {
-		t.Fatalf("seeded graph is not connected (%d of %d reachable); change the seed", len(seen), nodes)
-	}
+	randomGraph(t, ns, 3, 7)
 	waitUntil(t, 15*time.Second, "every node to have a mesh", func() bool {
 		for _, n := range ns {
 			if len(n.g.MeshPeers(testTopic)) == 0 {
@@ -476,5 +447,48 @@ func TestCallbackPanicsAreContained(t *testing.T) {
 	publish(t, a, "fine")
 	if !b.rec.waitFor(10*time.Second, func(got map[string]int) bool { return got["fine"] == 1 }) {
 		t.Fatal("node stopped delivering after a validator panic")
+	}
+}
+
+func TestDeliverPanicIsContained(t *testing.T) {
+	const topic = "/web4/panic/1.0"
+	_, hs := newMocknet(t, 2)
+	a := startNode(t, hs[0], nil)
+	b := startNode(t, hs[1], nil)
+	got := make(chan string, 4)
+	if err := a.g.Join(topic, func(peer.ID, []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.g.Join(topic, func(_ peer.ID, raw []byte) {
+		if string(raw) == "explode" {
+			panic("deliver bug")
+		}
+		got <- string(raw)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, a.h, b.h)
+	waitUntil(t, 10*time.Second, "topic mesh", func() bool {
+		return len(a.g.tr.meshPeers(topic)) == 1 && len(b.g.tr.meshPeers(topic)) == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range []string{"explode", "after"} {
+		if err := a.g.Publish(ctx, topic, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case m := <-got:
+		if m != "after" {
+			t.Fatalf("got %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("delivery stopped after a panicking deliver")
+	}
+	if _, ok := b.ring.WaitFor(ctx.Done(), func(e events.Event) bool {
+		return e.Type == "web4.error" && e.Data["kind"] == "deliver_panic"
+	}); !ok {
+		t.Fatal("no web4.error event for the deliver panic")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand"
 	"sync"
 	"testing"
 	"time"
@@ -290,4 +291,39 @@ func hasEvent(r *events.Ring, typ string, match func(events.Event) bool) bool {
 		}
 	}
 	return false
+}
+
+// randomGraph makes each node dial k random others (rng seeded with seed)
+// and fails if the resulting graph is not connected, since a test over a
+// partitioned graph would prove nothing.
+func randomGraph(t testing.TB, ns []*tnode, k int, seed int64) {
+	t.Helper()
+	rng := mrand.New(mrand.NewSource(seed))
+	adj := make([]map[int]bool, len(ns))
+	for i := range adj {
+		adj[i] = map[int]bool{}
+	}
+	for i := range ns {
+		for added := 0; added < k; {
+			j := rng.Intn(len(ns))
+			if j == i || adj[i][j] {
+				continue
+			}
+			adj[i][j], adj[j][i] = true, true
+			connect(t, ns[i].h, ns[j].h)
+			added++
+		}
+	}
+	seen := map[int]bool{0: true}
+	for queue := []int{0}; len(queue) > 0; queue = queue[1:] {
+		for j := range adj[queue[0]] {
+			if !seen[j] {
+				seen[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+	if len(seen) != len(ns) {
+		t.Fatalf("seeded graph is not connected (%d of %d reachable); change the seed", len(seen), len(ns))
+	}
 }
