@@ -17,7 +17,9 @@
 // TrustFSM that a proposer's fact was accepted (trust.FactAccepted) or lost
 // (trust.ConflictLost).
 //
-// The router hands FACT_* and LIP verdict messages to the node's knowledge
-// handler, which turns verified envelopes into Fact and Vote values; this
-// package does not parse envelopes and imports no networking.
+// The router's Knowledge route delivers FACT_* messages to Handler (combine
+// it with the LIP runtime through router.TypeMux); Decode turns a verified
+// message's payload into a Fact or a Vote, checking the fact_id the schema
+// cannot. Envelope verification happens before, in protocols/envelope; this
+// package imports no networking.
 package knowledge
