@@ -136,7 +136,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 		pubsub.WithMessageIdFn(msgIDFn),
 		pubsub.WithPeerOutboundQueueSize(cfg.PeerOutboundQueue),
 		pubsub.WithValidateQueueSize(cfg.ValidateQueue),
-		pubsub.WithMaxMessageSize(cfg.MaxMessageSize),
+		pubsub.WithMaxMessageSize(max(cfg.MaxMessageSize+rpcOverhead, DefaultMaxMessageSize)),
 		pubsub.WithPeerExchange(false),
 		// Own messages go to every topic peer above PublishThreshold, not
 		// only to mesh peers (v1.1's recommendation; off by default in this

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/goleak"
 
@@ -121,7 +122,7 @@ func TestValidatorRejectsAndPenalisesDeliverer(t *testing.T) {
 	if !c.rec.waitFor(10*time.Second, func(got map[string]int) bool { return got["good:1"] == 1 }) {
 		t.Fatal("valid message from A did not reach C")
 	}
-	if from := c.rec.from["good:1"]; from != b.h.ID() {
+	if from := c.rec.fromOf("good:1"); from != b.h.ID() {
 		t.Fatalf("C got good:1 from %s, want B %s", from, b.h.ID())
 	}
 
@@ -387,6 +388,9 @@ func TestDuplicateRegistererIsConfigError(t *testing.T) {
 func TestCloseLeavesNothingBehind(t *testing.T) {
 	ha, hb := newTCPHost(t), newTCPHost(t)
 	b := startNode(t, hb, nil)
+	// The connection exists before the snapshot and stays up afterwards:
+	// only what the Gossip caused may disappear, on both sides.
+	connect(t, ha, hb)
 	before := goleak.IgnoreCurrent()
 
 	ca := testConfig()
@@ -399,7 +403,6 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 	if err := g.Join(testTopic, rec.deliver); err != nil {
 		t.Fatal(err)
 	}
-	connect(t, ha, hb)
 	waitUntil(t, 10*time.Second, "A in B's mesh", func() bool { return len(b.g.MeshPeers(testTopic)) == 1 })
 	publish(t, b, "hello")
 	if !rec.waitFor(10*time.Second, func(got map[string]int) bool { return got["hello"] == 1 }) {
@@ -418,9 +421,9 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 	if err := g.Join("/other", rec.deliver); !errors.Is(err, ErrClosed) {
 		t.Errorf("Join after Close = %v, want ErrClosed", err)
 	}
-	// The connection itself (and B) is still up; only gossip goroutines
-	// must be gone, on both sides of the connection.
-	_ = ha.Network().ClosePeer(hb.ID())
+	if ha.Network().Connectedness(hb.ID()) != network.Connected {
+		t.Fatal("Close tore down the connection; it must only stop gossip")
+	}
 	if err := goleak.Find(before); err != nil {
 		t.Fatalf("goroutines left after Close: %v", err)
 	}
@@ -490,5 +493,20 @@ func TestDeliverPanicIsContained(t *testing.T) {
 		return e.Type == "web4.error" && e.Data["kind"] == "deliver_panic"
 	}); !ok {
 		t.Fatal("no web4.error event for the deliver panic")
+	}
+}
+
+// Gossip is transport-agnostic: the same line over QUIC.
+func TestLineOverQUIC(t *testing.T) {
+	a := startNode(t, newQUICHost(t), nil)
+	b := startNode(t, newQUICHost(t), nil)
+	c := startNode(t, newQUICHost(t), nil)
+	line(t, a, b, c)
+	publish(t, a, "over-quic")
+	if !c.rec.waitFor(10*time.Second, func(got map[string]int) bool { return got["over-quic"] == 1 }) {
+		t.Fatal("message did not cross the QUIC line")
+	}
+	if from := c.rec.fromOf("over-quic"); from != b.h.ID() {
+		t.Errorf("C got it from %s, want B", from)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -30,6 +31,8 @@ func TestMain(m *testing.M) {
 		// go-log's mirror writer is a package-level goroutine of go-libp2p's
 		// logging, started on first use; not ours.
 		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		// The QUIC reuse layer keeps a package-level garbage collector.
+		goleak.IgnoreTopFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
 	)
 }
 
@@ -49,6 +52,28 @@ func newTCPHost(t testing.TB) host.Host {
 		libp2p.NoTransports,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// newQUICHost builds a loopback host on QUIC v1 only.
+func newQUICHost(t testing.TB) host.Host {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(k),
+		libp2p.NoTransports,
+		libp2p.Transport(quic.NewTransport),
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 	)
@@ -116,6 +141,12 @@ func (r *recorder) count(msg string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.got[msg]
+}
+
+func (r *recorder) fromOf(msg string) peer.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.from[msg]
 }
 
 func (r *recorder) distinct() int {

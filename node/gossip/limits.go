@@ -30,6 +30,12 @@ const (
 	// DefaultMaxMessageSize bounds one gossip message (an envelope). Same as
 	// pubsub's default; larger payloads belong on an RTT channel.
 	DefaultMaxMessageSize = 1 << 20
+	// rpcOverhead is added to MaxMessageSize for pubsub's limit on a whole
+	// RPC (which also carries control messages and framing); pubsub's
+	// default RPC limit is the floor, so a small MaxMessageSize can never
+	// starve control traffic. The per-message bound is enforced by Publish
+	// and by the validator.
+	rpcOverhead = 64 << 10
 	// DefaultValidateTimeout bounds one Validate call; the callback sees it
 	// as its context deadline.
 	DefaultValidateTimeout = 5 * time.Second
@@ -66,17 +72,17 @@ const (
 // TopicScoreCap so that good service cannot lift an untrusted peer (−10) back
 // to a non-negative score.
 const (
-	ScoreTrusted     = 10.0
-	ScoreProbing     = 0.0
-	ScoreUntrusted   = -10.0
-	ScoreBlacklisted = -1000.0
+	ScoreTrusted     = 10.0    // suggested Score for a trusted peer
+	ScoreProbing     = 0.0     // suggested Score for an unknown or probing peer
+	ScoreUntrusted   = -10.0   // suggested Score for an untrusted peer: out of the mesh
+	ScoreBlacklisted = -1000.0 // suggested Score for a blacklisted peer: graylisted
 
-	GossipThreshold             = -50.0
-	PublishThreshold            = -100.0
-	GraylistThreshold           = -500.0
-	AcceptPXThreshold           = 10.0
-	OpportunisticGraftThreshold = 2.0
-	TopicScoreCap               = 5.0
+	GossipThreshold             = -50.0  // below: no gossip with the peer
+	PublishThreshold            = -100.0 // below: own messages not flood-published to it
+	GraylistThreshold           = -500.0 // below: all its RPCs ignored
+	AcceptPXThreshold           = 10.0   // PX is off; kept valid for pubsub
+	OpportunisticGraftThreshold = 2.0    // median mesh score that triggers opportunistic grafting
+	TopicScoreCap               = 5.0    // cap on the positive topic contributions
 
 	// InvalidMessageWeight is the P4 weight: the penalty is weight × n² for n
 	// invalid messages (decaying): 1 → −5 (out of the mesh), 4 → −80 (no
@@ -89,3 +95,9 @@ const (
 
 // maxAppScore bounds what Config.Score may return; NaN counts as 0.
 const maxAppScore = 1e6
+
+// Seen-message cache: pubsub remembers message IDs for 2 minutes
+// (pubsub.TimeCacheDuration). Because IDs are content hashes, the same
+// envelope published again after that window is a new gossip message; the
+// application's own replay protection (envelope msg_id) must make handling
+// it idempotent.
