@@ -1,0 +1,25 @@
+// Package envelope is the one message model shared by the three web4p2p
+// protocols: CIP (agent ↔ agent), HCP (human ↔ agent) and LIP (internet ↔
+// agent) (SPEC §3).
+//
+// An envelope is a JSON object with a version key ("cip", "hcp" or "lip"),
+// a msg_id, a type, a timestamp, sender/receiver identities, trust and state
+// blocks, a payload and an Ed25519 signature over
+// "web4-envelope/1.0\n" + JCS(envelope without sign) (RFC 8785 through
+// github.com/gowebpki/jcs). Seal produces canonical wire bytes; Parse and
+// Validator take wire bytes apart.
+//
+// The Validator runs the nine checks of SPEC §3.3 in order — strict JSON,
+// envelope schema, fingerprint, signature, clock skew, replay, receiver,
+// trust policy, payload schema — and reports the first failure as an *Error
+// carrying the sentinel kind, the check number, the field path and a
+// reason. The signature is verified over the received bytes (minus sign),
+// never over a re-encoding, so nothing a sender signed can be silently
+// dropped or altered by our own decoding.
+//
+// JSON Schemas (draft 2020-12) for the envelopes and every CIP payload ship
+// in schema/ and are embedded; HCP and LIP packages add theirs with
+// RegisterPayloadSchema. The trust table of check 8 is not here: the router
+// supplies it as Config.Policy, so this package stays a pure leaf with no
+// networking or trust imports. Bounds live in limits.go.
+package envelope

@@ -1,0 +1,343 @@
+package envelope
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gowebpki/jcs"
+)
+
+// Envelope is one CIP, HCP or LIP message (SPEC §3.2). The payload stays raw
+// JSON: the envelope layer validates it against the type's schema, the
+// protocol packages decode it into their own structs.
+//
+// An Envelope returned by Parse or Validator.Validate also remembers the
+// exact bytes it was parsed from (Raw), and its signature was checked over
+// those bytes, not over a re-encoding of this struct.
+type Envelope struct {
+	Family    Family
+	MsgID     string
+	Type      Type
+	Timestamp time.Time
+	Sender    Sender
+	Receiver  Receiver
+	Trust     Trust
+	State     State
+	// Source is the provenance block of LIP envelopes; nil otherwise.
+	Source  *Source
+	Payload json.RawMessage
+	Sign    Signature
+
+	raw    []byte // the received document, as parsed
+	signed []byte // SignPrefix + JCS(raw without the sign member)
+}
+
+// Sender identifies the signer.
+type Sender struct {
+	AgentID      string
+	Fingerprint  string // lowercase hex SHA-256 of the raw public key
+	Capabilities []string
+	Pubkey       string // standard base64 (padded) of the 32-byte Ed25519 key
+}
+
+// Receiver names the intended recipient; Fingerprint is Broadcast ("*") for
+// gossip envelopes. AgentID may be empty when the sender does not know it yet
+// (the first HELLO).
+type Receiver struct {
+	AgentID     string
+	Fingerprint string
+}
+
+// Trust carries the sender's declared views. They are informational only —
+// gating always uses the receiver's own ledger. ReceiverView is the sender's
+// current trust state for the receiver (unknown at first contact);
+// SenderView is the state the sender believes the receiver holds for it
+// ("untrusted" when it has no information, since "unknown" is not allowed
+// there by SPEC §3.2).
+type Trust struct {
+	SenderView   TrustView
+	ReceiverView TrustView
+}
+
+// State is the sender's agent state (SPEC §3.2), plus the human-state vector
+// on HCP envelopes.
+type State struct {
+	Presence      Presence
+	LRI           int // 0..100
+	KernelSignals []string
+	Intent        string
+	// Human is required on HCP envelopes and absent otherwise.
+	Human *Human
+}
+
+// Human is the human-state vector of HCP envelopes (SPEC §6).
+type Human struct {
+	Presence     Presence
+	Affect       Affect
+	Clarity      int // 0..100
+	Pressure     int // 0..100
+	Intent       string
+	Consent      Consent
+	ConsentScope []string // e.g. "topic:work"
+	// ConsentExpires is optional (zero = no expiry).
+	ConsentExpires time.Time
+}
+
+// Source is the provenance block of LIP envelopes (SPEC §7).
+type Source struct {
+	URI         string
+	TrustTier   Tier
+	RetrievedAt time.Time
+}
+
+// Signature is the sign member.
+type Signature struct {
+	Algo      string
+	Signature string // standard base64 of the 64-byte signature
+}
+
+// Raw returns the exact bytes the envelope was parsed from (nil for an
+// envelope built in memory and not yet sealed). Keep these when the envelope
+// must later serve as proof (TRUST_ATTEST evidence).
+func (e *Envelope) Raw() []byte { return e.raw }
+
+// PublicKey decodes Sender.Pubkey.
+func (e *Envelope) PublicKey() (ed25519.PublicKey, error) { return DecodePubkey(e.Sender.Pubkey) }
+
+// FormatTime renders a timestamp the way envelopes carry it: RFC 3339 in
+// UTC with the shortest exact fractional seconds.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Fingerprint is the lowercase hex SHA-256 of the 32 raw public-key bytes
+// (SPEC §1).
+func Fingerprint(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:])
+}
+
+// EncodePubkey renders a public key as standard padded base64 (SPEC §1).
+func EncodePubkey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
+
+// DecodePubkey parses a pubkey field strictly (canonical base64, 32 bytes).
+func DecodePubkey(s string) (ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("pubkey: not canonical base64: %w", err)
+	}
+	if len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("pubkey: %d bytes, want %d", len(b), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// FactID names a fact: hex SHA-256 of JCS({"domain":…,"statement":…}) (SPEC
+// §4.1), so the same statement proposed twice is one fact.
+func FactID(domain, statement string) string {
+	b, err := json.Marshal(struct {
+		Domain    string `json:"domain"`
+		Statement string `json:"statement"`
+	}{domain, statement})
+	if err == nil {
+		b, err = jcs.Transform(b)
+	}
+	if err != nil {
+		// Only reachable for strings that are not valid UTF-8, which
+		// json.Marshal has already coerced; keep a total function anyway.
+		sum := sha256.Sum256([]byte(domain + "\x00" + statement))
+		return hex.EncodeToString(sum[:])
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// wire is the JSON shape of an envelope. Exactly one of Cip/Hcp/Lip is set.
+type wire struct {
+	Cip       string          `json:"cip,omitempty"`
+	Hcp       string          `json:"hcp,omitempty"`
+	Lip       string          `json:"lip,omitempty"`
+	MsgID     string          `json:"msg_id"`
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Sender    wireSender      `json:"sender"`
+	Receiver  wireReceiver    `json:"receiver"`
+	Trust     wireTrust       `json:"trust"`
+	State     wireState       `json:"state"`
+	Source    *wireSource     `json:"source,omitempty"`
+	Payload   json.RawMessage `json:"payload"`
+	Sign      *wireSign       `json:"sign,omitempty"`
+}
+
+type wireSender struct {
+	AgentID      string   `json:"agent_id"`
+	Fingerprint  string   `json:"fingerprint"`
+	Capabilities []string `json:"capabilities"`
+	Pubkey       string   `json:"pubkey"`
+}
+
+type wireReceiver struct {
+	AgentID     string `json:"agent_id"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+type wireTrust struct {
+	SenderView   TrustView `json:"sender_view"`
+	ReceiverView TrustView `json:"receiver_view"`
+}
+
+type wireState struct {
+	Presence      Presence   `json:"presence"`
+	LRI           int        `json:"lri"`
+	KernelSignals []string   `json:"kernel_signals"`
+	Intent        string     `json:"intent"`
+	Human         *wireHuman `json:"human,omitempty"`
+}
+
+type wireHuman struct {
+	Presence       Presence `json:"presence"`
+	Affect         Affect   `json:"affect"`
+	Clarity        int      `json:"clarity"`
+	Pressure       int      `json:"pressure"`
+	Intent         string   `json:"intent"`
+	Consent        Consent  `json:"consent"`
+	ConsentScope   []string `json:"consent_scope"`
+	ConsentExpires string   `json:"consent_expires,omitempty"`
+}
+
+type wireSource struct {
+	URI         string `json:"uri"`
+	TrustTier   Tier   `json:"trust_tier"`
+	RetrievedAt string `json:"retrieved_at"`
+}
+
+type wireSign struct {
+	Algo      string `json:"algo"`
+	Signature string `json:"signature"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// toWire converts to the JSON shape; withSign controls the sign member.
+func (e *Envelope) toWire(withSign bool) (*wire, error) {
+	if !e.Type.Valid() {
+		return nil, fmt.Errorf("type: invalid (%d)", e.Type)
+	}
+	if e.Type.Family() != e.Family {
+		return nil, fmt.Errorf("type: %v does not belong to family %v", e.Type, e.Family)
+	}
+	w := &wire{
+		MsgID:     e.MsgID,
+		Type:      e.Type.String(),
+		Timestamp: FormatTime(e.Timestamp),
+		Sender: wireSender{
+			AgentID: e.Sender.AgentID, Fingerprint: e.Sender.Fingerprint,
+			Capabilities: nonNil(e.Sender.Capabilities), Pubkey: e.Sender.Pubkey,
+		},
+		Receiver: wireReceiver{AgentID: e.Receiver.AgentID, Fingerprint: e.Receiver.Fingerprint},
+		Trust:    wireTrust(e.Trust),
+		State: wireState{
+			Presence: e.State.Presence, LRI: e.State.LRI,
+			KernelSignals: nonNil(e.State.KernelSignals), Intent: e.State.Intent,
+		},
+		Payload: e.Payload,
+	}
+	switch e.Family {
+	case CIP:
+		w.Cip = Version
+	case HCP:
+		w.Hcp = Version
+	case LIP:
+		w.Lip = Version
+	}
+	if h := e.State.Human; h != nil {
+		wh := &wireHuman{
+			Presence: h.Presence, Affect: h.Affect, Clarity: h.Clarity, Pressure: h.Pressure,
+			Intent: h.Intent, Consent: h.Consent, ConsentScope: nonNil(h.ConsentScope),
+		}
+		if !h.ConsentExpires.IsZero() {
+			wh.ConsentExpires = FormatTime(h.ConsentExpires)
+		}
+		w.State.Human = wh
+	}
+	if s := e.Source; s != nil {
+		w.Source = &wireSource{URI: s.URI, TrustTier: s.TrustTier, RetrievedAt: FormatTime(s.RetrievedAt)}
+	}
+	if len(w.Payload) == 0 {
+		w.Payload = json.RawMessage("{}")
+	}
+	if withSign {
+		w.Sign = &wireSign{Algo: e.Sign.Algo, Signature: e.Sign.Signature}
+	}
+	return w, nil
+}
+
+// canonical returns JCS of the envelope (with or without sign).
+func (e *Envelope) canonical(withSign bool) ([]byte, error) {
+	w, err := e.toWire(withSign)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(b)
+}
+
+// ErrSeal reports an envelope that cannot be sealed (invalid enum, wrong
+// family, payload that is not JSON, bad key).
+var ErrSeal = errors.New("envelope: cannot seal")
+
+// Seal signs e with key and returns the wire bytes: JCS of the complete
+// envelope, so what is sent is canonical and byte-for-byte reproducible.
+// Seal sets e.Sign and e's raw bytes; it does not fill the sender identity —
+// the caller (a builder) does, which is what lets tests forge mismatches.
+// Seal does not validate the result: run a Validator on it where that matters.
+func Seal(e *Envelope, key ed25519.PrivateKey) ([]byte, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: private key has %d bytes", ErrSeal, len(key))
+	}
+	unsigned, err := e.canonical(false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSeal, err)
+	}
+	sig := ed25519.Sign(key, signingBytes(unsigned))
+	e.Sign = Signature{Algo: Algo, Signature: base64.StdEncoding.EncodeToString(sig)}
+	full, err := e.canonical(true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSeal, err)
+	}
+	e.raw = full
+	e.signed = signingBytes(unsigned)
+	return full, nil
+}
+
+func signingBytes(canonicalUnsigned []byte) []byte {
+	b := make([]byte, 0, len(SignPrefix)+len(canonicalUnsigned))
+	b = append(b, SignPrefix...)
+	return append(b, canonicalUnsigned...)
+}
+
+// SigningBytes returns the exact bytes the signature covers:
+// "web4-envelope/1.0\n" + JCS(document without sign). For a parsed envelope
+// that is the received document; for one built in memory, its encoding.
+func (e *Envelope) SigningBytes() ([]byte, error) {
+	if e.signed != nil {
+		return e.signed, nil
+	}
+	c, err := e.canonical(false)
+	if err != nil {
+		return nil, err
+	}
+	return signingBytes(c), nil
+}

@@ -1,0 +1,214 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gowebpki/jcs"
+)
+
+// seeds returns valid envelopes of every family plus damaged variants.
+func seeds(tb testing.TB) [][]byte {
+	var out [][]byte
+	for _, c := range samplePayloads {
+		out = append(out, seal(tb, newEnv(c.typ, c.payload), aliceKey))
+	}
+	out = append(out,
+		seal(tb, newEnv(HCPContext, `{"note":"x"}`), aliceKey),
+		seal(tb, newEnv(LIPEvidence, `{"claims":[]}`), aliceKey),
+		[]byte(`{}`), []byte(`{"cip":"1.0"}`), []byte(`{"a":"\u00e9\ud83d\ude00","b":[1e2,-0,0.1]}`),
+		[]byte(`{"sign":{},"a":1}`), []byte("{\"a\":1}\n{\"b\":2}"), []byte(`{"a":"\ud800"}`),
+	)
+	good := out[0]
+	out = append(out, bytes.Replace(good, []byte(`"cip"`), []byte(` "cip" `), 1), good[:len(good)/2])
+	return out
+}
+
+// FuzzParse checks the strict parser against the JCS library and
+// encoding/json: whatever it accepts, the library canonicalises to exactly
+// the bytes we verify signatures over, and encoding/json can read.
+func FuzzParse(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		doc, err := parseStrict(raw)
+		if err != nil {
+			e, ok := AsError(err)
+			if !ok || e.Check != CheckStrict || !errors.Is(err, ErrInvalidEnvelope) {
+				t.Fatalf("error %v is not a check-1 *Error", err)
+			}
+			return
+		}
+		c, err := jcs.Transform(doc.unsigned)
+		if err != nil || !bytes.Equal(c, doc.unsigned) {
+			t.Fatalf("signed bytes are not canonical:\n%s\n%s (%v)", doc.unsigned, c, err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("strict parser accepted what encoding/json rejects: %v", err)
+		}
+		if doc.root["cip"] != nil && quickCIP(doc.root) {
+			r, _ := schemas()
+			if err := r.envelopes[CIP].Validate(doc.root); err != nil {
+				t.Fatalf("quick check passed, schema failed: %v", err)
+			}
+		}
+		// Parse must agree with parseStrict and never panic.
+		_, _ = Parse(raw)
+	})
+}
+
+// FuzzValidate runs the whole validator; every outcome must be success or
+// a well-formed *Error, and success must be reproducible.
+func FuzzValidate(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		env, err := bobValidator(nil).Validate(raw)
+		if err != nil {
+			e, ok := AsError(err)
+			if !ok || e.Check < CheckStrict || e.Check > CheckPayload || e.Reason == "" {
+				t.Fatalf("malformed error %#v", err)
+			}
+			return
+		}
+		again, err := bobValidator(nil).Validate(raw)
+		if err != nil || again.MsgID != env.MsgID || !bytes.Equal(again.Payload, env.Payload) {
+			t.Fatalf("not reproducible: %v", err)
+		}
+	})
+}
+
+func TestFastPatterns(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	alphabet := "0123456789abcdefABCDEFxyz+/=-:.TZ4 \u00e9"
+	for src, fast := range fastPatterns {
+		re := regexp.MustCompile(src)
+		// Start from a matching string and mutate it.
+		var base string
+		switch {
+		case strings.Contains(src, "-4"):
+			base = "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f"
+		case strings.Contains(src, "T[0-9]"):
+			base = "2026-11-25T08:00:00.123Z"
+		case strings.Contains(src, "{64}"):
+			base = aliceFP
+		case strings.Contains(src, "{43}"):
+			base = EncodePubkey(aliceKey.Public().(ed25519.PublicKey))
+		case strings.Contains(src, "{86}"):
+			base = sig64
+		case strings.Contains(src, "{22}"):
+			base = "AAAAAAAAAAAAAAAAAAAAAA=="
+		}
+		if !re.MatchString(base) || !fast(base) {
+			t.Fatalf("%s: base %q does not match", src, base)
+		}
+		for i := 0; i < 20000; i++ {
+			s := []byte(base)
+			for k := rng.Intn(3) + 1; k > 0; k-- {
+				switch rng.Intn(3) {
+				case 0: // replace
+					s[rng.Intn(len(s))] = alphabet[rng.Intn(len(alphabet))]
+				case 1: // delete
+					j := rng.Intn(len(s))
+					s = append(s[:j:j], s[j+1:]...)
+				case 2: // insert
+					j := rng.Intn(len(s) + 1)
+					s = append(s[:j:j], append([]byte{alphabet[rng.Intn(len(alphabet))]}, s[j:]...)...)
+				}
+				if len(s) == 0 {
+					s = []byte("x")
+				}
+			}
+			if re.MatchString(string(s)) != fast(string(s)) {
+				t.Fatalf("%s: %q: regexp %v, fast %v", src, s, re.MatchString(string(s)), fast(string(s)))
+			}
+		}
+	}
+}
+
+// TestQuickShapeImpliesSchema: the fast check-2 path is only a shortcut —
+// whenever it says yes, the schema says yes; and it does say yes for
+// ordinary envelopes, so the shortcut is actually taken.
+func TestQuickShapeImpliesSchema(t *testing.T) {
+	r, err := schemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(2))
+	values := []any{nil, true, "", "x", "*", "1.0", "ed25519", "probing", "unknown", "focused", json.Number("0"),
+		json.Number("100"), json.Number("101"), json.Number("1.5"), json.Number("-1"), json.Number("007"),
+		[]any{}, []any{"a"}, []any{1}, map[string]any{}, aliceFP, strings.Repeat("y", 300), "2026-11-25T24:00:00Z",
+		"2026-02-30T08:00:00Z", "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", "HELLO", "HCP_HELLO", "FACTPROPOSE"}
+	for _, c := range samplePayloads {
+		wire := seal(t, newEnv(c.typ, c.payload), aliceKey)
+		doc, err := parseStrict(wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !quickCIP(doc.root) {
+			t.Fatalf("quick check rejects a valid %v envelope", c.typ)
+		}
+		for i := 0; i < 300; i++ {
+			var m map[string]any
+			_ = json.Unmarshal(wire, &m)
+			m = renumber(m).(map[string]any)
+			// Mutate one field at depth 1 or 2.
+			keys := sortedKeys(m)
+			k := keys[rng.Intn(len(keys))]
+			if sm, ok := m[k].(map[string]any); ok && rng.Intn(2) == 0 && len(sm) > 0 {
+				sk := sortedKeys(sm)
+				if rng.Intn(5) == 0 {
+					sm["extra"] = 1
+				} else {
+					sm[sk[rng.Intn(len(sk))]] = values[rng.Intn(len(values))]
+				}
+			} else if rng.Intn(6) == 0 {
+				delete(m, k)
+			} else {
+				m[k] = values[rng.Intn(len(values))]
+			}
+			if quickCIP(m) {
+				if err := r.envelopes[CIP].Validate(m); err != nil {
+					t.Fatalf("quick check accepted what the schema rejects: %v\n%v", err, m)
+				}
+			}
+		}
+	}
+}
+
+// renumber converts float64 from encoding/json into json.Number, the form
+// the strict parser produces.
+func renumber(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = renumber(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = renumber(e)
+		}
+	case float64:
+		b, _ := json.Marshal(x)
+		return json.Number(b)
+	}
+	return v
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slicesSort(out)
+	return out
+}

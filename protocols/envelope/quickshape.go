@@ -1,0 +1,139 @@
+package envelope
+
+import (
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+)
+
+// quickCIP is a fast, conservative pre-check for check 2 on CIP envelopes:
+// when it returns true the document certainly satisfies
+// schema/envelope-cip.json, so the (much slower, allocation-heavy) schema
+// run can be skipped; when it returns false the schema decides and produces
+// the error. It may reject documents the schema accepts, never the reverse
+// — TestQuickShapeImpliesSchema and FuzzValidate check that implication, so
+// the schema stays the single authority on what is valid.
+//
+// It exists because the JSON Schema run was the largest cost of receiving an
+// envelope after the signature itself (BenchmarkSteps).
+func quickCIP(m map[string]any) bool {
+	if len(m) != 10 || m["cip"] != Version {
+		return false
+	}
+	id, _ := m["msg_id"].(string)
+	if !matchUUID4(id) {
+		return false
+	}
+	ts, _ := m["type"].(string)
+	if t, ok := typeByName[ts]; !ok || t.Family() != CIP {
+		return false
+	}
+	if !quickTimestamp(m["timestamp"]) {
+		return false
+	}
+	s, ok := m["sender"].(map[string]any)
+	if !ok || len(s) != 4 || !quickString(s["agent_id"], 1, 128) || !quickFP(s["fingerprint"]) ||
+		!quickLabels(s["capabilities"]) || !quickPattern(s["pubkey"], fixedB64(43, "=")) {
+		return false
+	}
+	r, ok := m["receiver"].(map[string]any)
+	if !ok || len(r) != 2 || !quickString(r["agent_id"], 0, 128) {
+		return false
+	}
+	if r["fingerprint"] != Broadcast && !quickFP(r["fingerprint"]) {
+		return false
+	}
+	t, ok := m["trust"].(map[string]any)
+	if !ok || len(t) != 2 {
+		return false
+	}
+	sv, _ := t["sender_view"].(string)
+	rv, _ := t["receiver_view"].(string)
+	if v, ok := parseEnum[TrustView](viewNames, sv); !ok || v == ViewUnknown {
+		return false
+	}
+	if _, ok := parseEnum[TrustView](viewNames, rv); !ok {
+		return false
+	}
+	st, ok := m["state"].(map[string]any)
+	if !ok || len(st) != 4 || !quickString(st["intent"], 0, 1024) || !quickLabels(st["kernel_signals"]) {
+		return false
+	}
+	p, _ := st["presence"].(string)
+	if _, ok := parseEnum[Presence](presenceNames, p); !ok {
+		return false
+	}
+	if !quickPercent(st["lri"]) {
+		return false
+	}
+	if _, ok := m["payload"].(map[string]any); !ok {
+		return false
+	}
+	sg, ok := m["sign"].(map[string]any)
+	return ok && len(sg) == 2 && sg["algo"] == Algo && quickPattern(sg["signature"], fixedB64(86, "=="))
+}
+
+func quickString(v any, minRunes, maxRunes int) bool {
+	s, ok := v.(string)
+	if !ok || len(s) < minRunes {
+		return false
+	}
+	if len(s) <= maxRunes {
+		return true // bytes ≥ runes
+	}
+	n := utf8.RuneCountInString(s)
+	return n >= minRunes && n <= maxRunes
+}
+
+func quickFP(v any) bool {
+	s, ok := v.(string)
+	return ok && len(s) == 64 && run(s, 0, 64, isLowerHex)
+}
+
+func quickPattern(v any, match func(string) bool) bool {
+	s, ok := v.(string)
+	return ok && match(s)
+}
+
+func quickLabels(v any) bool {
+	a, ok := v.([]any)
+	if !ok || len(a) > 64 {
+		return false
+	}
+	for _, e := range a {
+		if !quickString(e, 1, 256) {
+			return false
+		}
+	}
+	return true
+}
+
+// quickPercent accepts only plain decimal literals 0..100.
+func quickPercent(v any) bool {
+	n, ok := v.(json.Number)
+	if !ok || len(n) == 0 || len(n) > 3 {
+		return false
+	}
+	x := 0
+	for i := 0; i < len(n); i++ {
+		if !isDigit(n[i]) {
+			return false
+		}
+		x = x*10 + int(n[i]-'0')
+	}
+	return x <= 100 && (len(n) == 1 || n[0] != '0')
+}
+
+func quickTimestamp(v any) bool {
+	s, ok := v.(string)
+	if !ok || !matchTimestamp(s) {
+		return false
+	}
+	// Hour 23 at most and seconds 59 at most: leave leap seconds and other
+	// corner cases to the schema's date-time format.
+	if s[11] > '2' || (s[11] == '2' && s[12] > '3') || s[17] > '5' {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
+}
