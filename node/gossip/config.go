@@ -31,8 +31,9 @@ type Config struct {
 	// pubsub AppSpecificScore, weight 1). Scale and thresholds: limits.go
 	// (trusted +10, probing 0, untrusted −10, blacklisted −1000). nil means 0
 	// for everyone. Results are cached for ScoreCacheTTL; call RefreshScores
-	// after a trust change to make it effective at once. Must be fast and
-	// must not call back into Gossip. NaN counts as 0; values are clamped to
+	// after a trust change to make it effective at once. Called
+	// concurrently from pubsub's goroutines; must be fast and must not call
+	// back into Gossip. NaN counts as 0; values are clamped to
 	// ±1e6.
 	Score func(p peer.ID) float64
 

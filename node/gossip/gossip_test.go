@@ -510,3 +510,33 @@ func TestLineOverQUIC(t *testing.T) {
 		t.Errorf("C got it from %s, want B", from)
 	}
 }
+
+// If the parent context ends first (node shutdown), Close still returns
+// promptly and cleanly.
+func TestCloseAfterParentContextEnds(t *testing.T) {
+	_, hs := newMocknet(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := testConfig()
+	c.Validate = newValidator(false).validate
+	g, err := New(ctx, hs[0], c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Join(testTopic, newRecorder().deliver); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close after parent cancel: %v", err)
+		}
+	case <-time.After(closeDrain):
+		t.Fatal("Close blocked after the parent context ended")
+	}
+	if err := g.Publish(context.Background(), testTopic, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish = %v, want ErrClosed", err)
+	}
+}
