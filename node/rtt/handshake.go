@@ -405,6 +405,11 @@ func (t *Transport) startLink(l *link, resumed bool, resent int) error {
 		return fmt.Errorf("%w: service", ErrClosed)
 	}
 	t.link = l
+	for _, cs := range t.chans {
+		cs.mu.Lock()
+		cs.link = l
+		cs.mu.Unlock()
+	}
 	upn := t.upNotify
 	t.upNotify = nil
 	t.everUp = true
@@ -440,6 +445,11 @@ func (t *Transport) onLinkDown(l *link) {
 		return
 	}
 	t.link = nil
+	for _, cs := range t.chans {
+		cs.mu.Lock()
+		cs.link, cs.ackArmed = nil, false
+		cs.mu.Unlock()
+	}
 	closed := t.closed || t.closing
 	if !closed {
 		t.upNotify = make(chan struct{})

@@ -30,16 +30,27 @@ type link struct {
 	goodbyeSent chan struct{} // closed once a KindClose frame is flushed
 	byeOnce     sync.Once
 
+	// wmu[i] serialises writing stream i between its writer goroutine and
+	// Send's fast path; bw[i] is only touched under it.
+	wmu [numChannels]sync.Mutex
+	bw  [numChannels]*bufio.Writer
+
 	outstanding atomic.Int32  // unanswered pings
 	pingSeq     atomic.Uint64 // id of the last ping
 	pingSent    atomic.Int64  // cfg.Now() of the last ping, UnixNano
 }
 
 func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, readers [numChannels]*bufio.Reader) *link {
-	return &link{
+	l := &link{
 		t: t, epoch: epoch, streams: streams, readers: readers,
 		dying: make(chan struct{}), stopped: make(chan struct{}), goodbyeSent: make(chan struct{}),
 	}
+	for i, st := range streams {
+		if st != nil {
+			l.bw[i] = bufio.NewWriterSize(st, writeBufferSize)
+		}
+	}
+	return l
 }
 
 // fail tears the link down (idempotent, never blocks): streams are reset,
@@ -106,6 +117,9 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 	cfg := &l.t.svc.cfg
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if cs.link != l {
+		return batch, 0, 0, 0, false, false // this link is finished
+	}
 	if cs.pongPending {
 		batch = append(batch, outFrame{kind: KindPong, seq: cs.pongID})
 		cs.pongPending = false
@@ -153,76 +167,91 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 	return batch, ack, winF, winB, ackWait, bye
 }
 
-// writeLoop is the only writer of stream i while the link lives. It
-// batches whatever is ready and flushes only when nothing more is ready,
-// so a busy channel costs one flush per batch rather than per frame.
+// writeBatch writes what is ready on stream i (one collect) and flushes
+// when nothing more is ready, so a busy channel costs one flush per batch
+// rather than per frame. Callers hold wmu[i]. more reports that a full
+// batch was written and more may be ready.
+func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err error) {
+	cs := l.t.chans[i]
+	bw := l.bw[i]
+	var scratch [maxWriteBatch + 3]outFrame
+	batch, ack, winF, winB, ackWait, bye := l.collect(cs, scratch[:0], ackTimerFired)
+	if len(batch) == 0 {
+		if bw.Buffered() > 0 {
+			if err := bw.Flush(); err != nil {
+				return false, ackWait, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+			}
+		}
+		return false, ackWait, nil
+	}
+	f := Frame{Channel: cs.ch, Session: l.t.id}
+	var hdr [MaxHeaderSize]byte
+	var lp [binary.MaxVarintLen64]byte
+	for _, o := range batch {
+		f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes = o.kind, o.flags, o.seq, ack, winF, winB
+		h := appendHeader(hdr[:0], &f)
+		n := binary.PutUvarint(lp[:], uint64(len(h)+len(o.payload)))
+		if _, err = bw.Write(lp[:n]); err == nil {
+			if _, err = bw.Write(h); err == nil {
+				_, err = bw.Write(o.payload)
+			}
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+		}
+	}
+	more = len(batch) >= maxWriteBatch
+	if !more || bye {
+		if err := bw.Flush(); err != nil {
+			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+		}
+	}
+	if bye {
+		l.byeOnce.Do(func() { close(l.goodbyeSent) })
+	}
+	return more, ackWait, nil
+}
+
+// writeLoop drives stream i's writes while the link lives: it writes
+// whenever poked (new data, credit, acks, heartbeats) and runs the
+// delayed-ack timer.
 func (l *link) writeLoop(i int) {
 	defer l.wg.Done()
 	cs := l.t.chans[i]
 	cfg := &l.t.svc.cfg
-	bw := bufio.NewWriterSize(l.streams[i], writeBufferSize)
-	var hdr [MaxHeaderSize + binary.MaxVarintLen64]byte
-	batch := make([]outFrame, 0, maxWriteBatch+3)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	var timerC <-chan time.Time
 	fired := false
-	f := Frame{Channel: cs.ch, Session: l.t.id}
 	for {
-		var ack, winF, winB uint64
-		var ackWait, bye bool
-		batch, ack, winF, winB, ackWait, bye = l.collect(cs, batch[:0], fired)
+		l.wmu[i].Lock()
+		more, ackWait, err := l.writeBatch(i, fired)
+		l.wmu[i].Unlock()
 		fired = false
-		if len(batch) == 0 {
-			if bw.Buffered() > 0 {
-				if err := bw.Flush(); err != nil {
-					l.fail(fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err))
-					return
-				}
-				continue
-			}
-			if ackWait && timerC == nil {
-				timer.Reset(cfg.AckDelay)
-				timerC = timer.C
-			}
-			select {
-			case <-cs.wake:
-			case <-timerC:
-				timerC = nil
-				fired = true
-			case <-l.dying:
-				return
-			}
+		if err != nil {
+			l.fail(err)
+			return
+		}
+		if more {
 			continue
 		}
-		var err error
-		for _, o := range batch {
-			f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes, f.Payload = o.kind, o.flags, o.seq, ack, winF, winB, o.payload
-			h := appendHeader(hdr[binary.MaxVarintLen64:binary.MaxVarintLen64], &f)
-			var lp [binary.MaxVarintLen64]byte
-			n := binary.PutUvarint(lp[:], uint64(len(h)+len(o.payload)))
-			if _, err = bw.Write(lp[:n]); err != nil {
-				break
-			}
-			if _, err = bw.Write(h); err != nil {
-				break
-			}
-			if _, err = bw.Write(o.payload); err != nil {
-				break
-			}
+		if ackWait && timerC == nil {
+			timer.Reset(cfg.AckDelay)
+			timerC = timer.C
+			cs.mu.Lock()
+			cs.ackArmed = true
+			cs.mu.Unlock()
 		}
-		for j := range batch {
-			batch[j].payload = nil
-		}
-		if err == nil && bye {
-			err = bw.Flush()
-			if err == nil {
-				l.byeOnce.Do(func() { close(l.goodbyeSent) })
-			}
-		}
-		if err != nil {
-			l.fail(fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err))
+		select {
+		case <-cs.wake:
+		case <-timerC:
+			timerC = nil
+			fired = true
+			cs.mu.Lock()
+			cs.ackArmed = false
+			cs.mu.Unlock()
+		case <-l.dying:
 			return
 		}
 	}
@@ -345,13 +374,13 @@ func (l *link) readLoop(i int) {
 			if !fin {
 				cs.framesIn++
 				cs.bytesIn += uint64(len(f.Payload))
-				t.svc.metrics.frames.WithLabelValues(cs.ch.String(), "in").Inc()
-				t.svc.metrics.bytes.WithLabelValues(cs.ch.String(), "in").Add(float64(len(f.Payload)))
+				cs.prom.framesIn.Inc()
+				cs.prom.bytesIn.Add(float64(len(f.Payload)))
 			}
 			cs.ackDirty = true
 			if cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
 				wake = true
-			} else if br.Buffered() == 0 {
+			} else if !cs.ackArmed && br.Buffered() == 0 {
 				wake = true // let the writer arm its delayed-ack timer
 			}
 		case KindPing:

@@ -93,3 +93,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.rtt = c.(prometheus.Histogram)
 	return m, nil
 }
+
+// chanCounters are the per-channel series, resolved once so the data path
+// does no label lookups.
+type chanCounters struct {
+	framesIn, framesOut, bytesIn, bytesOut prometheus.Counter
+}
+
+func (m *metrics) forChannel(ch Channel) chanCounters {
+	n := ch.String()
+	return chanCounters{
+		framesIn: m.frames.WithLabelValues(n, "in"), framesOut: m.frames.WithLabelValues(n, "out"),
+		bytesIn: m.bytes.WithLabelValues(n, "in"), bytesOut: m.bytes.WithLabelValues(n, "out"),
+	}
+}

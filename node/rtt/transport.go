@@ -92,6 +92,13 @@ type chanState struct {
 	closePending bool
 	// telemetry
 	bytesIn, bytesOut, framesIn, framesOut uint64
+	prom                                   chanCounters
+	// link is the link whose writer may mark frames sent; set by
+	// startLink, cleared by onLinkDown before a resume rewinds sentIdx.
+	link *link
+	// ackArmed: the writer's delayed-ack timer is running, so the reader
+	// need not wake it for a non-urgent ack.
+	ackArmed bool
 }
 
 func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Transport {
@@ -105,7 +112,7 @@ func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Tran
 			ch: Channels[i], wake: make(chan struct{}, 1),
 			space: make(chan struct{}), data: make(chan struct{}),
 			winFrames: uint64(s.cfg.RecvQueueFrames), winBytes: uint64(s.cfg.RecvQueueBytes),
-			ackQF: 1, ackQB: 1,
+			ackQF: 1, ackQB: 1, prom: s.metrics.forChannel(Channels[i]),
 		}
 	}
 	return t
@@ -213,9 +220,11 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 			cs.mu.Unlock()
 			return fmt.Errorf("%w: channel %s", ErrClosed, ch)
 		}
-		if t.isClosed() {
+		select { // not t.isClosed(): t.mu must not be taken under cs.mu
+		case <-t.done:
 			cs.mu.Unlock()
 			return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
+		default:
 		}
 		if len(cs.sendQ) < cfg.SendQueueFrames && (cs.sendBytes+len(p) <= cfg.SendQueueBytes || len(cs.sendQ) == 0) {
 			break
@@ -248,10 +257,39 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 	cs.framesOut++
 	cs.bytesOut += uint64(len(p))
 	cs.mu.Unlock()
-	poke(cs.wake)
-	t.svc.metrics.frames.WithLabelValues(ch.String(), "out").Inc()
-	t.svc.metrics.bytes.WithLabelValues(ch.String(), "out").Add(float64(len(p)))
+	cs.prom.framesOut.Inc()
+	cs.prom.bytesOut.Add(float64(len(p)))
+	if block {
+		t.writeNow(cs)
+	} else {
+		poke(cs.wake)
+	}
 	return nil
+}
+
+// writeNow is Send's fast path: if the channel's writer is idle, the
+// caller writes and flushes the ready frames itself, saving a goroutine
+// hand-off per message (it matters for request/response latency). If the
+// writer is busy, it is poked instead and picks the frame up. TrySend never
+// takes this path, so it never waits on the network.
+func (t *Transport) writeNow(cs *chanState) {
+	t.mu.Lock()
+	l := t.link
+	t.mu.Unlock()
+	i := cs.ch.index()
+	if l == nil || !l.wmu[i].TryLock() {
+		poke(cs.wake)
+		return
+	}
+	more, ackWait, err := l.writeBatch(i, false)
+	l.wmu[i].Unlock()
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if more || ackWait {
+		poke(cs.wake)
+	}
 }
 
 // Receive returns the next payload on ch, in order, blocking until one

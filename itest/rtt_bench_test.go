@@ -1,0 +1,186 @@
+package itest
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/web4p2p/web4p2p/node/rtt"
+)
+
+const bareProto protocol.ID = "/web4/itest/bare/1.0"
+
+// BenchmarkRTTThroughput: 64 KiB messages one way on one channel, against
+// a bare libp2p stream between the same two hosts in the same run.
+// Reports MB/s of both and ratio = rtt/bare (target ≥ 0.9).
+func BenchmarkRTTThroughput(b *testing.B) {
+	const size = 64 << 10
+	ha, hb, ta, tb, check := rttPair(b)
+	defer check()
+	ctx := context.Background()
+
+	recvBare := make(chan int64, 1)
+	hb.SetStreamHandler(bareProto, func(s network.Stream) {
+		n, _ := io.Copy(io.Discard, s)
+		recvBare <- n
+		_ = s.Close()
+	})
+	msg := make([]byte, size)
+
+	bare := func(n int) time.Duration {
+		s, err := ha.NewStream(ctx, hb.ID(), bareProto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for range n {
+			if _, err := s.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.CloseWrite(); err != nil {
+			b.Fatal(err)
+		}
+		if got := <-recvBare; got != int64(n*size) {
+			b.Fatalf("bare stream delivered %d bytes, want %d", got, n*size)
+		}
+		d := time.Since(start)
+		_ = s.Close()
+		return d
+	}
+	overRTT := func(n int) time.Duration {
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			for range n {
+				p, err := tb.Receive(ctx, rtt.Knowledge)
+				if err != nil || len(p) != size {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for range n {
+			if err := ta.Send(ctx, rtt.Knowledge, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	bare(64)
+	overRTT(64) // warm up both paths
+	b.SetBytes(size)
+	b.ResetTimer()
+	var tBare, tRTT time.Duration
+	// Alternate halves so drift on a shared machine hits both equally.
+	half := max(1, b.N/2)
+	for _, n := range []int{half, b.N - half} {
+		if n == 0 {
+			continue
+		}
+		tBare += bare(n)
+		tRTT += overRTT(n)
+	}
+	b.StopTimer()
+	mb := float64(b.N*size) / 1e6
+	bareMBs, rttMBs := mb/tBare.Seconds(), mb/tRTT.Seconds()
+	b.ReportMetric(rttMBs, "rtt-MB/s")
+	b.ReportMetric(bareMBs, "bare-MB/s")
+	b.ReportMetric(rttMBs/bareMBs, "ratio")
+}
+
+// BenchmarkRTTEcho: 1 KiB request/response round trips on control, against
+// the same exchange on a bare libp2p stream between the same hosts.
+// Reports both latencies and ratio = rtt/bare (target ≤ 1.2).
+func BenchmarkRTTEcho(b *testing.B) {
+	const size = 1 << 10
+	ha, hb, ta, tb, check := rttPair(b)
+	defer check()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	hb.SetStreamHandler(bareProto, func(s network.Stream) {
+		buf := make([]byte, size)
+		for {
+			if _, err := io.ReadFull(s, buf); err != nil {
+				_ = s.Reset()
+				return
+			}
+			if _, err := s.Write(buf); err != nil {
+				_ = s.Reset()
+				return
+			}
+		}
+	})
+	echoDone := make(chan struct{})
+	go func() {
+		defer close(echoDone)
+		for {
+			p, err := tb.Receive(ctx, rtt.Control)
+			if err != nil {
+				return
+			}
+			if err := tb.Send(ctx, rtt.Control, p); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { cancel(); <-echoDone }()
+
+	s, err := ha.NewStream(ctx, hb.ID(), bareProto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Reset()
+	req, resp := make([]byte, size), make([]byte, size)
+	bare := func(n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if _, err := s.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(s, resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	overRTT := func(n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if err := ta.Send(ctx, rtt.Control, req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ta.Receive(ctx, rtt.Control); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	bare(100)
+	overRTT(100)
+	b.ResetTimer()
+	var tBare, tRTT time.Duration
+	half := max(1, b.N/2)
+	for _, n := range []int{half, b.N - half} {
+		if n == 0 {
+			continue
+		}
+		tBare += bare(n)
+		tRTT += overRTT(n)
+	}
+	b.StopTimer()
+	bareLat := float64(tBare.Nanoseconds()) / float64(b.N)
+	rttLat := float64(tRTT.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(rttLat/1e3, "rtt-µs/op")
+	b.ReportMetric(bareLat/1e3, "bare-µs/op")
+	b.ReportMetric(rttLat/bareLat, "ratio")
+}
