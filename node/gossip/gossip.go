@@ -155,6 +155,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 	ps, err := pubsub.NewGossipSub(psCtx, h, opts...)
 	if err != nil {
 		psCancel()
+		m.unregister(cfg.Registerer)
 		return nil, fmt.Errorf("gossip: start gossipsub: %w", err)
 	}
 	g.ps = ps
@@ -377,7 +378,8 @@ const closeDrain = 2 * time.Second
 // Close leaves every topic, stops pubsub and returns after the goroutines
 // this package started have exited. It resets this host's GossipSub streams
 // and removes its stream handlers so that pubsub's stream goroutines end
-// too. Idempotent; later calls return the first result.
+// too, and unregisters its metrics (Stats keeps working). Idempotent; later
+// calls return the first result.
 func (g *Gossip) Close() error {
 	g.closeOnce.Do(func() {
 		g.mu.Lock()
@@ -420,6 +422,7 @@ func (g *Gossip) Close() error {
 				}
 			}
 		}
+		g.m.unregister(g.cfg.Registerer)
 		g.cfg.Events.Emit("web4.gossip.closed", g.h.ID().String(), map[string]any{"topics": len(topics)})
 		g.closeErr = errors.Join(errs...)
 	})

@@ -381,6 +381,17 @@ func TestDuplicateRegistererIsConfigError(t *testing.T) {
 			t.Errorf("metric %s not registered (have %v)", want, names)
 		}
 	}
+	// After Close the registry is free again for a new Gossip.
+	if err := n.g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g2, err := New(context.Background(), hs[1], c)
+	if err != nil {
+		t.Fatalf("New after the first Gossip closed: %v", err)
+	}
+	if err := g2.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Close is idempotent, and after it returns no goroutine it caused is left,

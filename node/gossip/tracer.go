@@ -143,13 +143,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.published, m.delivered, m.rejected, m.ignored, m.dropped, m.duplicates} {
+		for i, c := range m.collectors() {
 			if err := reg.Register(c); err != nil {
+				// Unregister matches by descriptor, so only undo our own
+				// registrations, never the earlier owner's.
+				for _, done := range m.collectors()[:i] {
+					reg.Unregister(done)
+				}
 				return nil, fmt.Errorf("%w: Registerer: %w", ErrConfig, err)
 			}
 		}
 	}
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.published, m.delivered, m.rejected, m.ignored, m.dropped, m.duplicates}
+}
+
+// unregister removes whatever of ours is registered on reg, so that a
+// failed New or a Close lets a later New register again.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
 }
 
 func (m *metrics) stats() Stats {
