@@ -24,7 +24,9 @@ type Config struct {
 	//
 	// Called concurrently from ValidateWorkers goroutines; ctx carries
 	// ValidateTimeout and is cancelled on Close. It must not block on the
-	// network. A panic is recovered and counts as a reject.
+	// network. An error returned after ctx ended counts as an ignore (a slow
+	// validator is not the peer's fault); a panic is recovered and counts
+	// as a reject.
 	Validate func(ctx context.Context, topic string, from peer.ID, raw []byte) error
 
 	// Score is the application-specific score of a peer (local trust →

@@ -272,7 +272,8 @@ func (g *Gossip) validator(topic string) pubsub.ValidatorEx {
 }
 
 // runValidate calls Config.Validate, turning a size violation or a panic
-// into a rejection.
+// into a rejection, and a failure after ctx ended (ValidateTimeout, Close)
+// into an ignore.
 func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, raw []byte) (err error) {
 	if len(raw) > g.cfg.MaxMessageSize {
 		return fmt.Errorf("%w: data: %d bytes exceeds %d", ErrBadMessage, len(raw), g.cfg.MaxMessageSize)
@@ -282,7 +283,13 @@ func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, ra
 			err = fmt.Errorf("gossip: Validate panicked: %v", r)
 		}
 	}()
-	return g.cfg.Validate(ctx, topic, from, raw)
+	err = g.cfg.Validate(ctx, topic, from, raw)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrIgnore) {
+		// Our timeout or our shutdown is not the delivering peer's fault:
+		// drop without penalty.
+		err = fmt.Errorf("%w: validation did not finish: %w", ErrIgnore, err)
+	}
+	return err
 }
 
 // Publish validates raw with Config.Validate (from = this host) and sends

@@ -551,3 +551,38 @@ func TestCloseAfterParentContextEnds(t *testing.T) {
 		t.Errorf("Publish = %v, want ErrClosed", err)
 	}
 }
+
+// A Validate that overruns ValidateTimeout drops the message without
+// penalising the peer that delivered it.
+func TestValidateTimeoutIgnoresWithoutPenalty(t *testing.T) {
+	_, hs := newMocknet(t, 2)
+	a := startNode(t, hs[0], nil)
+	b := startNode(t, hs[1], func(c *Config) {
+		c.ValidateTimeout = 50 * time.Millisecond
+		c.Validate = func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
+			if strings.HasPrefix(string(raw), "slow:") {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+	})
+	connect(t, a.h, b.h)
+	waitMesh(t, map[*tnode][]*tnode{a: {b}, b: {a}})
+	publish(t, a, "slow:1")
+	waitUntil(t, 10*time.Second, "the slow message to be ignored", func() bool { return b.g.Stats().Ignored >= 1 })
+	// Two fresh score snapshots later, A must carry no invalid-message
+	// penalty for it.
+	gen := b.g.board.generation()
+	waitUntil(t, 10*time.Second, "two score snapshots", func() bool { return b.g.board.generation() >= gen+2 })
+	s, ok := b.g.PeerScore(a.h.ID())
+	if !ok || s.InvalidMessages[testTopic] != 0 || s.Score < 0 {
+		t.Fatalf("B's score of A after a validation timeout = %+v (ok %v); want no penalty", s, ok)
+	}
+	if r := b.g.Stats().Rejected; r != 0 {
+		t.Fatalf("timeout counted as %d rejects", r)
+	}
+	if b.rec.count("slow:1") != 0 {
+		t.Fatal("a message whose validation timed out was delivered")
+	}
+}

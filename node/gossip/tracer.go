@@ -374,12 +374,20 @@ func (t *tracer) UndeliverableMessage(msg *pubsub.Message) {
 type scoreBoard struct {
 	mu   sync.Mutex
 	snap map[peer.ID]*pubsub.PeerScoreSnapshot
+	seq  uint64 // snapshots received
 }
 
 func (b *scoreBoard) update(s map[peer.ID]*pubsub.PeerScoreSnapshot) {
 	b.mu.Lock()
 	b.snap = s
+	b.seq++
 	b.mu.Unlock()
+}
+
+func (b *scoreBoard) generation() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
 }
 
 func (b *scoreBoard) score(p peer.ID) (float64, bool) {
