@@ -1,0 +1,141 @@
+package cip
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestBuildersProduceValidEnvelopes builds every CIP type and runs the
+// receiver's nine checks on it.
+func TestBuildersProduceValidEnvelopes(t *testing.T) {
+	clk := &clock{t: t0}
+	a := builder("alice", clk)
+	bobFP := envelope.Fingerprint(pub(key("bob")))
+	to := Peer{AgentID: "bob", Fingerprint: bobFP, View: envelope.ViewProbing, TheirView: envelope.ViewTrusted}
+	hello, err := a.NewHello(Features{SupportsMesh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := RespondChallenge(a.Key, hello.Challenge, bobFP)
+	trace := DMPTrace{DecisionID: "d-1", Steps: []string{"read"}}
+	fact := Fact{Statement: "water boils at 100 C", Domain: "physics", Confidence: 0.9, Context: "sea level"}
+	fid := envelope.FactID("physics", "water boils at 100 C")
+	type build func() (*Message, error)
+	cases := map[string]struct {
+		typ envelope.Type
+		fn  build
+	}{
+		"hello":          {envelope.Hello, func() (*Message, error) { return a.Hello(to, hello) }},
+		"hello response": {envelope.Hello, func() (*Message, error) { h := hello; h.ChallengeResponse = resp; return a.Hello(to, h) }},
+		"verify":         {envelope.Verify, func() (*Message, error) { return a.Verify(to, VerifyPayload{ChallengeResponse: resp}) }},
+		"intent": {envelope.Intent, func() (*Message, error) {
+			return a.Intent(to, IntentRequest{Goal: GoalTestHypothesis, Topic: "t", Priority: PriorityNormal})
+		}},
+		"intent reply": {envelope.Intent, func() (*Message, error) {
+			return a.IntentReply(to, IntentReply{ReplyTo: "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", Decision: Accept})
+		}},
+		"fact propose": {envelope.FactPropose, func() (*Message, error) {
+			return a.FactPropose(to, FactPropose{Fact: fact, DMPTrace: trace})
+		}},
+		"fact challenge": {envelope.FactChallenge, func() (*Message, error) {
+			return a.FactChallenge(to, FactChallenge{FactRef: fid, Reason: ReasonConflict, Notes: "n"})
+		}},
+		"fact confirm": {envelope.FactConfirm, func() (*Message, error) {
+			return a.FactConfirm(to, FactVote{FactRef: fid, Confidence: 0.8})
+		}},
+		"fact reject": {envelope.FactReject, func() (*Message, error) {
+			return a.FactReject(to, FactVote{FactRef: fid, Confidence: 0.2})
+		}},
+		"decision share": {envelope.DecisionShare, func() (*Message, error) {
+			return a.DecisionShare(to, DecisionShare{Decision: DecisionRecord{Choice: "c", Outcome: "o", Context: "x"}, DMPTrace: trace})
+		}},
+		"state update": {envelope.StateUpdate, func() (*Message, error) {
+			return a.StateUpdate(to, StateUpdatePayload{Presence: envelope.Engaged, LRI: 40, TrustState: envelope.ViewProbing})
+		}},
+		"trust attest": {envelope.TrustAttest, func() (*Message, error) {
+			return a.TrustAttest(to, TrustAttestPayload{Subject: bobFP, View: envelope.ViewBlacklisted, Reason: "equivocation",
+				Evidence: []AttestEvidence{{MsgID: "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f"}, {Envelope: base64.StdEncoding.EncodeToString([]byte("{}"))}}})
+		}},
+	}
+	v := envelope.NewValidator(envelope.Config{Now: clk.Now, LocalFingerprint: bobFP})
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			m, err := c.fn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := v.Validate(m.Wire)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, m.Wire)
+			}
+			if env.Type != c.typ || env.Sender.AgentID != "alice" || env.Trust.ReceiverView != envelope.ViewProbing ||
+				env.Trust.SenderView != envelope.ViewTrusted || env.Receiver.AgentID != "bob" {
+				t.Fatalf("envelope %+v", env)
+			}
+		})
+	}
+	m, err := a.FactPropose(to, FactPropose{Fact: fact, DMPTrace: trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fp FactPropose
+	if err := json.Unmarshal(m.Env.Payload, &fp); err != nil || fp.FactID != fid {
+		t.Fatalf("fact_id %q, want %q (%v)", fp.FactID, fid, err)
+	}
+	// Gossip: addressed to "*", accepted only by a gossip validator.
+	g, err := a.FactConfirm(Broadcast, FactVote{FactRef: fid, Confidence: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envelope.NewValidator(envelope.Config{Now: clk.Now, LocalFingerprint: bobFP, Gossip: true}).Validate(g.Wire); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuilderRejectsBadInput(t *testing.T) {
+	clk := &clock{t: t0}
+	a := builder("alice", clk)
+	to := Peer{Fingerprint: envelope.Fingerprint(pub(key("bob")))}
+	// Schema violation: confidence outside [0,1].
+	_, err := a.FactConfirm(to, FactVote{FactRef: envelope.FactID("d", "s"), Confidence: 1.5})
+	if !errors.Is(err, ErrBuild) || !errors.Is(err, envelope.ErrPayloadSchema) || !strings.Contains(err.Error(), "payload.confidence") {
+		t.Fatalf("err %v", err)
+	}
+	// Enum left at zero cannot be marshalled.
+	if _, err := a.Intent(to, IntentRequest{Topic: "t"}); !errors.Is(err, ErrBuild) {
+		t.Fatalf("zero goal: %v", err)
+	}
+	// Not a CIP type.
+	if _, err := a.Build(envelope.HCPHello, to, map[string]any{}); !errors.Is(err, ErrBuild) {
+		t.Fatal(err)
+	}
+	// No key.
+	if _, err := (&Builder{}).Verify(to, VerifyPayload{}); !errors.Is(err, ErrBuild) {
+		t.Fatal(err)
+	}
+	// Exhausted randomness.
+	a.Rand = io.LimitReader(a.Rand, 3)
+	if _, err := a.NewHello(Features{}); !errors.Is(err, ErrBuild) {
+		t.Fatal(err)
+	}
+}
+
+func TestEnums(t *testing.T) {
+	if GoalProposeSolution.String() != "propose_solution" || Defer.String() != "defer" || Outcome(0).String() != "none" ||
+		OutcomeFingerprintMismatch.String() != "fingerprint_mismatch" || ReasonCannotVerify.String() != "cannot_verify" ||
+		PriorityHigh.String() != "high" || Received.String() != "received" || Goal(9).String() != "invalid(9)" {
+		t.Fatal("enum names")
+	}
+	var g Goal
+	if err := json.Unmarshal([]byte(`"conquer"`), &g); err == nil {
+		t.Fatal("bad goal accepted")
+	}
+}

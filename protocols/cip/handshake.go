@@ -1,0 +1,470 @@
+package cip
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+)
+
+// ErrHandshake is returned when a CIP handshake does not complete: a step
+// timed out, the peer sent something malformed or unexpected, the peer's
+// identity failed verification (see Result.Outcome), or the trust gate
+// refused the peer. It is defined here rather than shared with rtt because
+// the two handshakes fail for different reasons and callers react
+// differently (an RTT failure redials; a CIP failure may change trust).
+var ErrHandshake = errors.New("cip: handshake failed")
+
+// Conn is the message channel a handshake runs over — on a node, the RTT
+// control channel to one peer. Send and Receive carry whole envelopes and
+// must return promptly when ctx is done.
+type Conn interface {
+	Send(ctx context.Context, msg []byte) error
+	Receive(ctx context.Context) ([]byte, error)
+}
+
+// Identity is a peer as proven by a handshake.
+type Identity struct {
+	AgentID      string
+	Fingerprint  string
+	Pubkey       ed25519.PublicKey
+	Capabilities []string
+}
+
+// Direction of a transcript entry.
+type Direction uint8
+
+// Directions.
+const (
+	Sent Direction = iota + 1
+	Received
+)
+
+// String returns "sent" or "received".
+func (d Direction) String() string {
+	switch d {
+	case Sent:
+		return "sent"
+	case Received:
+		return "received"
+	}
+	return fmt.Sprintf("invalid(%d)", uint8(d))
+}
+
+// Record is one envelope of the transcript, as it crossed the wire.
+type Record struct {
+	Dir  Direction
+	Type envelope.Type // zero if the bytes did not parse
+	Wire []byte
+}
+
+// Result is what a handshake established, also returned (partially filled)
+// alongside ErrHandshake.
+type Result struct {
+	// Peer is the remote identity; set once its HELLO passed verification.
+	Peer Identity
+	// Outcome is the trust verdict (zero if none was reached).
+	Outcome Outcome
+	// Reason explains a non-OK outcome or a failure.
+	Reason string
+	// PeerState is the peer's STATE_UPDATE payload.
+	PeerState *StateUpdatePayload
+	// Intent is the INTENT request: sent by the initiator, received by the
+	// responder.
+	Intent *IntentRequest
+	// Decision is the responder's answer to Intent.
+	Decision Decision
+	// Transcript is every envelope sent or received, in order.
+	Transcript []Record
+}
+
+// Config configures one handshake.
+type Config struct {
+	// Builder is the local identity, clock and randomness. Required.
+	Builder *Builder
+	// RemoteKey is the authenticated key of the connection's remote peer
+	// (its libp2p identity). The peer's sender.pubkey must equal it (SPEC
+	// §1). Required.
+	RemoteKey ed25519.PublicKey
+	// StepTimeout bounds each send and receive. Default DefaultStepTimeout.
+	StepTimeout time.Duration
+	// MaxSkew is the timestamp tolerance. Default envelope.DefaultMaxSkew.
+	MaxSkew time.Duration
+	// Replay is the node's shared replay cache. Default: private.
+	Replay *envelope.ReplayCache
+	// Policy is check 8 (the router's trust table). nil allows all.
+	Policy func(*envelope.Envelope) error
+	// TrustGate is called exactly once when a verdict is reached (SPEC §4.2
+	// step 4) with the peer's identity as far as it is known and the
+	// outcome; the node applies it to its trust FSM. Returning an error
+	// (e.g. the peer is blacklisted, or untrusted and still cooling down)
+	// aborts the handshake. Called on the handshake's goroutine; may block
+	// until ctx is done. nil accepts OK outcomes.
+	TrustGate func(ctx context.Context, peer Identity, o Outcome) error
+	// Overloaded is asked by the responder before answering the INTENT:
+	// true → defer (SPEC §4.2 step 6). nil → never overloaded.
+	Overloaded func() bool
+	// Intent is what the initiator asks for in step 6. Default:
+	// {ask, "capabilities", low}.
+	Intent *IntentRequest
+	// Features are advertised in HELLO.
+	Features Features
+	// ViewOf returns our trust state for the peer, for STATE_UPDATE and the
+	// envelopes' trust block, once a verdict is reached. Default: probing
+	// after an OK verdict.
+	ViewOf func(fingerprint string) envelope.TrustView
+	// Events receives web4.cip.handshake_* events. nil discards.
+	Events *events.Emitter
+}
+
+// run is the state of one handshake on one side.
+type run struct {
+	cfg       Config
+	conn      Conn
+	v         *envelope.Validator
+	res       *Result
+	remoteFP  string
+	localFP   string
+	peer      Peer
+	initiator bool
+}
+
+func newRun(conn Conn, cfg Config, initiator bool) (*run, error) {
+	if cfg.Builder == nil || cfg.Builder.PublicKey() == nil {
+		return nil, fmt.Errorf("%w: config: Builder with an ed25519 key is required", ErrHandshake)
+	}
+	if len(cfg.RemoteKey) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: config: RemoteKey must be an ed25519 public key", ErrHandshake)
+	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = DefaultStepTimeout
+	}
+	r := &run{cfg: cfg, conn: conn, res: &Result{}, initiator: initiator,
+		remoteFP: envelope.Fingerprint(cfg.RemoteKey), localFP: cfg.Builder.Fingerprint()}
+	r.peer = Peer{Fingerprint: r.remoteFP}
+	now := cfg.Builder.Now
+	if now == nil {
+		now = time.Now
+	}
+	r.v = envelope.NewValidator(envelope.Config{
+		Now: now, MaxSkew: cfg.MaxSkew, Replay: cfg.Replay,
+		LocalFingerprint: r.localFP, Policy: cfg.Policy, Events: cfg.Events,
+	})
+	return r, nil
+}
+
+// Initiate runs the initiator (A) side of the SPEC §4.2 handshake over conn.
+func Initiate(ctx context.Context, conn Conn, cfg Config) (*Result, error) {
+	r, err := newRun(conn, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	r.emit("web4.cip.handshake_started", nil)
+	return r.finish(r.initiate(ctx))
+}
+
+// Respond runs the responder (B) side of the SPEC §4.2 handshake over conn.
+func Respond(ctx context.Context, conn Conn, cfg Config) (*Result, error) {
+	r, err := newRun(conn, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	r.emit("web4.cip.handshake_started", nil)
+	return r.finish(r.respond(ctx))
+}
+
+func (r *run) initiate(ctx context.Context) error {
+	b := r.cfg.Builder
+	// Step 1: HELLO with our nonce and challenge.
+	hello, err := b.NewHello(r.cfg.Features)
+	if err != nil {
+		return r.fail("hello", err)
+	}
+	if err := r.send(ctx, "hello", func() (*Message, error) { return b.Hello(r.peer, hello) }); err != nil {
+		return err
+	}
+	// Step 2: the peer's HELLO, answering our challenge.
+	env, err := r.receive(ctx, "hello", envelope.Hello)
+	if err != nil {
+		return err
+	}
+	var theirs Hello
+	if err := decode(env, &theirs); err != nil {
+		return r.fail("hello", err)
+	}
+	if theirs.ChallengeResponse == "" {
+		return r.fail("hello", errors.New("responding HELLO lacks challenge_response"))
+	}
+	// Step 3: verify it, then answer theirs.
+	if err := VerifyChallenge(r.cfg.RemoteKey, theirs.ChallengeResponse, hello.Challenge, r.localFP); err != nil {
+		return r.verdict(ctx, OutcomeBadSignature, err.Error())
+	}
+	// Step 4: trust gate.
+	if err := r.verdict(ctx, OutcomeOK, ""); err != nil {
+		return err
+	}
+	resp, err := RespondChallenge(b.Key, theirs.Challenge, r.remoteFP)
+	if err != nil {
+		return r.fail("verify", err)
+	}
+	if err := r.send(ctx, "verify", func() (*Message, error) {
+		return b.Verify(r.peer, VerifyPayload{ChallengeResponse: resp})
+	}); err != nil {
+		return err
+	}
+	// Step 5: the responder reports its state first, then we do.
+	if err := r.receiveState(ctx); err != nil {
+		return err
+	}
+	if err := r.sendState(ctx); err != nil {
+		return err
+	}
+	// Step 6: INTENT and its answer.
+	intent := IntentRequest{Goal: GoalAsk, Topic: "capabilities", Priority: PriorityLow}
+	if r.cfg.Intent != nil {
+		intent = *r.cfg.Intent
+	}
+	r.res.Intent = &intent
+	var sent *Message
+	if err := r.send(ctx, "intent", func() (*Message, error) {
+		m, err := b.Intent(r.peer, intent)
+		sent = m
+		return m, err
+	}); err != nil {
+		return err
+	}
+	env, err = r.receive(ctx, "intent_reply", envelope.Intent)
+	if err != nil {
+		return err
+	}
+	var reply IntentReply
+	if err := decode(env, &reply); err != nil || reply.Decision == 0 {
+		return r.fail("intent_reply", fmt.Errorf("not an INTENT reply: %v", err))
+	}
+	if reply.ReplyTo != sent.Env.MsgID {
+		return r.fail("intent_reply", fmt.Errorf("reply_to %s does not name our INTENT %s", reply.ReplyTo, sent.Env.MsgID))
+	}
+	r.res.Decision = reply.Decision
+	return nil
+}
+
+func (r *run) respond(ctx context.Context) error {
+	b := r.cfg.Builder
+	// Step 1: the initiator's HELLO.
+	env, err := r.receive(ctx, "hello", envelope.Hello)
+	if err != nil {
+		return err
+	}
+	var theirs Hello
+	if err := decode(env, &theirs); err != nil {
+		return r.fail("hello", err)
+	}
+	if theirs.ChallengeResponse != "" {
+		return r.fail("hello", errors.New("initiating HELLO carries a challenge_response"))
+	}
+	// Step 2: our HELLO, with our challenge and the answer to theirs.
+	hello, err := b.NewHello(r.cfg.Features)
+	if err != nil {
+		return r.fail("hello", err)
+	}
+	if hello.ChallengeResponse, err = RespondChallenge(b.Key, theirs.Challenge, r.remoteFP); err != nil {
+		return r.fail("hello", err)
+	}
+	if err := r.send(ctx, "hello", func() (*Message, error) { return b.Hello(r.peer, hello) }); err != nil {
+		return err
+	}
+	// Step 3: VERIFY answers our challenge.
+	env, err = r.receive(ctx, "verify", envelope.Verify)
+	if err != nil {
+		return err
+	}
+	var ver VerifyPayload
+	if err := decode(env, &ver); err != nil {
+		return r.fail("verify", err)
+	}
+	if err := VerifyChallenge(r.cfg.RemoteKey, ver.ChallengeResponse, hello.Challenge, r.localFP); err != nil {
+		return r.verdict(ctx, OutcomeBadSignature, err.Error())
+	}
+	// Step 4: trust gate.
+	if err := r.verdict(ctx, OutcomeOK, ""); err != nil {
+		return err
+	}
+	// Step 5: our state first, then theirs.
+	if err := r.sendState(ctx); err != nil {
+		return err
+	}
+	if err := r.receiveState(ctx); err != nil {
+		return err
+	}
+	// Step 6: answer the INTENT — defer when overloaded.
+	env, err = r.receive(ctx, "intent", envelope.Intent)
+	if err != nil {
+		return err
+	}
+	var req IntentRequest
+	if err := decode(env, &req); err != nil || req.Goal == 0 {
+		return r.fail("intent", fmt.Errorf("not an INTENT request: %v", err))
+	}
+	r.res.Intent = &req
+	reply := IntentReply{ReplyTo: env.MsgID, Decision: Accept}
+	if r.cfg.Overloaded != nil && r.cfg.Overloaded() {
+		reply.Decision, reply.Reason = Defer, "overloaded"
+	}
+	r.res.Decision = reply.Decision
+	return r.send(ctx, "intent_reply", func() (*Message, error) { return b.IntentReply(r.peer, reply) })
+}
+
+func (r *run) sendState(ctx context.Context) error {
+	b := r.cfg.Builder
+	st := envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}}
+	if b.State != nil {
+		st = b.State()
+	}
+	p := StateUpdatePayload{Presence: st.Presence, LRI: st.LRI, TrustState: r.peer.View,
+		KernelSignals: st.KernelSignals, Intent: st.Intent}
+	return r.send(ctx, "state_update", func() (*Message, error) { return b.StateUpdate(r.peer, p) })
+}
+
+func (r *run) receiveState(ctx context.Context) error {
+	env, err := r.receive(ctx, "state_update", envelope.StateUpdate)
+	if err != nil {
+		return err
+	}
+	var st StateUpdatePayload
+	if err := decode(env, &st); err != nil {
+		return r.fail("state_update", err)
+	}
+	r.res.PeerState = &st
+	if st.TrustState != envelope.ViewUnknown {
+		r.peer.TheirView = st.TrustState
+	}
+	return nil
+}
+
+// send builds a message (the builder reads the clock and randomness in a
+// fixed order, which keeps transcripts reproducible) and sends it within the
+// step timeout.
+func (r *run) send(ctx context.Context, step string, build func() (*Message, error)) error {
+	m, err := build()
+	if err != nil {
+		return r.fail(step, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+	defer cancel()
+	r.res.Transcript = append(r.res.Transcript, Record{Dir: Sent, Type: m.Env.Type, Wire: m.Wire})
+	if err := r.conn.Send(sctx, m.Wire); err != nil {
+		return r.fail(step, fmt.Errorf("send: %w", err))
+	}
+	return nil
+}
+
+// receive reads one envelope within the step timeout, runs the nine
+// checks, and binds it to the connection's authenticated key. Identity
+// failures become verdicts; anything else fails the handshake without one.
+func (r *run) receive(ctx context.Context, step string, want envelope.Type) (*envelope.Envelope, error) {
+	rctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+	defer cancel()
+	raw, err := r.conn.Receive(rctx)
+	if err != nil {
+		return nil, r.fail(step, fmt.Errorf("receive: %w", err))
+	}
+	rec := Record{Dir: Received, Wire: bytes.Clone(raw)}
+	env, verr := r.v.Validate(raw)
+	if env != nil {
+		rec.Type = env.Type
+	}
+	r.res.Transcript = append(r.res.Transcript, rec)
+	if verr != nil {
+		var e *envelope.Error
+		switch {
+		case errors.Is(verr, envelope.ErrFingerprintMismatch):
+			return nil, r.verdict(ctx, OutcomeFingerprintMismatch, verr.Error())
+		case errors.As(verr, &e) && e.Check == envelope.CheckSignature:
+			return nil, r.verdict(ctx, OutcomeBadSignature, verr.Error())
+		}
+		return nil, r.fail(step, verr)
+	}
+	// SPEC §1: on a direct channel the signer must be the connection's peer.
+	// A valid envelope signed by someone else, delivered by this peer, is
+	// an impersonation attempt by the deliverer.
+	if pub, err := env.PublicKey(); err != nil || !pub.Equal(r.cfg.RemoteKey) {
+		return nil, r.verdict(ctx, OutcomeFingerprintMismatch, "sender.pubkey is not the authenticated key of the connection")
+	}
+	if env.Type != want {
+		return nil, r.fail(step, fmt.Errorf("got %v, want %v", env.Type, want))
+	}
+	if want == envelope.Hello {
+		r.res.Peer = Identity{AgentID: env.Sender.AgentID, Fingerprint: env.Sender.Fingerprint,
+			Pubkey: r.cfg.RemoteKey, Capabilities: env.Sender.Capabilities}
+		r.peer.AgentID = env.Sender.AgentID
+	}
+	return env, nil
+}
+
+// verdict records the outcome, consults the trust gate exactly once, and
+// returns nil only for an accepted OK outcome.
+func (r *run) verdict(ctx context.Context, o Outcome, reason string) error {
+	r.res.Outcome, r.res.Reason = o, reason
+	if r.res.Peer.Pubkey == nil {
+		// Trust consequences go to the delivering peer (SPEC §1): the
+		// connection's key, never an identity named in a failed envelope.
+		r.res.Peer = Identity{Fingerprint: r.remoteFP, Pubkey: r.cfg.RemoteKey}
+	}
+	var gateErr error
+	if r.cfg.TrustGate != nil {
+		gateErr = r.cfg.TrustGate(ctx, r.res.Peer, o)
+	}
+	if o != OutcomeOK {
+		return fmt.Errorf("%w: %v: %s", ErrHandshake, o, reason)
+	}
+	if gateErr != nil {
+		r.res.Reason = "trust gate: " + gateErr.Error()
+		return fmt.Errorf("%w: trust gate: %w", ErrHandshake, gateErr)
+	}
+	r.peer.View = envelope.ViewProbing
+	if r.cfg.ViewOf != nil {
+		if v := r.cfg.ViewOf(r.remoteFP); v != 0 {
+			r.peer.View = v
+		}
+	}
+	return nil
+}
+
+func (r *run) fail(step string, err error) error {
+	if r.res.Reason == "" {
+		r.res.Reason = step + ": " + err.Error()
+	}
+	return fmt.Errorf("%w: %s: %w", ErrHandshake, step, err)
+}
+
+func (r *run) finish(err error) (*Result, error) {
+	data := map[string]any{"outcome": r.res.Outcome.String(), "initiator": r.initiator,
+		"messages": len(r.res.Transcript)}
+	if err != nil {
+		data["reason"] = r.res.Reason
+		r.emit("web4.cip.handshake_failed", data)
+		return r.res, err
+	}
+	data["peer_agent_id"] = r.res.Peer.AgentID
+	data["decision"] = r.res.Decision.String()
+	r.emit("web4.cip.handshake_completed", data)
+	return r.res, nil
+}
+
+func (r *run) emit(typ string, data map[string]any) {
+	r.cfg.Events.Emit(typ, r.remoteFP, data)
+}
+
+// decode reads a schema-checked payload into v.
+func decode(env *envelope.Envelope, v any) error {
+	if err := json.Unmarshal(env.Payload, v); err != nil {
+		return fmt.Errorf("%v payload: %w", env.Type, err)
+	}
+	return nil
+}
