@@ -42,9 +42,15 @@
 //     is far below GraylistThreshold (all its RPCs ignored) while an untrusted
 //     peer (−10) is only kept out of the mesh. See limits.go for the scale.
 //
+// Events: web4.gossip.joined; web4.gossip.published (one per own message);
+// web4.gossip.rejected and web4.gossip.dropped, rate-limited to one per
+// reason per EventInterval with a "suppressed" count of those held back;
+// web4.gossip.closed; web4.error when a deliver callback panics.
+//
 // Concurrency: Join's deliver callback is called on one goroutine per topic;
-// Validate is called concurrently from pubsub's validation workers. Close is
-// idempotent and returns after every goroutine this package started has
-// exited; pubsub's own goroutines stop when its context is cancelled and its
-// streams are reset, which Close does.
+// Validate and Score are called concurrently from pubsub's goroutines. Close
+// is idempotent; when it returns, every goroutine this package started has
+// exited and no callback runs any more. pubsub's own goroutines (it has no
+// Close) end asynchronously, within moments, once Close has cancelled its
+// context and reset its streams.
 package gossip

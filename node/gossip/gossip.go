@@ -79,8 +79,34 @@ type Gossip struct {
 	closed bool
 	topics map[string]*joined
 
+	calls gate // fences Validate and Score calls against Close
+
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// gate admits callback calls until shut, and shut waits for the calls in
+// flight.
+type gate struct {
+	mu       sync.RWMutex
+	shutting bool
+}
+
+func (c *gate) enter() bool {
+	c.mu.RLock()
+	if c.shutting {
+		c.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (c *gate) exit() { c.mu.RUnlock() }
+
+func (c *gate) shut() {
+	c.mu.Lock()
+	c.shutting = true
+	c.mu.Unlock()
 }
 
 type joined struct {
@@ -116,10 +142,19 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 		h:      h,
 		cfg:    cfg,
 		m:      m,
-		scores: newScoreCache(cfg.Score, cfg.ScoreCacheTTL, cfg.Now),
+		scores: newScoreCache(nil, cfg.ScoreCacheTTL, cfg.Now),
 		board:  &scoreBoard{},
 		lim:    newLimiter(cfg.Now, EventInterval),
 		topics: map[string]*joined{},
+	}
+	if cfg.Score != nil {
+		g.scores.fn = func(p peer.ID) float64 {
+			if !g.calls.enter() {
+				return 0
+			}
+			defer g.calls.exit()
+			return cfg.Score(p)
+		}
 	}
 	g.tr = &tracer{self: h.ID(), m: m, em: cfg.Events, lim: g.lim, scores: g.board, mesh: map[string]map[peer.ID]struct{}{}}
 
@@ -283,6 +318,10 @@ func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, ra
 			err = fmt.Errorf("gossip: Validate panicked: %v", r)
 		}
 	}()
+	if !g.calls.enter() {
+		return fmt.Errorf("%w: %w", ErrIgnore, ErrClosed)
+	}
+	defer g.calls.exit()
 	err = g.cfg.Validate(ctx, topic, from, raw)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrIgnore) {
 		// Our timeout or our shutdown is not the delivering peer's fault:
@@ -383,7 +422,9 @@ func (g *Gossip) Stats() Stats { return g.m.stats() }
 const closeDrain = 2 * time.Second
 
 // Close leaves every topic, stops pubsub and returns after the goroutines
-// this package started have exited. It resets this host's GossipSub streams
+// this package started have exited; after it returns, Validate, Score and
+// deliver are never called again (Validate calls in flight see their ctx
+// cancelled and must return promptly). It resets this host's GossipSub streams
 // and removes its stream handlers so that pubsub's stream goroutines end
 // too, and unregisters its metrics (Stats keeps working). Idempotent; later
 // calls return the first result.
@@ -417,6 +458,10 @@ func (g *Gossip) Close() error {
 		}
 
 		g.psCancel()
+		// pubsub cannot be waited for, so fence our callbacks instead:
+		// wait for Validate/Score calls in flight (their ctx is cancelled)
+		// and refuse new ones, so that none runs after Close returns.
+		g.calls.shut()
 		protos := map[protocol.ID]bool{}
 		for _, p := range pubsub.GossipSubDefaultProtocols {
 			g.h.RemoveStreamHandler(p)

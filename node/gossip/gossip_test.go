@@ -586,3 +586,37 @@ func TestValidateTimeoutIgnoresWithoutPenalty(t *testing.T) {
 		t.Fatal("a message whose validation timed out was delivered")
 	}
 }
+
+// Close waits for a Validate call in flight (cancelling its ctx) so that no
+// callback outlives Close.
+func TestCloseFencesValidateInFlight(t *testing.T) {
+	_, hs := newMocknet(t, 2)
+	a := startNode(t, hs[0], nil)
+	entered := make(chan struct{})
+	var returned atomic.Bool
+	b := startNode(t, hs[1], func(c *Config) {
+		c.Validate = func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
+			if string(raw) != "hold" {
+				return nil
+			}
+			close(entered)
+			<-ctx.Done()
+			returned.Store(true)
+			return ctx.Err()
+		}
+	})
+	connect(t, a.h, b.h)
+	waitMesh(t, map[*tnode][]*tnode{a: {b}, b: {a}})
+	publish(t, a, "hold")
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Validate never called")
+	}
+	if err := b.g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !returned.Load() {
+		t.Fatal("Close returned while Validate was still running")
+	}
+}
