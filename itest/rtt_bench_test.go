@@ -79,16 +79,7 @@ func BenchmarkRTTThroughput(b *testing.B) {
 	overRTT(64) // warm up both paths
 	b.SetBytes(size)
 	b.ResetTimer()
-	var tBare, tRTT time.Duration
-	// Alternate halves so drift on a shared machine hits both equally.
-	half := max(1, b.N/2)
-	for _, n := range []int{half, b.N - half} {
-		if n == 0 {
-			continue
-		}
-		tBare += bare(n)
-		tRTT += overRTT(n)
-	}
+	tBare, tRTT := alternate(b.N, bare, overRTT)
 	b.StopTimer()
 	mb := float64(b.N*size) / 1e6
 	bareMBs, rttMBs := mb/tBare.Seconds(), mb/tRTT.Seconds()
@@ -168,19 +159,34 @@ func BenchmarkRTTEcho(b *testing.B) {
 	bare(100)
 	overRTT(100)
 	b.ResetTimer()
-	var tBare, tRTT time.Duration
-	half := max(1, b.N/2)
-	for _, n := range []int{half, b.N - half} {
-		if n == 0 {
-			continue
-		}
-		tBare += bare(n)
-		tRTT += overRTT(n)
-	}
+	tBare, tRTT := alternate(b.N, bare, overRTT)
 	b.StopTimer()
 	bareLat := float64(tBare.Nanoseconds()) / float64(b.N)
 	rttLat := float64(tRTT.Nanoseconds()) / float64(b.N)
 	b.ReportMetric(rttLat/1e3, "rtt-µs/op")
 	b.ReportMetric(bareLat/1e3, "bare-µs/op")
 	b.ReportMetric(rttLat/bareLat, "ratio")
+}
+
+// alternate runs n operations on each path in up to 10 alternating slices,
+// so load changes on a shared machine hit both paths alike, and returns
+// the total time of each.
+func alternate(n int, bare, overRTT func(int) time.Duration) (tBare, tRTT time.Duration) {
+	const slices = 10
+	for i := range slices {
+		k := n/slices + btoi(i < n%slices)
+		if k == 0 {
+			continue
+		}
+		tBare += bare(k)
+		tRTT += overRTT(k)
+	}
+	return tBare, tRTT
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -97,6 +97,9 @@ func (t *Transport) applyPeerResume(h *Hello) (resent int, err error) {
 		if cs.sentIdx > n {
 			resent += cs.sentIdx - n
 		}
+		// Frames the peer still needs are written again by the next link;
+		// until then their buffers must not be reused.
+		cs.writtenUpTo = min(cs.writtenUpTo, c.Delivered)
 		cs.sentIdx = n // every frame up to the resume point counts as sent
 		cs.sentBytes = 0
 		for j := range n {

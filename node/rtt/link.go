@@ -108,6 +108,7 @@ type outFrame struct {
 	flags   uint8
 	seq     uint64
 	payload []byte
+	buf     []byte // data frames: headroom + payload, header goes in front
 }
 
 // collect takes, under the channel lock, everything the writer may send
@@ -137,7 +138,7 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 		if q.fin {
 			flags = FlagFin
 		}
-		batch = append(batch, outFrame{kind: KindData, flags: flags, seq: cs.peerAck + 1 + uint64(cs.sentIdx), payload: q.payload})
+		batch = append(batch, outFrame{kind: KindData, flags: flags, seq: cs.peerAck + 1 + uint64(cs.sentIdx), payload: q.payload, buf: q.buf})
 		cs.sentIdx++
 		cs.sentBytes += len(q.payload)
 	}
@@ -187,18 +188,31 @@ func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err er
 	f := Frame{Channel: cs.ch, Session: l.t.id}
 	var hdr [MaxHeaderSize]byte
 	var lp [binary.MaxVarintLen64]byte
+	var lastData uint64
 	for _, o := range batch {
 		f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes = o.kind, o.flags, o.seq, ack, winF, winB
 		h := appendHeader(hdr[:0], &f)
 		n := binary.PutUvarint(lp[:], uint64(len(h)+len(o.payload)))
-		if _, err = bw.Write(lp[:n]); err == nil {
-			if _, err = bw.Write(h); err == nil {
-				_, err = bw.Write(o.payload)
-			}
+		if o.buf != nil {
+			// Prefix and header go into the headroom: one Write per frame.
+			start := headroom - n - len(h)
+			copy(o.buf[start:], lp[:n])
+			copy(o.buf[start+n:], h)
+			_, err = bw.Write(o.buf[start : headroom+len(o.payload)])
+			lastData = o.seq
+		} else if _, err = bw.Write(lp[:n]); err == nil {
+			_, err = bw.Write(h)
 		}
 		if err != nil {
 			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 		}
+	}
+	if lastData > 0 {
+		cs.mu.Lock()
+		if cs.link == l && lastData > cs.writtenUpTo {
+			cs.writtenUpTo = lastData
+		}
+		cs.mu.Unlock()
 	}
 	more = len(batch) >= maxWriteBatch
 	if !more || bye {
@@ -269,8 +283,12 @@ func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
 	}
 	freed := 0
 	for j := range int(n) {
-		freed += len(cs.sendQ[j].payload)
-		cs.sendQ[j] = qframe{}
+		q := &cs.sendQ[j]
+		freed += len(q.payload)
+		if cs.peerAck+1+uint64(j) <= cs.writtenUpTo {
+			putBuf(q.buf)
+		}
+		*q = qframe{}
 	}
 	cs.sendQ = cs.sendQ[n:]
 	if len(cs.sendQ) == 0 {
@@ -427,6 +445,11 @@ func (l *link) monitor() {
 			poke(cs.wake)
 		case <-l.dying:
 			l.wg.Wait()
+			// Barrier: no Send fast path is still writing on this link.
+			for i := range l.wmu {
+				l.wmu[i].Lock()
+				l.wmu[i].Unlock() //nolint:staticcheck // empty critical section is the point
+			}
 			l.t.onLinkDown(l)
 			close(l.stopped)
 			return

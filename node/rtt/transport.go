@@ -50,6 +50,7 @@ type Transport struct {
 // in the send queue (peerAck + 1 + index).
 type qframe struct {
 	payload []byte
+	buf     []byte // outgoing only: pooled buffer, payload = buf[headroom:]
 	fin     bool
 }
 
@@ -96,6 +97,9 @@ type chanState struct {
 	// link is the link whose writer may mark frames sent; set by
 	// startLink, cleared by onLinkDown before a resume rewinds sentIdx.
 	link *link
+	// writtenUpTo: the writer of the current link finished writing every
+	// frame up to this seq; only such frames' buffers may be reused.
+	writtenUpTo uint64
 	// ackArmed: the writer's delayed-ack timer is running, so the reader
 	// need not wake it for a non-urgent ack.
 	ackArmed bool
@@ -210,19 +214,20 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		return fmt.Errorf("%w: %s payload %d bytes > %d", ErrFrameTooLarge, ch, len(payload), limit)
 	}
 	cfg := &t.svc.cfg
-	p := slices.Clone(payload)
-	if p == nil {
-		p = []byte{}
-	}
+	buf := getBuf(len(payload))
+	copy(buf[headroom:], payload)
+	p := buf[headroom:]
 	cs.mu.Lock()
 	for {
 		if cs.sendClosed {
 			cs.mu.Unlock()
+			putBuf(buf)
 			return fmt.Errorf("%w: channel %s", ErrClosed, ch)
 		}
 		select { // not t.isClosed(): t.mu must not be taken under cs.mu
 		case <-t.done:
 			cs.mu.Unlock()
+			putBuf(buf)
 			return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
 		default:
 		}
@@ -232,6 +237,7 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		frames, bytes := len(cs.sendQ), cs.sendBytes
 		if !block {
 			cs.mu.Unlock()
+			putBuf(buf)
 			t.backpressure.Add(1)
 			t.svc.metrics.backpressure.WithLabelValues(ch.String()).Inc()
 			err := fmt.Errorf("%w: %s send queue full (%d frames, %d bytes)", ErrBackpressure, ch, frames, bytes)
@@ -245,13 +251,14 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		cs.mu.Unlock()
 		select {
 		case <-ctx.Done():
+			putBuf(buf)
 			return fmt.Errorf("%w: %s send queue full (%d frames, %d bytes): %w", ErrBackpressure, ch, frames, bytes, ctx.Err())
 		case <-t.done:
 		case <-wait:
 		}
 		cs.mu.Lock()
 	}
-	cs.sendQ = append(cs.sendQ, qframe{payload: p})
+	cs.sendQ = append(cs.sendQ, qframe{payload: p, buf: buf})
 	cs.sendBytes += len(p)
 	cs.nextSeq++
 	cs.framesOut++
@@ -378,7 +385,7 @@ func (t *Transport) CloseChannel(ch Channel) error {
 	cs.recvClosed = true
 	// The FIN may exceed the queue bound by one empty frame: closing must
 	// not block.
-	cs.sendQ = append(cs.sendQ, qframe{fin: true})
+	cs.sendQ = append(cs.sendQ, qframe{fin: true, buf: make([]byte, headroom)})
 	cs.nextSeq++
 	for i := range cs.recvQ {
 		cs.recvQ[i] = qframe{}
