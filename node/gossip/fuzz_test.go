@@ -88,3 +88,35 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPublish feeds arbitrary topics and payloads to Publish on a live
+// node: it must never panic, and every refusal must be one of the package's
+// sentinels.
+func FuzzPublish(f *testing.F) {
+	f.Add(testTopic, []byte("hello"))
+	f.Add(testTopic, []byte("bad:x"))
+	f.Add(testTopic, []byte("ignore:x"))
+	f.Add(testTopic, []byte{})
+	f.Add("", []byte("x"))
+	f.Add("/web4/other/1.0", bytes.Repeat([]byte("z"), 300))
+
+	_, hs := newMocknet(f, 1)
+	n := startNode(f, hs[0], func(c *Config) { c.MaxMessageSize = 256 })
+	sentinels := []error{ErrBadMessage, ErrNotJoined, ErrRejected, ErrIgnore, ErrDuplicate}
+
+	f.Fuzz(func(t *testing.T, topic string, data []byte) {
+		err := n.g.Publish(context.Background(), topic, data)
+		if err == nil {
+			if topic != testTopic || len(data) == 0 || len(data) > 256 || bytes.HasPrefix(data, []byte("bad:")) {
+				t.Fatalf("Publish(%q, %q) accepted", topic, data)
+			}
+			return
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("Publish(%q, %q) = %v: not a gossip sentinel", topic, data, err)
+	})
+}
