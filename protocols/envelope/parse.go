@@ -64,7 +64,7 @@ func family(root map[string]any) (Family, error) {
 // time.Time's range), which are reported as check 2 failures.
 func fromDoc(fam Family, doc *document) (*Envelope, error) {
 	m := doc.root
-	e := &Envelope{Family: fam, raw: doc.raw, signed: signingBytes(doc.unsigned)}
+	e := &Envelope{Family: fam, raw: doc.raw, signed: doc.signed()}
 	e.MsgID = str(m["msg_id"])
 	t, err := ParseType(str(m["type"]))
 	if err != nil {

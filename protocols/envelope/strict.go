@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,16 @@ type document struct {
 	root     map[string]any
 	payload  []byte // raw bytes of the payload value (nil if absent)
 	unsigned []byte // JCS(raw with the top-level sign member removed)
+	prefixed []byte // SignPrefix + unsigned in one buffer, or nil
+}
+
+// signed returns SignPrefix + unsigned, without a copy when parseStrict
+// built unsigned inside a prefixed buffer.
+func (d *document) signed() []byte {
+	if d.prefixed != nil {
+		return d.prefixed
+	}
+	return signingBytes(d.unsigned)
 }
 
 // parseStrict runs check 1: size, UTF-8, exactly one JSON object, no
@@ -45,7 +56,9 @@ func parseStrict(raw []byte) (*document, error) {
 	if !utf8.Valid(raw) {
 		return nil, newErr(ErrInvalidEnvelope, CheckStrict, "", "not valid UTF-8")
 	}
-	s := &scanner{b: raw, canon: true}
+	// Own a copy: the envelope keeps slices of it (Raw, Payload), and the
+	// caller's buffer may be reused for the next frame.
+	s := &scanner{b: bytes.Clone(raw), canon: true}
 	doc, err := s.top()
 	if err != nil {
 		return nil, newErr(ErrInvalidEnvelope, CheckStrict, s.path(), err.Error())
@@ -58,7 +71,7 @@ func parseStrict(raw []byte) (*document, error) {
 		if err != nil {
 			return nil, newErr(ErrInvalidEnvelope, CheckStrict, "", "not canonicalisable (RFC 8785): "+err.Error())
 		}
-		doc.unsigned = c
+		doc.unsigned, doc.prefixed = c, nil
 	}
 	return doc, nil
 }
@@ -210,9 +223,13 @@ func (s *scanner) top() (*document, error) {
 		doc.unsigned = s.b
 		return doc, nil
 	}
-	u := make([]byte, 0, len(s.b)-(signEnd-signStart))
+	// Leave room for SignPrefix in front, so the signed bytes can be formed
+	// without another copy (see document.signed).
+	u := make([]byte, 0, len(SignPrefix)+len(s.b)-(signEnd-signStart))
+	u = append(u, SignPrefix...)
 	u = append(u, s.b[:signStart]...)
-	doc.unsigned = append(u, s.b[signEnd:]...)
+	u = append(u, s.b[signEnd:]...)
+	doc.prefixed, doc.unsigned = u, u[len(SignPrefix):]
 	return doc, nil
 }
 
@@ -299,7 +316,7 @@ func (s *scanner) value(depth int) (any, error) {
 		}
 	case c == '[':
 		s.i++
-		a := []any{}
+		a := make([]any, 0, 4)
 		for n := 0; ; n++ {
 			s.ws()
 			if s.i >= len(s.b) {
