@@ -72,12 +72,30 @@
 // (or when the dialer gives up after the same window) the session closes
 // (web4.rtt.session_closed).
 //
+// # Send fast path and buffers
+//
+// Send copies the payload into a pooled buffer with headroom for the frame
+// header. If the channel's writer is idle, Send then writes and flushes the
+// frame itself (saving a goroutine hand-off per message); so Send may wait
+// on the network like a bare stream Write would. TrySend never writes
+// itself. A pooled buffer is reused only after the peer acknowledged the
+// frame and its writer recorded (under the channel lock) that it finished
+// writing it; before a resume rewinds, the link monitor waits until no
+// fast-path writer is still on the old link.
+//
 // # Goroutines and locks
 //
 // Per live link: one reader and one writer per stream and a monitor
 // (heartbeat, then cleanup); per down session: one reconnect or expiry
 // goroutine. All are tracked by the Service; Close waits for them.
-// Lock order: Service.mu → Transport.mu → chanState.mu; Service.wgMu and
-// Transport.rttMu are leaves. No lock is held across I/O or while emitting
-// events.
+//
+// Lock order (acquire left to right, never the reverse):
+//
+//	Service.mu → Transport.mu → chanState.mu
+//	link.wmu[i] → chanState.mu        (writer and Send fast path)
+//
+// Service.wgMu and Transport.rttMu are leaves. link.wmu[i] is never taken
+// while holding Transport.mu or chanState.mu. Stream I/O happens only
+// under link.wmu[i] (writes) or no lock (reads); events are emitted with
+// no lock held.
 package rtt

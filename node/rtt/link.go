@@ -22,13 +22,11 @@ type link struct {
 	streams [numChannels]network.Stream
 	readers [numChannels]*bufio.Reader
 
-	dying       chan struct{} // closed by fail
-	failOnce    sync.Once
-	err         error // why it failed; written before dying is closed
-	wg          sync.WaitGroup
-	stopped     chan struct{} // closed by the monitor when everything is gone
-	goodbyeSent chan struct{} // closed once a KindClose frame is flushed
-	byeOnce     sync.Once
+	dying    chan struct{} // closed by fail
+	failOnce sync.Once
+	err      error // why it failed; written before dying is closed
+	wg       sync.WaitGroup
+	stopped  chan struct{} // closed by the monitor when everything is gone
 
 	// wmu[i] serialises writing stream i between its writer goroutine and
 	// Send's fast path; bw[i] is only touched under it.
@@ -43,7 +41,7 @@ type link struct {
 func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, readers [numChannels]*bufio.Reader) *link {
 	l := &link{
 		t: t, epoch: epoch, streams: streams, readers: readers,
-		dying: make(chan struct{}), stopped: make(chan struct{}), goodbyeSent: make(chan struct{}),
+		dying: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	for i, st := range streams {
 		if st != nil {
@@ -219,9 +217,6 @@ func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err er
 		if err := bw.Flush(); err != nil {
 			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 		}
-	}
-	if bye {
-		l.byeOnce.Do(func() { close(l.goodbyeSent) })
 	}
 	return more, ackWait, nil
 }
