@@ -31,8 +31,12 @@ type Builder struct {
 	Capabilities []string
 	// Now is the clock for timestamps. Default time.Now.
 	Now func() time.Time
-	// Rand supplies msg_ids, nonces and challenges. Default crypto/rand.
+	// Rand supplies nonces and challenges (and msg_ids when IDs is nil).
+	// Default crypto/rand.
 	Rand io.Reader
+	// IDs supplies the 16 random bytes of each msg_id (UUID v4). Default:
+	// Rand. Separate so a test can fix ids without fixing challenges.
+	IDs io.Reader
 	// State returns the sender's state block. Default: diffuse, LRI 0.
 	State func() envelope.State
 }
@@ -85,9 +89,11 @@ func (b *Builder) rand() io.Reader {
 }
 
 // random returns n bytes from the builder's randomness source.
-func (b *Builder) random(n int) ([]byte, error) {
+func (b *Builder) random(n int) ([]byte, error) { return readN(b.rand(), n) }
+
+func readN(r io.Reader, n int) ([]byte, error) {
 	out := make([]byte, n)
-	if _, err := io.ReadFull(b.rand(), out); err != nil {
+	if _, err := io.ReadFull(r, out); err != nil {
 		return nil, fmt.Errorf("%w: randomness: %w", ErrBuild, err)
 	}
 	return out, nil
@@ -95,7 +101,11 @@ func (b *Builder) random(n int) ([]byte, error) {
 
 // newMsgID returns a UUID v4 drawn from the builder's randomness source.
 func (b *Builder) newMsgID() (string, error) {
-	u, err := b.random(16)
+	src := b.IDs
+	if src == nil {
+		src = b.rand()
+	}
+	u, err := readN(src, 16)
 	if err != nil {
 		return "", err
 	}

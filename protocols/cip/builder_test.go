@@ -139,3 +139,21 @@ func TestEnums(t *testing.T) {
 		t.Fatal("bad goal accepted")
 	}
 }
+
+func TestSeparateIDSource(t *testing.T) {
+	mk := func(ids string) *Builder {
+		b := builder("alice", &clock{t: t0})
+		b.IDs = &detReader{seed: ids}
+		return b
+	}
+	to := Peer{Fingerprint: envelope.Fingerprint(pub(key("bob")))}
+	m1, err1 := mk("ids-1").Verify(to, VerifyPayload{ChallengeResponse: strings.Repeat("A", 86) + "=="})
+	m2, err2 := mk("ids-1").Verify(to, VerifyPayload{ChallengeResponse: strings.Repeat("A", 86) + "=="})
+	m3, err3 := mk("ids-2").Verify(to, VerifyPayload{ChallengeResponse: strings.Repeat("A", 86) + "=="})
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if m1.Env.MsgID != m2.Env.MsgID || m1.Env.MsgID == m3.Env.MsgID || m1.Env.MsgID[14] != '4' {
+		t.Fatalf("ids %s %s %s", m1.Env.MsgID, m2.Env.MsgID, m3.Env.MsgID)
+	}
+}

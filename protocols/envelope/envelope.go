@@ -107,6 +107,27 @@ type Signature struct {
 // must later serve as proof (TRUST_ATTEST evidence).
 func (e *Envelope) Raw() []byte { return e.raw }
 
+// MarshalJSON renders the envelope: the exact received (or sealed) bytes
+// when there are any, else its canonical encoding. Value receiver, so
+// envelopes embedded by value in other structs encode too.
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	if e.raw != nil {
+		return e.raw, nil
+	}
+	return e.canonical(true)
+}
+
+// UnmarshalJSON parses with Parse: checks 1 and 2 only — it does not verify
+// the signature. Run a Validator on anything received from the network.
+func (e *Envelope) UnmarshalJSON(b []byte) error {
+	p, err := Parse(b)
+	if err != nil {
+		return err
+	}
+	*e = *p
+	return nil
+}
+
 // PublicKey decodes Sender.Pubkey.
 func (e *Envelope) PublicKey() (ed25519.PublicKey, error) { return DecodePubkey(e.Sender.Pubkey) }
 

@@ -403,7 +403,7 @@ func TestCheckOrder(t *testing.T) {
 	broken := bytes.Replace(wire, []byte(`"intent":"learn"`), []byte(`"intent":"xxxxx"`), 1) // check 4
 
 	cache := NewReplayCache(0, 0)
-	cache.Add(e.MsgID, t0) // check 6
+	cache.Add(e.Sender.Fingerprint+"/"+e.MsgID, t0) // check 6
 	v := func(skew time.Duration, local string, pol func(*Envelope) error) *Validator {
 		return bobValidator(func(c *Config) { c.MaxSkew = skew; c.Replay = cache; c.LocalFingerprint = local; c.Policy = pol })
 	}
@@ -503,5 +503,48 @@ func TestEnumStrings(t *testing.T) {
 	}
 	if len(Types(CIP)) != 10 || len(Types(HCP)) != 6 || len(Types(LIP)) != 5 {
 		t.Fatal("type families")
+	}
+}
+
+// TestReplayKeyedBySigner: another signer reusing a msg_id someone else
+// already used is not a replay — otherwise a peer could race copies of
+// honest msg_ids and get the honest envelopes dropped.
+func TestReplayKeyedBySigner(t *testing.T) {
+	v := bobValidator(nil)
+	e := newEnv(FactPropose, factPayload)
+	if _, err := v.Validate(seal(t, e, aliceKey)); err != nil {
+		t.Fatal(err)
+	}
+	carol := key("carol")
+	c := newEnv(FactPropose, factPayload) // same msg_id
+	cp := carol.Public().(ed25519.PublicKey)
+	c.Sender.Pubkey, c.Sender.Fingerprint, c.Sender.AgentID = EncodePubkey(cp), Fingerprint(cp), "carol"
+	if _, err := v.Validate(seal(t, c, carol)); err != nil {
+		t.Fatalf("carol's envelope with alice's msg_id: %v", err)
+	}
+	_, err := v.Validate(seal(t, newEnv(FactPropose, factPayload), aliceKey))
+	wantErr(t, err, ErrReplay, CheckReplay, "msg_id")
+}
+
+func TestEnvelopeJSON(t *testing.T) {
+	e := newEnv(Hello, helloPayload)
+	wire := seal(t, e, aliceKey)
+	type holder struct {
+		Env Envelope `json:"env"`
+	}
+	b, err := json.Marshal(holder{Env: *e})
+	if err != nil || !bytes.Contains(b, wire) {
+		t.Fatalf("marshal: %v %s", err, b)
+	}
+	var h holder
+	if err := json.Unmarshal(b, &h); err != nil || h.Env.MsgID != e.MsgID || h.Env.Type != Hello {
+		t.Fatalf("unmarshal: %v %+v", err, h.Env)
+	}
+	if err := json.Unmarshal([]byte(`{"env":{"cip":"1.0"}}`), &h); !errors.Is(err, ErrInvalidEnvelope) {
+		t.Fatalf("bad envelope: %v", err)
+	}
+	fresh := newEnv(Hello, helloPayload) // never sealed: canonical encoding
+	if b, err := json.Marshal(fresh); err != nil || !bytes.HasPrefix(b, []byte(`{"cip":"1.0"`)) {
+		t.Fatalf("unsealed: %v %s", err, b)
 	}
 }

@@ -97,8 +97,12 @@ func (v *Validator) validate(raw []byte) (*Envelope, error) {
 		return env, newErr(ErrTimestamp, CheckTimestamp, "timestamp",
 			fmt.Sprintf("%s is %v from local time, limit ±%v", FormatTime(env.Timestamp), d.Round(time.Millisecond), v.cfg.MaxSkew))
 	}
-	// Check 6.
-	if !v.cfg.Replay.Add(env.MsgID, now) {
+	// Check 6. The key includes the signer: keyed by msg_id alone, a peer
+	// that saw an honest gossip envelope could race a copy of its msg_id
+	// under its own signature to other nodes and get the honest one
+	// dropped as a replay. An id counts as seen from here on even if a
+	// later check rejects the envelope: it was validly signed and sent.
+	if !v.cfg.Replay.Add(env.Sender.Fingerprint+"/"+env.MsgID, now) {
 		return env, newErr(ErrReplay, CheckReplay, "msg_id", "already seen within the replay window")
 	}
 	// Check 7.
