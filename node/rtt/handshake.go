@@ -513,9 +513,12 @@ func (t *Transport) reconnectLoop(upn chan struct{}) {
 		if errors.Is(err, ErrClosed) {
 			return
 		}
-		backoff = min(backoff*2, cfg.BackoffMax)
+		backoff = nextBackoff(backoff, cfg.BackoffMax)
 	}
 }
+
+// nextBackoff doubles d up to limit.
+func nextBackoff(d, limit time.Duration) time.Duration { return min(d*2, limit) }
 
 // expireLoop closes a responder-side session that was not resumed within
 // ResumeWindow.

@@ -89,6 +89,7 @@ func TestResumeAcrossConnectionCuts(t *testing.T) {
 		cancel()
 	}
 	tel := ta.Telemetry()
+	t.Logf("resumes %d, frames re-sent %d", tel.Reconnects, tel.Resent)
 	if tel.Reconnects < 2 {
 		t.Fatalf("reconnects = %d, want ≥ 2", tel.Reconnects)
 	}
@@ -139,6 +140,9 @@ func TestHeartbeatDeclaresSilentPeerDead(t *testing.T) {
 		t.Fatalf("%q %v", got, err)
 	}
 	waitCond(t, 5*time.Second, "heartbeat RTT samples", func() bool { return ta.Telemetry().RTTSamples > 0 })
+	if tel := ta.Telemetry(); tel.RTTp50 <= 0 || tel.RTTp95 < tel.RTTp50 {
+		t.Fatalf("heartbeat latency p50 %v p95 %v", tel.RTTp50, tel.RTTp95)
+	}
 
 	// Silence: what is written on the existing connection never arrives,
 	// and no new connection can be made.
