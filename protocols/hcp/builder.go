@@ -1,0 +1,178 @@
+package hcp
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+)
+
+// ErrBuild reports an HCP envelope that could not be built: no key, a
+// payload or human state that fails validation, or failing randomness.
+var ErrBuild = errors.New("hcp: cannot build envelope")
+
+// Builder signs HCP envelopes as the human. Key is the human key
+// (LoadOrCreateHumanKey), never the node key. Every input that makes output
+// vary is a field, so with fixed inputs the bytes are reproducible. Not
+// safe for concurrent use unless Rand is (crypto/rand is).
+type Builder struct {
+	// Key is the human's Ed25519 key.
+	Key ed25519.PrivateKey
+	// AgentID is sender.agent_id, e.g. "human@<node agent id>".
+	AgentID string
+	// Now is the clock for timestamps. Default time.Now.
+	Now func() time.Time
+	// Rand supplies msg_ids. Default crypto/rand.
+	Rand io.Reader
+	// Human returns the current human-state vector (state.human). Required.
+	Human func() envelope.Human
+}
+
+// To addresses an HCP envelope: the human's own node.
+type To struct {
+	AgentID     string
+	Fingerprint string
+}
+
+// Message is a built envelope and its wire bytes.
+type Message struct {
+	Env  *envelope.Envelope
+	Wire []byte
+}
+
+// Fingerprint returns the human key's fingerprint (empty without a key).
+func (b *Builder) Fingerprint() string {
+	if len(b.Key) != ed25519.PrivateKeySize {
+		return ""
+	}
+	return envelope.Fingerprint(b.Key.Public().(ed25519.PublicKey))
+}
+
+// Build signs an HCP envelope of type t carrying payload. The payload is
+// checked against t's schema and the human state with ValidateState before
+// signing, so a Builder never emits what a Validator rejects.
+func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
+	if t.Family() != envelope.HCP {
+		return nil, fmt.Errorf("%w: %v is not an HCP type", ErrBuild, t)
+	}
+	if len(b.Key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: no ed25519 human key", ErrBuild)
+	}
+	if b.Human == nil {
+		return nil, fmt.Errorf("%w: no human state source", ErrBuild)
+	}
+	if err := RegisterSchemas(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
+	}
+	if err := envelope.ValidatePayload(t, raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	h := b.Human()
+	if err := ValidateState(h); err != nil {
+		return nil, fmt.Errorf("%w: state.human: %w", ErrBuild, err)
+	}
+	id, err := b.msgID()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	pub := b.Key.Public().(ed25519.PublicKey)
+	hc := h
+	env := &envelope.Envelope{
+		Family:    envelope.HCP,
+		MsgID:     id,
+		Type:      t,
+		Timestamp: now().UTC(),
+		Sender: envelope.Sender{
+			AgentID: b.AgentID, Fingerprint: envelope.Fingerprint(pub),
+			Capabilities: []string{"human"}, Pubkey: envelope.EncodePubkey(pub),
+		},
+		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
+		// The human and their own node trust each other by construction;
+		// the views are informational (gating uses local state).
+		Trust: envelope.Trust{SenderView: envelope.ViewTrusted, ReceiverView: envelope.ViewTrusted},
+		State: envelope.State{
+			// A human has no load index; state.human carries pressure.
+			Presence: h.Presence, LRI: 0, KernelSignals: []string{},
+			Intent: h.Intent, Human: &hc,
+		},
+		Payload: raw,
+	}
+	wire, err := envelope.Seal(env, b.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	return &Message{Env: env, Wire: wire}, nil
+}
+
+// Hello builds an HCP_HELLO.
+func (b *Builder) Hello(to To, p Hello) (*Message, error) {
+	p.ConsentScope, p.SafetyFlags = nz(p.ConsentScope), nz(p.SafetyFlags)
+	return b.Build(envelope.HCPHello, to, p)
+}
+
+// Intent builds an HCP_INTENT.
+func (b *Builder) Intent(to To, p Intent) (*Message, error) {
+	return b.Build(envelope.HCPIntent, to, p)
+}
+
+// Context builds an HCP_CONTEXT.
+func (b *Builder) Context(to To, p Context) (*Message, error) {
+	return b.Build(envelope.HCPContext, to, p)
+}
+
+// Decision builds an HCP_DECISION (rationale and alternatives required).
+func (b *Builder) Decision(to To, p Decision) (*Message, error) {
+	return b.Build(envelope.HCPDecision, to, p)
+}
+
+// Feedback builds an HCP_FEEDBACK.
+func (b *Builder) Feedback(to To, p Feedback) (*Message, error) {
+	p.Corrections = nz(p.Corrections)
+	return b.Build(envelope.HCPFeedback, to, p)
+}
+
+// StateUpdate builds an HCP_STATE_UPDATE carrying h (which is also what
+// state.human will say once the Builder's Human source reports it).
+func (b *Builder) StateUpdate(to To, h envelope.Human) (*Message, error) {
+	raw, err := MarshalState(h)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	return b.Build(envelope.HCPStateUpdate, to, json.RawMessage(raw))
+}
+
+func (b *Builder) msgID() (string, error) {
+	r := b.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	u := make([]byte, 16)
+	if _, err := io.ReadFull(r, u); err != nil {
+		return "", fmt.Errorf("%w: randomness: %w", ErrBuild, err)
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+}
+
+func nz(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
