@@ -440,3 +440,75 @@ func TestChallengeBytesLayout(t *testing.T) {
 		t.Fatal("response verified for another challenger")
 	}
 }
+
+// table is a minimal SPEC §4.3 trust table plus the FSM step the node
+// would apply at the gate: enough to prove the handshake works under the
+// router's policy.
+type table struct {
+	mu    sync.Mutex
+	state map[string]envelope.TrustView
+}
+
+func (tb *table) view(fp string) envelope.TrustView {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if v, ok := tb.state[fp]; ok {
+		return v
+	}
+	return envelope.ViewUnknown
+}
+
+func (tb *table) policy(env *envelope.Envelope) error {
+	switch v := tb.view(env.Sender.Fingerprint); {
+	case v == envelope.ViewBlacklisted:
+		return errors.New("blacklisted")
+	case env.Type == envelope.Hello:
+		return nil
+	case v == envelope.ViewProbing || v == envelope.ViewTrusted:
+		return nil
+	default:
+		return fmt.Errorf("%v may only send HELLO", v)
+	}
+}
+
+func (tb *table) gate(_ context.Context, id Identity, o Outcome) error {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	switch o {
+	case OutcomeOK:
+		if tb.state[id.Fingerprint] == envelope.ViewBlacklisted {
+			return errors.New("blacklisted")
+		}
+		tb.state[id.Fingerprint] = envelope.ViewProbing
+	case OutcomeBadSignature:
+		tb.state[id.Fingerprint] = envelope.ViewUntrusted
+	case OutcomeFingerprintMismatch:
+		tb.state[id.Fingerprint] = envelope.ViewBlacklisted
+	}
+	return nil
+}
+
+func TestHandshakeUnderTrustPolicy(t *testing.T) {
+	ta := &table{state: map[string]envelope.TrustView{}}
+	tb := &table{state: map[string]envelope.TrustView{}}
+	p := newPair(&gateLog{})
+	p.a.Policy, p.a.TrustGate, p.a.ViewOf = ta.policy, ta.gate, ta.view
+	p.b.Policy, p.b.TrustGate, p.b.ViewOf = tb.policy, tb.gate, tb.view
+	p.run(t)
+	if p.errA != nil || p.errB != nil {
+		t.Fatalf("initiator %v, responder %v", p.errA, p.errB)
+	}
+	if ta.view(p.b.Builder.Fingerprint()) != envelope.ViewProbing || tb.view(p.a.Builder.Fingerprint()) != envelope.ViewProbing {
+		t.Fatal("peers not probing after a valid handshake")
+	}
+
+	// A blacklisted initiator is refused at its first HELLO (check 8).
+	tb.state[p.a.Builder.Fingerprint()] = envelope.ViewBlacklisted
+	p2 := newPair(&gateLog{})
+	p2.a.StepTimeout, p2.b.StepTimeout = 300*time.Millisecond, 300*time.Millisecond
+	p2.b.Policy, p2.b.TrustGate = tb.policy, tb.gate
+	p2.run(t)
+	if !errors.Is(p2.errB, envelope.ErrTrustViolation) || !errors.Is(p2.errB, ErrHandshake) || len(p2.resB.Transcript) != 1 {
+		t.Fatalf("responder: %v (%d messages)", p2.errB, len(p2.resB.Transcript))
+	}
+}

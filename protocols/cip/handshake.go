@@ -98,7 +98,12 @@ type Config struct {
 	MaxSkew time.Duration
 	// Replay is the node's shared replay cache. Default: private.
 	Replay *envelope.ReplayCache
-	// Policy is check 8 (the router's trust table). nil allows all.
+	// Policy is check 8 (the router's SPEC §4.3 table), applied to every
+	// envelope of the handshake except a VERIFY that arrives before the
+	// verdict: that VERIFY is how an unknown peer proves itself, and the
+	// §4.3 table (unknown → HELLO only) would otherwise make the handshake
+	// impossible. The verdict itself then goes through TrustGate. nil
+	// allows all.
 	Policy func(*envelope.Envelope) error
 	// TrustGate is called exactly once when a verdict is reached (SPEC §4.2
 	// step 4) with the peer's identity as far as it is known and the
@@ -152,9 +157,18 @@ func newRun(conn Conn, cfg Config, initiator bool) (*run, error) {
 	if now == nil {
 		now = time.Now
 	}
+	var policy func(*envelope.Envelope) error
+	if cfg.Policy != nil {
+		policy = func(env *envelope.Envelope) error {
+			if env.Type == envelope.Verify && r.res.Outcome == 0 {
+				return nil
+			}
+			return cfg.Policy(env)
+		}
+	}
 	r.v = envelope.NewValidator(envelope.Config{
 		Now: now, MaxSkew: cfg.MaxSkew, Replay: cfg.Replay,
-		LocalFingerprint: r.localFP, Policy: cfg.Policy, Events: cfg.Events,
+		LocalFingerprint: r.localFP, Policy: policy, Events: cfg.Events,
 	})
 	return r, nil
 }
