@@ -25,6 +25,13 @@ const (
 	// arrived before their proposal (gossip reorders), so votes for made-up
 	// fact ids cannot grow memory without bound.
 	MaxOrphanFacts = 10000
+	// MaxProvenanceItems bounds each list of a DMP trace (steps,
+	// counterfactuals, evidence), a proposal's sources and its causal links
+	// (the payload schemas allow 256 causal links and trace items).
+	MaxProvenanceItems = 256
+	// MaxProvenanceText bounds one trace item, context, outcome or
+	// retrospective (common.json text: 16384).
+	MaxProvenanceText = 16384
 	// bulkThreshold: an Ingest call with at least this many items commits
 	// in its own transaction; smaller ones go through bbolt's Batch to be
 	// coalesced with concurrent callers.

@@ -130,9 +130,12 @@ type Handler struct {
 	Store *Store
 }
 
-// Handle decodes and ingests one message. Invalid payloads return an error
-// wrapping ErrInvalidFact or ErrInvalidVote (the caller may count it as an
-// invalid message of the delivering peer).
+// Handle decodes and ingests one message: a FACT_PROPOSE becomes a fact
+// plus its provenance (DMP trace, sources, causal links), a vote is
+// recorded, a DECISION_SHARE is kept as a Decision. Invalid payloads return
+// an error wrapping ErrInvalidFact, ErrInvalidVote or ErrInvalidProvenance
+// (the caller may count it as an invalid message of the delivering peer);
+// votes on unknown or expired facts return ErrUnknownFact / ErrExpired.
 func (h Handler) Handle(ctx context.Context, m *router.Message) error {
 	if h.Store == nil {
 		return errors.New("knowledge: Handler without a Store")
@@ -141,19 +144,35 @@ func (h Handler) Handle(ctx context.Context, m *router.Message) error {
 	if sender == "" {
 		sender = m.Peer
 	}
-	f, v, err := Decode(Incoming{Type: m.Kind.String(), Sender: sender, MsgID: m.MsgID, Time: m.Time, Payload: m.Payload})
+	in := Incoming{Type: m.Kind.String(), Sender: sender, MsgID: m.MsgID, Time: m.Time, Payload: m.Payload}
+	if m.Kind == envelope.DecisionShare {
+		_, d, err := DecodeProvenance(in)
+		if err != nil {
+			return err
+		}
+		return h.Store.RecordProvenance(ctx, nil, []Decision{*d})
+	}
+	f, v, err := Decode(in)
 	if err != nil {
 		return err
 	}
-	if f != nil {
-		_, err = h.Store.Propose(ctx, *f)
-	} else {
+	if v != nil {
 		_, err = h.Store.Vote(ctx, *v)
+		return err
 	}
-	return err
+	// Decode the provenance before storing anything, so a proposal whose
+	// trace is malformed leaves no fact behind.
+	p, _, err := DecodeProvenance(in)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Store.Propose(ctx, *f); err != nil {
+		return err
+	}
+	return h.Store.RecordProvenance(ctx, []Provenance{*p}, nil)
 }
 
 // Types lists the message types Handler accepts, for building a TypeMux.
 func (Handler) Types() []envelope.Type {
-	return []envelope.Type{envelope.FactPropose, envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge}
+	return []envelope.Type{envelope.FactPropose, envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge, envelope.DecisionShare}
 }

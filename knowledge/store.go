@@ -61,6 +61,13 @@ type StoreConfig struct {
 	// concurrent ingesters may run concurrently. The node uses it to feed
 	// trust.FactAccepted / trust.ConflictLost to the proposer's ledger entry.
 	OnStatus func(Change)
+	// HoldUnknown keeps votes for facts not proposed here yet (up to
+	// MaxOrphanFacts) and counts them when the proposal arrives, instead of
+	// refusing them with ErrUnknownFact. Turn it on where the transport
+	// reorders proposals and votes and the sender will not resend; off
+	// (the default) a vote for a fact this node never saw is refused, so
+	// made-up fact ids cost nothing.
+	HoldUnknown bool
 }
 
 type entry struct {
@@ -86,6 +93,8 @@ type Store struct {
 	now      func() time.Time
 	em       *events.Emitter
 	onStatus func(Change)
+	// holdUnknown: see StoreConfig.HoldUnknown.
+	holdUnknown bool
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -100,7 +109,7 @@ func OpenStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 		return nil, errors.New("knowledge: OpenStore: nil store")
 	}
 	s := &Store{db: db, rules: cfg.Rules, ttl: cfg.TTL, view: cfg.View, now: cfg.Now,
-		em: cfg.Events, onStatus: cfg.OnStatus, entries: map[string]*entry{}}
+		em: cfg.Events, onStatus: cfg.OnStatus, holdUnknown: cfg.HoldUnknown, entries: map[string]*entry{}}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
 	}
@@ -183,8 +192,10 @@ func (s *Store) Propose(ctx context.Context, f Fact) (Result, error) {
 	return res[0], nil
 }
 
-// Vote records a vote and returns the tally of its fact (the zero Result
-// if the fact itself has not arrived yet; the vote is kept for it).
+// Vote records a vote and returns the tally of its fact. A vote for a fact
+// not proposed here is refused with ErrUnknownFact (or, with HoldUnknown,
+// kept for it, returning the zero Result); one cast after the fact's
+// expiry with ErrExpired.
 func (s *Store) Vote(ctx context.Context, v Vote) (Result, error) {
 	res, err := s.Ingest(ctx, nil, []Vote{v})
 	if err != nil {
@@ -195,7 +206,9 @@ func (s *Store) Vote(ctx context.Context, v Vote) (Result, error) {
 
 // Ingest validates and records facts and votes in one batch transaction,
 // then re-evaluates the facts they touch. It returns one Result per fact
-// followed by one per vote. Nothing is recorded if any item is invalid.
+// followed by one per vote. Nothing is recorded if any item is invalid,
+// names an unknown fact (ErrUnknownFact) or was cast after its fact's
+// expiry (ErrExpired); a vote may name a fact proposed in the same batch.
 func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -216,6 +229,9 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 			return nil, fmt.Errorf("votes[%d]: %w", i, err)
 		}
 		votes[i].Time = v.Time.UTC()
+	}
+	if err := s.checkRefs(prepared, votes); err != nil {
+		return nil, err
 	}
 	if err := s.checkLimits(prepared, votes); err != nil {
 		s.em.Error("knowledge", "limit", "", err, nil)

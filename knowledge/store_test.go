@@ -64,7 +64,7 @@ type harness struct {
 	changes []Change
 }
 
-func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock) *harness {
+func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock, opts ...func(*StoreConfig)) *harness {
 	t.Helper()
 	db, err := store.Open(path)
 	if err != nil {
@@ -72,7 +72,7 @@ func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock) *harn
 	}
 	h := &harness{db: db, ring: events.NewRing(1024), tv: tv, clk: clk}
 	h.chk = &events.CheckingSink{Next: h.ring}
-	s, err := OpenStore(db, StoreConfig{
+	cfg := StoreConfig{
 		View:   tv.State,
 		Now:    clk.Now,
 		Events: events.NewEmitter(testPeerID, h.chk, clk.Now),
@@ -81,7 +81,11 @@ func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock) *harn
 			h.changes = append(h.changes, c)
 			h.mu.Unlock()
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := OpenStore(db, cfg)
 	if err != nil {
 		_ = db.Close()
 		t.Fatal(err)
@@ -106,12 +110,15 @@ func (h *harness) statusEvents(typ, factID string) int {
 	return n
 }
 
+// holdUnknown configures a Store that keeps votes arriving before their fact.
+func holdUnknown(c *StoreConfig) { c.HoldUnknown = true }
+
 func TestStoreLifecycleAndRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), store.FileName)
 	tv := &trustView{m: map[string]trust.State{}}
 	clk := &fakeClock{t: t0}
-	h := openHarness(t, path, tv, clk)
+	h := openHarness(t, path, tv, clk, holdUnknown)
 
 	f := testFact(t)
 	f.ID = "" // the store computes it
@@ -194,7 +201,7 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 	}
 
 	// Restart: same facts, votes and statuses, nothing re-announced.
-	h2 := openHarness(t, path, tv, clk)
+	h2 := openHarness(t, path, tv, clk, holdUnknown)
 	facts2 := h2.s.Facts()
 	if fmt.Sprint(facts2) != fmt.Sprint(facts) {
 		t.Fatalf("facts after restart:\n%v\n%v", facts2, facts)
@@ -274,6 +281,9 @@ func TestStoreVoterLimit(t *testing.T) {
 	ctx := context.Background()
 	h := openHarness(t, filepath.Join(t.TempDir(), "db"), &trustView{m: map[string]trust.State{}}, &fakeClock{t: t0})
 	f := testFact(t)
+	if _, err := h.s.Propose(ctx, f); err != nil {
+		t.Fatal(err)
+	}
 	vs := make([]Vote, MaxVotersPerFact)
 	for i := range vs {
 		vs[i] = Vote{Voter: fmt.Sprintf("x%d", i), FactID: f.ID, Kind: Confirm, MsgID: "m", Time: t0}
@@ -424,7 +434,7 @@ func TestStoreOrphanLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	tv := &trustView{m: map[string]trust.State{}}
 	clk := &fakeClock{t: t0}
-	h := openHarness(t, path, tv, clk)
+	h := openHarness(t, path, tv, clk, holdUnknown)
 	orphan := func(i int) Vote {
 		id := mustID(t, "d", fmt.Sprint("never proposed ", i))
 		return Vote{Voter: "t1", FactID: id, Kind: Confirm, MsgID: "m", Time: t0}
@@ -452,7 +462,7 @@ func TestStoreOrphanLimit(t *testing.T) {
 	if err := h.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := openHarness(t, path, tv, clk)
+	h2 := openHarness(t, path, tv, clk, holdUnknown)
 	if _, err := h2.s.Vote(ctx, orphan(-1)); err != nil {
 		t.Fatalf("slot not freed: %v", err)
 	}
