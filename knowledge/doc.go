@@ -17,7 +17,21 @@
 // TrustFSM that a proposer's fact was accepted (trust.FactAccepted) or lost
 // (trust.ConflictLost).
 //
-// The router's Knowledge route delivers FACT_* messages to Handler (combine
+// Votes are only taken for facts this node holds: a vote naming an unknown
+// fact_ref is refused with ErrUnknownFact (unless StoreConfig.HoldUnknown
+// keeps it for a proposal still in flight), one cast after its fact's
+// expiry with ErrExpired; either way the store is untouched and
+// web4.knowledge.vote_rejected is emitted. The node calls ExpireDue on a
+// ticker so facts that ran out of time are rejected even when no vote
+// arrives.
+//
+// Provenance (provenance.go) keeps where each proposal came from — its DMP
+// trace, sources, context and causal links — and every DECISION_SHARE, in
+// the buckets knowledge.provenance and knowledge.decisions;
+// Store.Provenance(factID) and Store.Decision(id) read them back for
+// causal memory ("why").
+//
+// The router's Knowledge route delivers FACT_* and DECISION_SHARE messages to Handler (combine
 // it with the LIP runtime through router.TypeMux); Decode turns a verified
 // message's payload into a Fact or a Vote, checking the fact_id the schema
 // cannot. Envelope verification happens before, in protocols/envelope; this
