@@ -359,7 +359,9 @@ func (l *link) readLoop(i int) {
 			l.fail(err)
 			return
 		}
-		wake := changed
+		// Wake the writer only if the ack opened room for frames it holds
+		// back; waking it for every ack costs a hand-off per message.
+		wake := changed && cs.sentIdx < len(cs.sendQ)
 		switch f.Kind {
 		case KindData:
 			if f.Seq != cs.delivered+1 {
