@@ -1,26 +1,34 @@
 package trust
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Attested is one attester's statement about a subject, as the
 // AttestationBook keeps it.
 type Attested struct {
-	Attester string
-	View     State
-	Reason   string
+	Attester string `json:"attester"`
+	View     State  `json:"view"`
+	Reason   string `json:"reason"`
 	// MsgID is the TRUST_ATTEST envelope's msg_id (the cause recorded on
 	// any transition it triggers).
-	MsgID string
+	MsgID string `json:"msg_id"`
 	// At is the TRUST_ATTEST envelope's timestamp.
-	At time.Time
+	At time.Time `json:"at"`
 }
+
+// BucketAttestations is the AttestationBook's bucket in the ledger's store:
+// subject 0x00 attester → JSON Attested (the attester's latest statement).
+const BucketAttestations = "trust.attestations"
 
 // supersedes orders two attestations of one attester: later At wins, then
 // the greater msg_id, so the latest statement is well defined whatever
@@ -130,10 +138,13 @@ type BookConfig struct {
 // becomes untrusted here (AttestedUntrusted); a trusted peer vouching →
 // Vouched, so the subject's next valid handshake skips the cooldown.
 //
-// The statements themselves live in memory (bounded by MaxAttestSubjects
-// and MaxAttestersPerSubject, aged out after TTL); what they cause is a
-// ledger transition or flag, persisted and surviving restart. Safe for
-// concurrent use; no goroutines.
+// The statements from trusted attesters are kept in memory and in the
+// ledger's store (BucketAttestations), so an accusation heard before a
+// restart still adds up with one heard after it; they are bounded by
+// MaxAttestSubjects and MaxAttestersPerSubject and stop counting after TTL
+// (dropped from disk at the next open). What they cause is a ledger
+// transition or flag, persisted like any other. Safe for concurrent use;
+// no goroutines.
 type AttestationBook struct {
 	l      *Ledger
 	quorum int
@@ -143,8 +154,13 @@ type AttestationBook struct {
 	subjects map[string]map[string]Attested // subject → attester → latest
 }
 
-// NewAttestationBook returns a book acting on l (whose clock it uses).
-func NewAttestationBook(l *Ledger, cfg BookConfig) *AttestationBook {
+// OpenAttestationBook returns a book acting on l (whose clock and store it
+// uses), loading the statements persisted before and dropping those older
+// than the TTL.
+func OpenAttestationBook(l *Ledger, cfg BookConfig) (*AttestationBook, error) {
+	if l == nil {
+		return nil, errors.New("trust: OpenAttestationBook: nil ledger")
+	}
 	b := &AttestationBook{l: l, quorum: cfg.Quorum, ttl: cfg.TTL, subjects: map[string]map[string]Attested{}}
 	if b.quorum <= 0 {
 		b.quorum = DefaultAttestQuorum
@@ -152,8 +168,66 @@ func NewAttestationBook(l *Ledger, cfg BookConfig) *AttestationBook {
 	if b.ttl <= 0 {
 		b.ttl = DefaultAttestTTL
 	}
-	return b
+	now := l.now().UTC()
+	var stale [][]byte
+	err := l.db.ForEach(BucketAttestations, func(k, v []byte) error {
+		var a Attested
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("trust: attestation %q corrupt: %w", k, err)
+		}
+		subject, attester, ok := strings.Cut(string(k), "\x00")
+		if !ok || attester != a.Attester {
+			return fmt.Errorf("trust: attestation key %q does not match its record", k)
+		}
+		if now.Sub(a.At) > b.ttl || len(b.subjects) >= MaxAttestSubjects && b.subjects[subject] == nil {
+			stale = append(stale, append([]byte(nil), k...))
+			return nil
+		}
+		m := b.subjects[subject]
+		if m == nil {
+			m = map[string]Attested{}
+			b.subjects[subject] = m
+		}
+		m[attester] = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(stale) > 0 {
+		if err := b.write(nil, stale); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
+
+// write stores puts and deletes keys in one transaction.
+func (b *AttestationBook) write(puts map[string]Attested, dels [][]byte) error {
+	return b.l.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(BucketAttestations))
+		if err != nil {
+			return err
+		}
+		for _, k := range dels {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		for k, a := range puts {
+			v, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := bk.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func attestKey(subject, attester string) string { return subject + "\x00" + attester }
 
 // ErrInvalidAttester: Record was given an attester that is not a fingerprint.
 var ErrInvalidAttester = errors.New("trust: invalid attester")
@@ -185,19 +259,27 @@ func (b *AttestationBook) Record(attester, msgID string, at time.Time, a Attesta
 	now := b.l.now().UTC()
 
 	b.mu.Lock()
+	var dels [][]byte
 	m := b.subjects[a.Subject]
 	if m == nil {
 		if len(b.subjects) >= MaxAttestSubjects {
-			b.evictOldestLocked()
+			dels = append(dels, b.evictOldestLocked()...)
 		}
 		m = map[string]Attested{}
 		b.subjects[a.Subject] = m
 	}
 	if cur, ok := m[attester]; !ok || st.supersedes(cur) {
 		if !ok && len(m) >= MaxAttestersPerSubject {
-			dropOldest(m)
+			dels = append(dels, []byte(attestKey(a.Subject, dropOldest(m))))
 		}
 		m[attester] = st
+		// Written under the lock so disk and memory agree on the order of
+		// concurrent statements; attestations are rare.
+		if err := b.write(map[string]Attested{attestKey(a.Subject, attester): st}, dels); err != nil {
+			b.mu.Unlock()
+			b.l.em.Error("trust", "persist_failed", a.Subject, err, nil)
+			return 0, err
+		}
 	}
 	atts := make([]Attested, 0, len(m))
 	for _, x := range m {
@@ -260,8 +342,9 @@ func (b *AttestationBook) emit(st Attested, subject string, out Outcome, t Attes
 	}, causes...)
 }
 
-// evictOldestLocked drops the subject whose newest statement is oldest.
-func (b *AttestationBook) evictOldestLocked() {
+// evictOldestLocked drops the subject whose newest statement is oldest and
+// returns the store keys to delete.
+func (b *AttestationBook) evictOldestLocked() [][]byte {
 	var victim string
 	var oldest time.Time
 	first := true
@@ -276,10 +359,16 @@ func (b *AttestationBook) evictOldestLocked() {
 			victim, oldest, first = s, newest, false
 		}
 	}
+	var keys [][]byte
+	for attester := range b.subjects[victim] {
+		keys = append(keys, []byte(attestKey(victim, attester)))
+	}
 	delete(b.subjects, victim)
+	return keys
 }
 
-func dropOldest(m map[string]Attested) {
+// dropOldest removes the oldest statement of m and returns its attester.
+func dropOldest(m map[string]Attested) string {
 	var victim string
 	first := true
 	for k, a := range m {
@@ -288,6 +377,7 @@ func dropOldest(m map[string]Attested) {
 		}
 	}
 	delete(m, victim)
+	return victim
 }
 
 func contains(sorted []string, s string) bool {

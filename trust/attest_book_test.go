@@ -96,6 +96,15 @@ func TestDetectorForgetsAndIsBounded(t *testing.T) {
 	}
 }
 
+func openBook(t *testing.T, h *harness, cfg BookConfig) *AttestationBook {
+	t.Helper()
+	b, err := OpenAttestationBook(h.l, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestTallyAttestations(t *testing.T) {
 	view := func(fp string) State {
 		switch fp {
@@ -155,7 +164,7 @@ func TestAttestationBookQuorum(t *testing.T) {
 	}
 	mustApply(t, h.l, probing, ValidHandshake, "hs")
 	mustApply(t, h.l, malloryFP, Anchor, "anchor") // even a trusted subject falls
-	b := NewAttestationBook(h.l, BookConfig{})
+	b := openBook(t, h, BookConfig{})
 	accuse := Attestation{Subject: malloryFP, View: Blacklisted, Reason: "spam"}
 
 	record := func(who, id string) Outcome {
@@ -203,7 +212,7 @@ func TestAttestationBookQuorum(t *testing.T) {
 		mustApply(t, h2.l, fp, Anchor, "anchor")
 	}
 	mustApply(t, h2.l, carolFP, ValidHandshake, "hs")
-	b2 := NewAttestationBook(h2.l, BookConfig{TTL: time.Hour})
+	b2 := openBook(t, h2, BookConfig{TTL: time.Hour})
 	if out, _ := b2.Record(t1, msgID(1), h2.clk.Now(), Attestation{Subject: carolFP, View: Blacklisted}); out != Counted {
 		t.Fatal(out)
 	}
@@ -238,7 +247,7 @@ func TestVouchSkipsCooldown(t *testing.T) {
 	if tr := mustApply(t, h.l, newcomer, ValidHandshake, "hs-1"); tr != nil || h.l.State(newcomer) != Untrusted {
 		t.Fatal("cooldown not in force")
 	}
-	b := NewAttestationBook(h.l, BookConfig{})
+	b := openBook(t, h, BookConfig{})
 	// A probing peer's vouch means nothing.
 	if out, err := b.Record(stranger, msgID(1), at0, Attestation{Subject: newcomer, View: Trusted}); err != nil || out != Ignored {
 		t.Fatalf("untrusted voucher: %v %v", out, err)
@@ -282,4 +291,48 @@ func ExampleTallyAttestations() {
 	t := TallyAttestations("mallory", atts, view, at0, time.Hour)
 	fmt.Println(t.Accusers, t.Ignored)
 	// Output: [alice bob] 1
+}
+
+// TestAttestationBookSurvivesRestart: one accusation before a restart and
+// one after add up to the quorum; statements past the TTL are dropped from
+// disk when the book is opened.
+func TestAttestationBookSurvivesRestart(t *testing.T) {
+	h := openAttestHarness(t)
+	t1, t2, t3 := strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64)
+	for _, fp := range []string{t1, t2, t3} {
+		mustApply(t, h.l, fp, Anchor, "anchor")
+	}
+	mustApply(t, h.l, malloryFP, ValidHandshake, "hs")
+	mustApply(t, h.l, carolFP, ValidHandshake, "hs")
+	b := openBook(t, h, BookConfig{})
+	if out, err := b.Record(t1, msgID(1), h.clk.Now(), Attestation{Subject: malloryFP, View: Blacklisted}); err != nil || out != Counted {
+		t.Fatalf("%v %v", out, err)
+	}
+	h.clk.Advance(30 * time.Minute)
+	if out, err := b.Record(t3, msgID(2), h.clk.Now(), Attestation{Subject: carolFP, View: Blacklisted}); err != nil || out != Counted {
+		t.Fatalf("%v %v", out, err)
+	}
+	if err := h.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Advance(45 * time.Minute) // the first statement is now 75 min old
+	h2 := openHarness(t, h.path, h.clk)
+	b2 := openBook(t, h2, BookConfig{})
+	if n := len(b2.Statements(malloryFP)); n != 0 {
+		t.Fatalf("stale statement loaded: %d", n)
+	}
+	if got := b2.Statements(carolFP); len(got) != 1 || got[0].Attester != t3 || got[0].MsgID != msgID(2) {
+		t.Fatalf("statement lost on restart: %+v", got)
+	}
+	if out, err := b2.Record(t2, msgID(3), h.clk.Now(), Attestation{Subject: carolFP, View: Blacklisted}); err != nil || out != MadeUntrusted {
+		t.Fatalf("quorum across restart: %v %v", out, err)
+	}
+	// The stale record is gone from disk, not just skipped.
+	n := 0
+	if err := h2.db.ForEach(BucketAttestations, func(k, v []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d records on disk, want 2", n)
+	}
 }
