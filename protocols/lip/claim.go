@@ -38,10 +38,10 @@ var (
 // Provenance says where and when a claim was read (SPEC §7: uri,
 // retrieved_at and the content hash must be present for acceptance).
 type Provenance struct {
-	URI           string       `json:"uri"`
-	RetrievedAt   time.Time    `json:"retrieved_at"`
-	ContentSHA256 string       `json:"content_sha256"`
-	ContentType   string       `json:"content_type,omitempty"`
+	URI           string        `json:"uri"`
+	RetrievedAt   time.Time     `json:"retrieved_at"`
+	ContentSHA256 string        `json:"content_sha256"`
+	ContentType   string        `json:"content_type,omitempty"`
 	Tier          envelope.Tier `json:"tier"`
 }
 
