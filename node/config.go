@@ -12,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/trust"
 )
@@ -65,6 +66,11 @@ type Config struct {
 	// any); APIAllowRemote permits a non-loopback address.
 	APIAddr        string
 	APIAllowRemote bool
+	// HandshakeTimeout bounds each CIP handshake step (default 10 s).
+	HandshakeTimeout time.Duration
+	// Gossip tunes GossipSub (queue sizes, heartbeat); the zero value means
+	// gossip.DefaultConfig() (hooks are set by the node).
+	Gossip gossip.Config
 	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
 	// fields take the SPEC defaults.
 	Trust trust.Config
@@ -130,6 +136,9 @@ func (c *Config) fill() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
 	}
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,12 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/internal/store"
+	"github.com/web4p2p/web4p2p/knowledge"
+	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/protocols/cip"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/router"
 	"github.com/web4p2p/web4p2p/trust"
 )
 
@@ -30,6 +36,7 @@ type Node struct {
 	cfg    Config
 	parsed parsed
 	key    crypto.PrivKey
+	edKey  ed25519.PrivateKey
 	id     peer.ID
 	reg    *prometheus.Registry
 	em     *events.Emitter
@@ -55,6 +62,19 @@ type Node struct {
 	broker *events.Broker
 	peers  peerTable
 
+	replay          *envelope.ReplayCache
+	router          *router.Router
+	validator       *envelope.Validator
+	gossipValidator *envelope.Validator
+	knowledge       *knowledge.Store
+	gossip          *gossip.Gossip
+	verifiedGossip  sync.Map // gossip msg id → *envelope.Envelope validated, awaiting delivery
+
+	intentWaiters sync.Map // msg_id of a sent INTENT → chan cip.IntentReply
+	// intentHook, if set, decides INTENT requests when not overloaded
+	// (the AgentLoop plugs in here).
+	intentHook func(ctx context.Context, from string, req cip.IntentRequest) (cip.Decision, string)
+
 	apiRoutes []apiRoute
 	apiAddr   string
 	// loadOverride, when set (tests, the demo), replaces the measured LRI.
@@ -79,11 +99,19 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
+	rawKey, err := key.Raw()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
+	}
+	edKey, err := edKeyOf(rawKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
+	}
 	if cfg.AgentID == "" {
 		s := id.String()
 		cfg.AgentID = "agent-" + s[len(s)-8:]
 	}
-	n := &Node{cfg: cfg, parsed: p, key: key, id: id, reg: events.NewRegistry(), rttCfg: cfg.RTT}
+	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: events.NewRegistry(), rttCfg: cfg.RTT}
 	if n.rttCfg.HandshakeTimeout == 0 {
 		n.rttCfg = rtt.DefaultConfig()
 	}
@@ -228,7 +256,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := n.startProtocols(); err != nil {
+		return err
+	}
 	if err := n.startRTT(); err != nil {
+		return err
+	}
+	if err := n.startMesh(ctx); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {

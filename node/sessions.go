@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/protocols/cip"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
 
 // Payload tags. Every RTT payload the node sends starts with one byte that
@@ -39,9 +42,16 @@ var ErrChannelClosed = errors.New("channel closed")
 // peerSession is the node's view of one RTT session.
 type peerSession struct {
 	t         *rtt.Transport
+	fp        string            // the remote's fingerprint (authenticated by Noise/TLS)
+	pub       ed25519.PublicKey // the remote's key
 	initiator bool
 	inbox     [3]chan []byte
 	envIn     chan envelopeIn // control-channel envelopes, consumed by the protocol goroutine
+
+	// ready is closed when the CIP handshake has succeeded; hs holds its
+	// result. Application channel operations wait for it.
+	ready chan struct{}
+	hs    *cip.Result
 
 	mu      sync.Mutex
 	appOpen [3]bool
@@ -63,7 +73,7 @@ func (n *Node) startRTT() error {
 	cfg.Events = n.em
 	cfg.Registerer = n.reg
 	cfg.OnSession = func(t *rtt.Transport) {
-		n.Go(func(ctx context.Context) { n.adopt(ctx, t, false) })
+		n.Go(func(ctx context.Context) { n.adopt(ctx, t) })
 	}
 	svc, err := rtt.NewService(n.host, cfg)
 	if err != nil {
@@ -104,7 +114,7 @@ func (n *Node) Session(ctx context.Context, p peer.ID) (*rtt.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.adopt(n.Context(), t, true)
+	n.adopt(n.Context(), t)
 	return t, nil
 }
 
@@ -123,14 +133,26 @@ func (n *Node) peerSession(p peer.ID) *peerSession {
 }
 
 // adopt registers t (once) and starts its readers and protocol goroutine.
-func (n *Node) adopt(ctx context.Context, t *rtt.Transport, initiator bool) {
+func (n *Node) adopt(ctx context.Context, t *rtt.Transport) {
 	p := t.RemotePeer()
 	n.sess.mu.Lock()
 	if old := n.sess.m[p]; old != nil && old.t == t {
 		n.sess.mu.Unlock()
 		return
 	}
-	ps := &peerSession{t: t, initiator: initiator, envIn: make(chan envelopeIn, 256)}
+	ps := &peerSession{t: t, initiator: t.Initiator(), envIn: make(chan envelopeIn, 256), ready: make(chan struct{})}
+	if pub, err := p.ExtractPublicKey(); err == nil {
+		if raw, err := pub.Raw(); err == nil && len(raw) == ed25519.PublicKeySize {
+			ps.pub = ed25519.PublicKey(raw)
+			ps.fp = envelope.Fingerprint(ps.pub)
+		}
+	}
+	if ps.pub == nil {
+		n.sess.mu.Unlock()
+		n.em.Error("node", "bad_peer_key", p.String(), fmt.Errorf("peer key is not Ed25519"), nil)
+		_ = t.Shutdown(ctx)
+		return
+	}
 	for i := range ps.inbox {
 		ps.inbox[i] = make(chan []byte, appInboxSize)
 	}
@@ -197,14 +219,12 @@ func (ps *peerSession) sendEnvelope(ctx context.Context, ch rtt.Channel, env []b
 }
 
 // OpenChannel makes ch usable for application data with p, opening the
-// RTT session if there is none.
+// RTT session if there is none and waiting for the CIP handshake: the
+// application talks only to an authenticated agent.
 func (n *Node) OpenChannel(ctx context.Context, p peer.ID, ch rtt.Channel) error {
-	if _, err := n.Session(ctx, p); err != nil {
+	ps, err := n.readySession(ctx, p)
+	if err != nil {
 		return err
-	}
-	ps := n.peerSession(p)
-	if ps == nil {
-		return fmt.Errorf("%w: session with %s ended", ErrUnknownPeer, p)
 	}
 	if _, err := ps.t.OpenChannel(ctx, ch); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/protocols/cip"
 )
 
 // connectedPair starts two nodes, b bootstrapping from a, and waits for the
@@ -79,5 +80,31 @@ func TestAppMessagesOnAllChannelsSurviveACut(t *testing.T) {
 	}
 	if err := a.SendApp(ctx, "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf", rtt.Control, nil); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("unknown peer: %v", err)
+	}
+}
+
+func TestCIPHandshakeMovesBothToProbingAndIntentAnswered(t *testing.T) {
+	a, b, ra, rb := connectedPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, r := range []*events.Ring{ra, rb} {
+		if _, ok := r.WaitFor(ctx.Done(), events.OfType("web4.cip.handshake_completed")); !ok {
+			t.Fatal("no CIP handshake")
+		}
+	}
+	if st := a.Trust().State(b.Fingerprint()); st.String() != "probing" {
+		t.Fatalf("a sees b as %s", st)
+	}
+	if st := b.Trust().State(a.Fingerprint()); st.String() != "probing" {
+		t.Fatalf("b sees a as %s", st)
+	}
+	rep, err := a.SendIntent(ctx, b.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "weather", Priority: cip.PriorityNormal})
+	if err != nil || rep.Decision != cip.Accept {
+		t.Fatalf("intent: %+v %v", rep, err)
+	}
+	b.loadOverride = func() int { return 95 }
+	rep, err = a.SendIntent(ctx, b.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "weather", Priority: cip.PriorityNormal})
+	if err != nil || rep.Decision != cip.Defer {
+		t.Fatalf("intent while overloaded: %+v %v", rep, err)
 	}
 }
