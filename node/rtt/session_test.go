@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,6 +217,18 @@ func TestSimultaneousDial(t *testing.T) {
 		waitUp(t, ta, 5*time.Second)
 		waitUp(t, tb, 5*time.Second)
 		exchangeAll(t, ta, tb)
+		if a.s.Session(b.h.ID()) != ta || b.s.Session(a.h.ID()) != tb {
+			t.Fatalf("round %d: more than one session per peer pair", round)
+		}
+		conflicts := 0
+		for _, n := range []*node{a, b} {
+			for _, e := range n.ring.Events() {
+				if s, _ := e.Data["error"].(string); e.Type == "web4.rtt.handshake_failed" && strings.Contains(s, "tie-break") {
+					conflicts++
+				}
+			}
+		}
+		t.Logf("round %d: %d dial(s) lost the tie-break", round, conflicts)
 	}
 }
 
