@@ -58,6 +58,7 @@ type seen struct {
 	voteKey string
 	env     *envelope.Envelope
 	signed  []byte
+	vote    voteFacts // valid when voteKey != ""
 	at      time.Time
 	dead    bool
 }
@@ -110,9 +111,14 @@ func (d *Detector) Observe(env *envelope.Envelope) *Equivocation {
 	}
 	s := &seen{idKey: idKey, env: env, signed: signed, at: now}
 	if vf, ok := voteOf(env); ok {
-		s.voteKey = signer + "\x00" + vf.ref
+		s.voteKey, s.vote = signer+"\x00"+vf.ref, vf
 		list := d.liveVotes(s.voteKey)
 		for _, p := range list {
+			// Cheap pre-check on the cached polarity and time; Contradicts
+			// (which re-reads both payloads) confirms.
+			if p.vote.confirm == vf.confirm || timeAbs(p.env.Timestamp.Sub(env.Timestamp)) > EquivocationWindow {
+				continue
+			}
 			if c := Contradicts(p.env, env); c.Valid() {
 				return equivocation(p.env, env, c)
 			}
