@@ -15,7 +15,9 @@ package trust
 //     be attested (Equivocation.Payload).
 //   - attest_book.go: AttestationBook counts attestations without proof
 //     from trusted attesters only (TallyAttestations is the pure rule) and
-//     applies AttestedUntrusted / Vouched through the Ledger.
+//     applies AttestedUntrusted / Vouched through the Ledger; its Handle is
+//     the one entry point for a verified TRUST_ATTEST, sending proofs to
+//     ApplyProof and the rest to Record.
 
 import (
 	"bytes"

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
 
 // Attested is one attester's statement about a subject, as the
@@ -104,12 +106,15 @@ const (
 	// VouchApplied: a trusted peer vouched; the subject's next valid
 	// handshake skips the cooldown (Vouched).
 	VouchApplied
+	// ProofApplied: the attestation carried a proof that verified; the
+	// subject is blacklisted (Handle only).
+	ProofApplied
 )
 
-var outcomeNames = [...]string{Ignored: "ignored", Counted: "counted", MadeUntrusted: "made_untrusted", VouchApplied: "vouch_applied"}
+var outcomeNames = [...]string{Ignored: "ignored", Counted: "counted", MadeUntrusted: "made_untrusted", VouchApplied: "vouch_applied", ProofApplied: "proof_applied"}
 
 // Valid reports whether o is defined.
-func (o Outcome) Valid() bool { return o >= Ignored && o <= VouchApplied }
+func (o Outcome) Valid() bool { return o >= Ignored && o <= ProofApplied }
 
 // String returns the snake_case name or "invalid(N)".
 func (o Outcome) String() string {
@@ -310,6 +315,42 @@ func (b *AttestationBook) Record(attester, msgID string, at time.Time, a Attesta
 	}
 	b.emit(st, a.Subject, out, tally)
 	return out, nil
+}
+
+// Handle is the single entry point for a verified TRUST_ATTEST envelope
+// (the node's /web4/trust/1.0 topic handler calls it): deliverer is the
+// authenticated peer it came from, attester the envelope's verified signer,
+// msgID and at its msg_id and timestamp, payload its payload.
+//
+// A payload embedding two or more envelopes is a proof attempt and goes to
+// ApplyProof: a valid proof blacklists the subject whoever attests it
+// (ProofApplied); an invalid one charges the deliverer and returns the
+// error (ErrInvalidProof). Anything else is an attestation without proof
+// and goes to Record. verify checks embedded envelopes (nil:
+// VerifyEvidence).
+func (b *AttestationBook) Handle(deliverer, attester, msgID string, at time.Time, payload []byte, verify func([]byte) (*envelope.Envelope, error)) (Outcome, error) {
+	a, err := ParseAttestation(payload)
+	if err != nil {
+		b.l.em.Error("trust", "invalid_attestation", deliverer, err, map[string]any{"msg_id": msgID})
+		if _, aerr := b.l.Apply(deliverer, InvalidMessage, msgID); aerr != nil {
+			return 0, errors.Join(err, aerr)
+		}
+		return 0, err
+	}
+	embedded := 0
+	for _, e := range a.Evidence {
+		if e.Envelope != nil {
+			embedded++
+		}
+	}
+	if embedded >= 2 {
+		_, _, err := ApplyProof(b.l, deliverer, msgID, payload, verify)
+		if err != nil {
+			return 0, err
+		}
+		return ProofApplied, nil
+	}
+	return b.Record(attester, msgID, at, a)
 }
 
 // Statements returns the remembered latest statement of every attester

@@ -336,3 +336,48 @@ func TestAttestationBookSurvivesRestart(t *testing.T) {
 		t.Fatalf("%d records on disk, want 2", n)
 	}
 }
+
+// TestHandleRoutesAttestations: one entry point sends proofs to
+// ApplyProof and everything else to the book.
+func TestHandleRoutesAttestations(t *testing.T) {
+	h := openAttestHarness(t)
+	t1, t2, relay := strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("5", 64)
+	for _, fp := range []string{t1, t2, relay} {
+		mustApply(t, h.l, fp, Anchor, "anchor")
+	}
+	mustApply(t, h.l, malloryFP, ValidHandshake, "hs")
+	mustApply(t, h.l, carolFP, ValidHandshake, "hs")
+	b := openBook(t, h, BookConfig{})
+
+	accuse := attestPayload(t, carolFP, Blacklisted, "spam")
+	if out, err := b.Handle(relay, t1, msgID(1), at0, accuse, nil); err != nil || out != Counted {
+		t.Fatalf("no proof: %v %v", out, err)
+	}
+	if out, err := b.Handle(relay, t2, msgID(2), at0, accuse, nil); err != nil || out != MadeUntrusted {
+		t.Fatalf("second accuser: %v %v", out, err)
+	}
+	// A proof counts even from a probing attester: the receiver checked it.
+	c := voteEnv(t, malloryKey, "confirm", factRef, msgID(3), at0)
+	r := voteEnv(t, malloryKey, "reject", factRef, msgID(4), at0)
+	if out, err := b.Handle(relay, carolFP, msgID(5), at0, attestPayload(t, malloryFP, Blacklisted, ReasonEquivocation, c, r), nil); err != nil || out != ProofApplied {
+		t.Fatalf("proof: %v %v", out, err)
+	}
+	if h.l.State(malloryFP) != Blacklisted {
+		t.Fatal("not blacklisted")
+	}
+	// A forged proof: error, the relay (trusted) drops to probing.
+	forged := attestPayload(t, carolFP, Blacklisted, ReasonEquivocation, c, r)
+	if _, err := b.Handle(relay, t1, msgID(6), at0, forged, nil); !errors.Is(err, ErrWrongSigner) {
+		t.Fatalf("forged: %v", err)
+	}
+	if h.l.State(relay) != Probing || h.l.State(carolFP) != Untrusted {
+		t.Fatalf("relay %v, subject %v", h.l.State(relay), h.l.State(carolFP))
+	}
+	// Garbage: error, the deliverer is charged.
+	if _, err := b.Handle(t2, t2, msgID(7), at0, []byte(`{"subject":1}`), nil); !errors.Is(err, ErrInvalidAttestation) || h.l.State(t2) != Probing {
+		t.Fatalf("garbage: %v, %v", err, h.l.State(t2))
+	}
+	if ProofApplied.String() != "proof_applied" || Outcome(0).Valid() || Outcome(42).String() != "invalid(42)" {
+		t.Fatal("Outcome enum")
+	}
+}
