@@ -186,7 +186,10 @@ func (a Attestation) Payload() ([]byte, error) {
 	}
 	subject, view, reason := a.Subject, a.View.String(), a.Reason
 	w := wireAttest{Subject: &subject, View: &view, Reason: &reason, Evidence: make([]wireEvidence, 0, len(a.Evidence))}
-	for _, e := range a.Evidence {
+	for i, e := range a.Evidence {
+		if e.MsgID == "" && len(e.Envelope) == 0 {
+			return nil, fmt.Errorf("%w: evidence[%d]: needs msg_id or envelope", ErrInvalidAttestation, i)
+		}
 		w.Evidence = append(w.Evidence, wireEvidence{MsgID: e.MsgID, Envelope: base64.StdEncoding.EncodeToString(e.Envelope)})
 	}
 	return json.Marshal(w)

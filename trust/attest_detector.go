@@ -63,10 +63,6 @@ type seen struct {
 	dead    bool
 }
 
-// maxVotesPerRef bounds the votes kept per (signer, fact_ref): far more
-// than an honest agent casts within a window.
-const maxVotesPerRef = 16
-
 // NewDetector returns a Detector.
 func NewDetector(cfg DetectorConfig) *Detector {
 	d := &Detector{window: cfg.Window, maxBytes: cfg.MaxBytes, now: cfg.Now,

@@ -49,6 +49,9 @@ const (
 	// DefaultDetectorBytes bounds the raw envelope bytes the Detector keeps
 	// (oldest dropped first).
 	DefaultDetectorBytes = 16 << 20
+	// maxVotesPerRef bounds the votes the Detector keeps per (signer,
+	// fact_ref): far more than an honest agent casts within a window.
+	maxVotesPerRef = 16
 )
 
 // ReasonEquivocation is the reason of a TRUST_ATTEST carrying an

@@ -101,6 +101,16 @@ func TestParseAttestation(t *testing.T) {
 	if err != nil || a.Subject != malloryFP || a.View != Blacklisted || len(a.Evidence) != 1 || string(a.Evidence[0].Envelope) != "{}" {
 		t.Fatalf("round trip: %+v %v", a, err)
 	}
+	for _, bad := range []Attestation{
+		{Subject: "x", View: Trusted},
+		{Subject: malloryFP},
+		{Subject: malloryFP, View: Trusted, Evidence: []Evidence{{}}},
+		{Subject: malloryFP, View: Trusted, Evidence: make([]Evidence, MaxAttestEvidence+1)},
+	} {
+		if _, err := bad.Payload(); !errors.Is(err, ErrInvalidAttestation) {
+			t.Fatalf("Payload(%+v): %v", bad, err)
+		}
+	}
 	many := make([]string, MaxAttestEvidence+1)
 	for i := range many {
 		many[i] = fmt.Sprintf(`{"msg_id":%q}`, msgID(i))
