@@ -285,9 +285,10 @@ func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
 		}
 		*q = qframe{}
 	}
-	cs.sendQ = cs.sendQ[n:]
-	if len(cs.sendQ) == 0 {
-		cs.sendQ = cs.sendQ[:0:0]
+	if int(n) == len(cs.sendQ) {
+		cs.sendQ = cs.sendQ[:0] // empty: reuse the array from its start
+	} else {
+		cs.sendQ = cs.sendQ[n:]
 	}
 	cs.sentIdx -= int(n)
 	cs.sentBytes -= freed
@@ -296,7 +297,7 @@ func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
 	changed = n > 0 || cs.winFrames != f.WinFrames || cs.winBytes != f.WinBytes
 	cs.winFrames, cs.winBytes = f.WinFrames, f.WinBytes
 	if n > 0 {
-		broadcast(&cs.space)
+		broadcastIf(&cs.space, &cs.spaceWaited)
 	}
 	return changed, nil
 }
@@ -382,7 +383,7 @@ func (l *link) readLoop(i int) {
 				}
 				cs.recvQ = append(cs.recvQ, qframe{payload: f.Payload, fin: fin})
 				cs.recvBytes += len(f.Payload)
-				broadcast(&cs.data)
+				broadcastIf(&cs.data, &cs.dataWaited)
 			}
 			cs.delivered++
 			cs.deliveredBytes += uint64(len(f.Payload))

@@ -71,6 +71,9 @@ type chanState struct {
 	winBytes   uint64
 	sendClosed bool
 	space      chan struct{} // closed and replaced when the send queue shrinks
+	// spaceWaited / dataWaited: someone waits on space / data, so the
+	// hot path closes (and reallocates) the channel only when needed.
+	spaceWaited, dataWaited bool
 	// receive side
 	recvQ          []qframe
 	recvBytes      int
@@ -166,6 +169,15 @@ func broadcast(c *chan struct{}) {
 	*c = make(chan struct{})
 }
 
+// broadcastIf wakes the waiters of *c if there are any (*waited) and
+// clears the flag.
+func broadcastIf(c *chan struct{}, waited *bool) {
+	if *waited {
+		broadcast(c)
+		*waited = false
+	}
+}
+
 // OpenChannel returns ch ready for use. All three channel streams are
 // opened when the session is established (so a resume re-attaches them
 // together), so this only checks that ch is valid and not closed.
@@ -248,6 +260,7 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 			return err
 		}
 		wait := cs.space
+		cs.spaceWaited = true
 		cs.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -316,7 +329,11 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 		if len(cs.recvQ) > 0 {
 			f := cs.recvQ[0]
 			cs.recvQ[0] = qframe{}
-			cs.recvQ = cs.recvQ[1:]
+			if len(cs.recvQ) == 1 {
+				cs.recvQ = cs.recvQ[:0] // empty: reuse the array from its start
+			} else {
+				cs.recvQ = cs.recvQ[1:]
+			}
 			cs.recvBytes -= len(f.payload)
 			cs.ackDirty = true
 			urgent := cs.ackUrgentLocked(t.svc.cfg.RecvQueueFrames, t.svc.cfg.RecvQueueBytes)
@@ -339,6 +356,7 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 		default:
 		}
 		wait := cs.data
+		cs.dataWaited = true
 		cs.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -414,6 +432,7 @@ drain:
 		for {
 			cs.mu.Lock()
 			n, wait := len(cs.sendQ), cs.space
+			cs.spaceWaited = true
 			cs.mu.Unlock()
 			if n == 0 {
 				break
