@@ -381,3 +381,50 @@ func TestHandleRoutesAttestations(t *testing.T) {
 		t.Fatal("Outcome enum")
 	}
 }
+
+// TestEquivocationEndToEnd: node A's validator accepts both of mallory's
+// contradicting gossip votes, its Detector produces the proof, A seals it
+// in a TRUST_ATTEST; node B runs the full SPEC §3.3 validation on that
+// envelope (payload schema included) and blacklists mallory on its own
+// authority, without ever having seen the votes.
+func TestEquivocationEndToEnd(t *testing.T) {
+	nodeAKey := seedKey("node-a")
+	nodeAFP := keyFP(nodeAKey)
+	now := func() time.Time { return at0 }
+	valA := envelope.NewValidator(envelope.Config{Now: now, LocalFingerprint: keyFP(seedKey("a-local")), Gossip: true})
+	det := NewDetector(DetectorConfig{Now: now})
+	var eq *Equivocation
+	for i, kind := range []string{"confirm", "reject"} {
+		env, err := valA.Validate(voteEnv(t, malloryKey, kind, factRef, msgID(10+i), at0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq = det.Observe(env)
+	}
+	if eq == nil {
+		t.Fatal("no equivocation detected")
+	}
+	payload, err := eq.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attest := sealed(t, nodeAKey, envelope.TrustAttest, msgID(50), at0, string(payload))
+
+	h := openAttestHarness(t)
+	mustApply(t, h.l, malloryFP, ValidHandshake, "hs")
+	mustApply(t, h.l, nodeAFP, ValidHandshake, "hs") // only probing: a proof needs no trust
+	valB := envelope.NewValidator(envelope.Config{Now: now, LocalFingerprint: keyFP(seedKey("b-local")), Gossip: true})
+	env, err := valB.Validate(attest)
+	if err != nil {
+		t.Fatalf("TRUST_ATTEST refused by B: %v", err)
+	}
+	b := openBook(t, h, BookConfig{})
+	out, err := b.Handle(nodeAFP, env.Sender.Fingerprint, env.MsgID, env.Timestamp, env.Payload, nil)
+	if err != nil || out != ProofApplied || h.l.State(malloryFP) != Blacklisted {
+		t.Fatalf("B: %v %v, mallory %v", out, err, h.l.State(malloryFP))
+	}
+	hist, _ := h.l.History(malloryFP)
+	if last := hist[len(hist)-1]; last.Event != ProvenMalice || last.Cause != msgID(50) {
+		t.Fatalf("transition %+v", last)
+	}
+}
