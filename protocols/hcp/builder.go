@@ -64,6 +64,9 @@ func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
 	if len(b.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: no ed25519 human key", ErrBuild)
 	}
+	if n := len(b.AgentID); n == 0 || n > 128 {
+		return nil, fmt.Errorf("%w: sender.agent_id: must be 1..128 bytes", ErrBuild)
+	}
 	if b.Human == nil {
 		return nil, fmt.Errorf("%w: no human state source", ErrBuild)
 	}

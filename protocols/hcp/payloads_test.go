@@ -159,7 +159,7 @@ func TestBuilderDeterministicAndChecksState(t *testing.T) {
 	if _, err := mk(bad).Intent(to, in); !errors.Is(err, ErrInvalidState) || !errors.Is(err, ErrBuild) {
 		t.Fatalf("err = %v, want ErrBuild wrapping ErrInvalidState", err)
 	}
-	if _, err := (&Builder{Human: func() envelope.Human { return human(envelope.ConsentGranted) }}).Intent(to, in); !errors.Is(err, ErrBuild) {
+	if _, err := (&Builder{AgentID: "h", Human: func() envelope.Human { return human(envelope.ConsentGranted) }}).Intent(to, in); !errors.Is(err, ErrBuild) {
 		t.Fatalf("no key: err = %v", err)
 	}
 	if _, err := mk(human(envelope.ConsentGranted)).Build(envelope.Hello, to, in); !errors.Is(err, ErrBuild) {
