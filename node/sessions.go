@@ -23,8 +23,8 @@ import (
 //	'E' + a signed CIP/HCP/LIP envelope (canonical JSON) → router
 //	'A' + opaque application bytes                       → the channel's app inbox
 const (
-	tagEnvelope = 'E'
-	tagApp      = 'A'
+	TagEnvelope = 'E'
+	TagApp      = 'A'
 )
 
 // appInboxSize bounds the application messages waiting per channel per
@@ -191,7 +191,7 @@ func (n *Node) readChannel(ctx context.Context, ps *peerSession, ch rtt.Channel)
 		}
 		body := raw[1:]
 		switch raw[0] {
-		case tagApp:
+		case TagApp:
 			select {
 			case ps.inbox[chIdx(ch)] <- body:
 			case <-ctx.Done():
@@ -199,7 +199,7 @@ func (n *Node) readChannel(ctx context.Context, ps *peerSession, ch rtt.Channel)
 			case <-ps.t.Done():
 				return
 			}
-		case tagEnvelope:
+		case TagEnvelope:
 			select {
 			case ps.envIn <- envelopeIn{ch: ch, raw: body}:
 			case <-ctx.Done():
@@ -215,7 +215,7 @@ func (n *Node) readChannel(ctx context.Context, ps *peerSession, ch rtt.Channel)
 
 // sendEnvelope sends a signed envelope to p on ch.
 func (ps *peerSession) sendEnvelope(ctx context.Context, ch rtt.Channel, env []byte) error {
-	return ps.t.Send(ctx, ch, append([]byte{tagEnvelope}, env...))
+	return ps.t.Send(ctx, ch, append([]byte{TagEnvelope}, env...))
 }
 
 // OpenChannel makes ch usable for application data with p, opening the
@@ -255,7 +255,7 @@ func (n *Node) SendApp(ctx context.Context, p peer.ID, ch rtt.Channel, data []by
 	if err != nil {
 		return err
 	}
-	return ps.t.Send(ctx, ch, append([]byte{tagApp}, data...))
+	return ps.t.Send(ctx, ch, append([]byte{TagApp}, data...))
 }
 
 // ReceiveApp returns the next application message from p on ch.

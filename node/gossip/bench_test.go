@@ -198,7 +198,7 @@ func benchFanout(b *testing.B, n int) {
 	b.ReportMetric(float64(gossipPer)/float64(unicastPer), "ratio")
 	for i, x := range ns {
 		if d := x.g.Stats().TotalDropped(); d != 0 {
-			b.Errorf("node %d dropped %d", i, d)
+			b.Errorf("node %d dropped %d: %v", i, d, x.g.Stats().Dropped)
 		}
 	}
 }

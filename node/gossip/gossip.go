@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"log/slog"
+	"os"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -179,6 +181,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 		// yet formed, would otherwise reach nobody.
 		pubsub.WithFloodPublish(true),
 		pubsub.WithRawTracer(g.tr),
+		pubsub.WithLogger(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: nil}))),
 		pubsub.WithPeerScore(peerScoreParams(g.scores.get, cfg.DecayInterval), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.board.update), cfg.Heartbeat),
 	}

@@ -1,0 +1,108 @@
+package itest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/trust"
+)
+
+// agent is one real node.Node on loopback with its events recorded and
+// checked against the event contract.
+type agent struct {
+	t    testing.TB
+	cfg  node.Config
+	n    *node.Node
+	ring *events.Ring
+	chk  *events.CheckingSink
+}
+
+// newAgent starts a node; mutate adjusts its config (data dir, anchors...).
+func newAgent(t testing.TB, name string, mutate func(*node.Config)) *agent {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.AgentID = name
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a := &agent{t: t, cfg: cfg}
+	a.start()
+	t.Cleanup(a.stop)
+	return a
+}
+
+func (a *agent) start() {
+	a.t.Helper()
+	a.ring = events.NewRing(8192)
+	a.chk = &events.CheckingSink{Next: a.ring}
+	cfg := a.cfg
+	cfg.Sinks = append(append([]events.Sink(nil), cfg.Sinks...), a.chk)
+	n, err := node.New(cfg)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		a.t.Fatal(err)
+	}
+	a.n = n
+}
+
+// stop closes the node (idempotent) and checks its events.
+func (a *agent) stop() {
+	if a.n == nil {
+		return
+	}
+	if err := a.n.Close(); err != nil {
+		a.t.Errorf("%s close: %v", a.cfg.AgentID, err)
+	}
+	if f := a.chk.Failures(); len(f) > 0 {
+		a.t.Errorf("%s: events failing the contract: %v", a.cfg.AgentID, f)
+	}
+	a.n = nil
+}
+
+// restart closes and reopens the node on the same data dir.
+func (a *agent) restart() {
+	a.t.Helper()
+	a.stop()
+	a.start()
+}
+
+func (a *agent) addr() string { return a.n.Addrs()[0].String() }
+
+func (a *agent) connect(ctx context.Context, b *agent) {
+	a.t.Helper()
+	if _, err := a.n.ConnectAddr(ctx, b.addr()); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// waitTrust waits until a sees p in state want.
+func (a *agent) waitTrust(ctx context.Context, p peer.ID, want trust.State) {
+	a.t.Helper()
+	fp, err := node.FingerprintOf(p)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if a.n.Trust().State(fp) == want {
+		return
+	}
+	if _, ok := a.ring.WaitFor(ctx.Done(), func(events.Event) bool { return a.n.Trust().State(fp) == want }); !ok {
+		a.t.Fatalf("%s: %s never became %s (is %s)", a.cfg.AgentID, p, want, a.n.Trust().State(fp))
+	}
+}
+
+func ctxFor(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
