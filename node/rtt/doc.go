@@ -32,8 +32,16 @@
 // Simultaneous dials converge deterministically: when a fresh Hello
 // arrives while this side has its own dial pending (or its own session
 // up), the session initiated by the smaller peer ID wins; the loser's Dial
-// gets StatusConflict and returns the winner's session once it is
-// registered.
+// gets StatusConflict (reported as web4.rtt.handshake_failed naming the
+// tie-break) and returns the winner's session once it is registered.
+//
+// # Errors
+//
+// Sentinels, wrapped with detail: ErrHandshake, ErrTransport,
+// ErrBackpressure (a blocked Send whose ctx ended wraps ctx.Err() too),
+// ErrReplay (in event data and counters: a replay never fails a call),
+// ErrClosed, and ErrFrameTooLarge, which stands alone for a caller's
+// oversized Send and is wrapped in ErrTransport when a peer sends one.
 //
 // # Framing and flow control
 //
