@@ -42,7 +42,7 @@ type Provenance struct {
 	RetrievedAt   time.Time     `json:"retrieved_at"`
 	ContentSHA256 string        `json:"content_sha256"`
 	ContentType   string        `json:"content_type,omitempty"`
-	Tier          envelope.Tier `json:"tier"`
+	Tier          envelope.Tier `json:"tier,omitempty"`
 }
 
 // Complete reports whether the provenance carries uri, retrieval time and a
