@@ -264,12 +264,18 @@ drain:
 		nodes = append(nodes, itemNode(it, now))
 		dec, proposed := l.policy(it, o, now)
 		dec.Summary = clipText(dec.Summary)
-		acts := d.Decide(ctx, it, o, proposed)
-		for i := range acts {
-			acts[i].Decision = dec.ID
-			if acts[i].ID == "" {
-				acts[i].ID = l.newID()
+		var acts []Action
+		for _, a := range d.Decide(ctx, it, o, proposed) {
+			if a.Kind < ActSendIntent || a.Kind > ActRequestDecision {
+				// A delegate bug must not reach the Actor.
+				l.cfg.Events.Error("agentloop", "invalid_action", dec.ID, fmt.Errorf("action kind %d from Decide hook", a.Kind), nil)
+				continue
 			}
+			a.Decision = dec.ID
+			if a.ID == "" {
+				a.ID = l.newID()
+			}
+			acts = append(acts, a)
 		}
 		dec.Trace.Consequences = l.act(ctx, acts, &r)
 		for _, a := range acts {

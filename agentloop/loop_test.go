@@ -363,3 +363,36 @@ func TestNewRequiresDeps(t *testing.T) {
 		t.Fatal("missing Memory accepted")
 	}
 }
+
+// dropper is a Delegate whose Decide replaces the proposal.
+type dropper struct {
+	NopDelegate
+	out []Action
+}
+
+func (d dropper) Decide(context.Context, Item, Orientation, []Action) []Action { return d.out }
+
+func TestDecideHookOverridesPolicy(t *testing.T) {
+	c := newClock()
+	em, ring := emitter(t, c.now)
+	mem, db := openMemory(t, t.TempDir())
+	defer db.Close()
+	act := &actions{}
+	d := dropper{out: []Action{{Kind: 0, To: "bad"}, {Kind: ActSendIntent, To: "chosen", Topic: "x"}}}
+	l, err := New(Config{Now: c.now, Events: em}, Deps{Actor: act, Memory: mem, Sampler: &load{}, Delegate: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.TrySubmit(Item{Kind: ItemPeerIntent, ID: "p1", From: "peer", Topic: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Cycle(context.Background())
+	a := act.all()
+	if len(a) != 1 || a[0].To != "chosen" || a[0].Decision != "decision:p1" || a[0].ID == "" {
+		t.Fatalf("actions = %+v", a)
+	}
+	if ring.Count("web4.error") != 1 {
+		t.Fatal("invalid action from the hook not reported")
+	}
+}

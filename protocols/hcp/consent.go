@@ -280,6 +280,16 @@ func (g *Gate) Held() []Action {
 }
 
 func (g *Gate) expireLocked(now time.Time) []Action {
+	due := false
+	for _, a := range g.held {
+		if !now.Before(a.Expires) {
+			due = true
+			break
+		}
+	}
+	if !due {
+		return nil // the common case: no sort, no allocation
+	}
 	var out []Action
 	for _, a := range g.sortedLocked() {
 		if now.Before(a.Expires) {
