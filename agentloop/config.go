@@ -70,7 +70,9 @@ type Config struct {
 	// equals one of them or extends one with "/" ("work/papers" is within
 	// "work"). Empty mission: drift is not measured.
 	Mission []string
-	// DriftWindow is N, the number of last acted intents considered.
+	// DriftWindow is N, the number of last acted intents considered: human
+	// intents the loop accepted and peer intents it accepted (deferred
+	// ones were not acted on). Drift is 0 until N intents were acted on.
 	DriftWindow int
 	// DriftThreshold: drift above it (share 0..1) raises the alarm.
 	DriftThreshold float64

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -61,6 +62,9 @@ type Loop struct {
 	drift    *drift
 	cycles   uint64
 	sample   LoadSample
+	// snap mirrors presence and LRI (presence<<32 | lri) so State can be
+	// read from OnPresence and hooks without taking cycleMu.
+	snap atomic.Uint64
 
 	// life guards start/close.
 	life    sync.Mutex
@@ -81,7 +85,7 @@ func New(cfg Config, deps Deps) (*Loop, error) {
 	}
 	cfg = cfg.withDefaults()
 	if deps.Sampler == nil {
-		deps.Sampler = NewProcSampler()
+		deps.Sampler = NewProcSampler(0)
 	}
 	if deps.Delegate == nil {
 		deps.Delegate = NopDelegate{}
@@ -89,24 +93,26 @@ func New(cfg Config, deps Deps) (*Loop, error) {
 	if deps.Peers == nil {
 		deps.Peers = PeersFunc(func() []Peer { return nil })
 	}
-	return &Loop{
+	l := &Loop{
 		cfg: cfg, deps: deps,
 		inbox:    make(chan Item, cfg.InboxSize),
 		presence: envelope.Diffuse,
 		active:   map[string]time.Time{},
 		drift:    newDrift(cfg.DriftWindow),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	l.snap.Store(uint64(envelope.Diffuse) << 32)
+	return l, nil
 }
 
 // Config returns the effective configuration.
 func (l *Loop) Config() Config { return l.cfg }
 
-// State returns the current presence and LRI.
+// State returns the current presence and LRI. It takes no lock, so it is
+// safe to call from OnPresence and Delegate hooks.
 func (l *Loop) State() (envelope.Presence, int) {
-	l.cycleMu.Lock()
-	defer l.cycleMu.Unlock()
-	return l.presence, l.lri
+	v := l.snap.Load()
+	return envelope.Presence(v >> 32), int(uint32(v))
 }
 
 // InboxDepth is the number of items waiting.
@@ -327,6 +333,7 @@ func (l *Loop) orient(depth int) Orientation {
 	})
 	prev := l.presence
 	l.presence = NextPresence(l.cfg, prev, l.lri, len(l.active))
+	l.snap.Store(uint64(l.presence)<<32 | uint64(uint32(l.lri)))
 	if l.presence != prev {
 		l.cfg.Events.Emit(EventPresence, "", map[string]any{
 			"from": prev.String(), "to": l.presence.String(), "lri": l.lri,

@@ -159,8 +159,15 @@ func TestOverloadHysteresisAndDefer(t *testing.T) {
 		lri      int
 	}
 	var changes []change
-	cfg := Config{InboxSize: 10, MaxBatch: 1, OnPresence: func(o, n envelope.Presence, lri int) { changes = append(changes, change{o, n, lri}) }}
-	h := newHarness(t, cfg, nil)
+	var h *harness
+	cfg := Config{InboxSize: 10, MaxBatch: 1, OnPresence: func(o, n envelope.Presence, lri int) {
+		// State is readable from the callback (no lock held against it).
+		if p, l := h.loop.State(); p != n || l != lri {
+			t.Errorf("State() in OnPresence = %v/%d, want %v/%d", p, l, n, lri)
+		}
+		changes = append(changes, change{o, n, lri})
+	}}
+	h = newHarness(t, cfg, nil)
 	ctx := context.Background()
 	h.load.set(1, 1) // CPU and memory saturated: 50 of the 100 points
 	if err := h.loop.TrySubmit(Item{Kind: ItemPeerIntent, ID: "ask-1", From: "peerA", Topic: "work", Goal: "ask", Priority: "normal"}); err != nil {

@@ -50,9 +50,15 @@ type ProcSampler struct {
 }
 
 // NewProcSampler returns a sampler primed with the current CPU time, so
-// the first Sample covers the time since construction.
-func NewProcSampler() *ProcSampler {
-	s := &ProcSampler{now: time.Now, limit: memoryLimit()}
+// the first Sample covers the time since construction. memLimit is the
+// memory budget that counts as full (bytes); 0 detects it (cgroup limit,
+// else physical memory, else the Go memory limit). An agent sharing a big
+// machine should pass its own budget, or memory barely moves the LRI.
+func NewProcSampler(memLimit uint64) *ProcSampler {
+	if memLimit == 0 {
+		memLimit = memoryLimit()
+	}
+	s := &ProcSampler{now: time.Now, limit: memLimit}
 	s.lastCPU, _ = cpuTime()
 	s.lastAt = s.now()
 	return s

@@ -146,7 +146,7 @@ func TestProcSamplerMeasuresRealLoad(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("ProcSampler memory reads /proc")
 	}
-	s := NewProcSampler()
+	s := NewProcSampler(0)
 	before, _ := cpuTime()
 	x := 0
 	for i := 0; ; i++ {
@@ -170,5 +170,10 @@ func TestProcSamplerMeasuresRealLoad(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/self/statm"); err == nil && residentBytes() == 0 {
 		t.Fatal("RSS not read")
+	}
+	// With a budget of twice the current RSS, memory reads about half.
+	small := NewProcSampler(2 * residentBytes())
+	if got, _ := small.Sample(); got.Memory < 0.3 || got.Memory > 0.8 {
+		t.Fatalf("memory share against a 2×RSS budget = %v", got.Memory)
 	}
 }

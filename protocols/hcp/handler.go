@@ -62,7 +62,9 @@ func (h *Handler) Handle(ctx context.Context, msg *router.Message) error {
 		return fmt.Errorf("%w: sender %.16s…, local=%v", ErrNotHuman, env.Sender.Fingerprint, msg.Local)
 	}
 	kind := env.Type
-	if env.State.Human != nil {
+	// HCP_STATE_UPDATE's payload is the authoritative new state; every
+	// other HCP envelope carries the human's current state in state.human.
+	if env.State.Human != nil && kind != envelope.HCPStateUpdate {
 		if err := h.setHuman(ctx, *env.State.Human); err != nil {
 			return err
 		}
