@@ -105,6 +105,16 @@ func (a *Action) check() error {
 		return fmt.Errorf("%w: kind: required", ErrAction)
 	case len(a.Payload) > MaxActionPayload:
 		return fmt.Errorf("%w: payload: %d bytes, limit %d", ErrAction, len(a.Payload), MaxActionPayload)
+	case len(a.Causes) > MaxScope:
+		return fmt.Errorf("%w: causes: %d, limit %d", ErrAction, len(a.Causes), MaxScope)
+	}
+	for i, c := range a.Causes {
+		if c == "" || len(c) > MaxLabelLen {
+			return fmt.Errorf("%w: causes[%d]: must be 1..%d bytes", ErrAction, i, MaxLabelLen)
+		}
+	}
+	if len(a.Payload) > 0 && !json.Valid(a.Payload) {
+		return fmt.Errorf("%w: payload: not valid JSON", ErrAction)
 	}
 	return nil
 }
@@ -199,6 +209,13 @@ func (g *Gate) Pass(ctx context.Context, a Action) error {
 	g.expireLocked(now)
 	reason := Permits(g.human, a.Topic, now)
 	if reason == nil {
+		if _, held := g.held[a.ID]; held {
+			// The caller performs it now; it must not come back later.
+			if err := g.db.Delete(heldBucket, []byte(a.ID)); err != nil {
+				return fmt.Errorf("hcp: unhold action %s: %w", a.ID, err)
+			}
+			delete(g.held, a.ID)
+		}
 		return nil
 	}
 	if _, dup := g.held[a.ID]; !dup && len(g.held) >= g.cfg.MaxHeld {

@@ -219,7 +219,18 @@ func TestGateBoundsAndBadInput(t *testing.T) {
 	if err := g.Pass(ctx, Action{ID: "2", Kind: "k", Topic: "t"}); !errors.Is(err, ErrHeld) {
 		t.Fatalf("re-hold: %v", err)
 	}
-	for _, a := range []Action{{Kind: "k"}, {ID: "z"}, {ID: "z", Kind: "k", Payload: make([]byte, MaxActionPayload+1)}} {
+	// Passing a held id once consent allows it takes it out of the hold.
+	if _, err := g.SetHuman(ctx, human(envelope.ConsentLimited, "topic:other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Pass(ctx, Action{ID: "2", Kind: "k", Topic: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if h := g.Held(); len(h) != 1 || h[0].ID != "1" {
+		t.Fatalf("held after performing 2 = %+v", h)
+	}
+	for _, a := range []Action{{Kind: "k"}, {ID: "z"}, {ID: "z", Kind: "k", Payload: make([]byte, MaxActionPayload+1)},
+		{ID: "z", Kind: "k", Causes: []string{""}}, {ID: "z", Kind: "k", Payload: []byte("{")}} {
 		if err := g.Pass(ctx, a); !errors.Is(err, ErrAction) {
 			t.Errorf("%+v: err = %v, want ErrAction", a.ID, err)
 		}
@@ -229,11 +240,11 @@ func TestGateBoundsAndBadInput(t *testing.T) {
 	if _, err := g.SetHuman(ctx, bad); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("bad state: err = %v", err)
 	}
-	if g.Human() != nil {
-		t.Fatal("invalid state was installed")
+	if h := g.Human(); h == nil || h.Pressure != 20 || h.ConsentScope[0] != "topic:other" {
+		t.Fatalf("invalid state was installed: %+v", h)
 	}
-	if ring.Count("web4.error") != 5 {
-		t.Fatalf("error events = %d, want 5", ring.Count("web4.error"))
+	if ring.Count("web4.error") != 7 {
+		t.Fatalf("error events = %d, want 7", ring.Count("web4.error"))
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
