@@ -252,7 +252,7 @@ drain:
 			break drain
 		}
 	}
-	batch = d.Perceive(ctx, batch)
+	batch = l.valid(d.Perceive(ctx, batch))
 
 	// Orient.
 	o := l.orient(depth)
@@ -284,10 +284,10 @@ drain:
 			acts = append(acts, a)
 		}
 		dec.Trace.Consequences = l.act(ctx, acts, &r)
+		nodes = append(nodes, dec)
 		for _, a := range acts {
 			nodes = append(nodes, actionNode(a, now))
 		}
-		nodes = append(nodes, dec)
 		l.cfg.Events.Emit(EventDecision, dec.ID, map[string]any{
 			"item": it.ID, "item_kind": it.Kind.String(), "decision": dec.Trace.Decision,
 			"actions": len(acts), "presence": o.Presence.String(), "lri": o.LRI,
@@ -313,6 +313,19 @@ drain:
 	}
 	d.Reflect(ctx, r)
 	return r
+}
+
+// valid drops items a Perceive hook made invalid, with an event each.
+func (l *Loop) valid(batch []Item) []Item {
+	out := batch[:0]
+	for _, it := range batch {
+		if err := it.check(); err != nil {
+			l.cfg.Events.Error("agentloop", "invalid_item", it.ID, err, nil)
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 // orient samples load, computes LRI and presence, and reports changes.
