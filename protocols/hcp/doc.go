@@ -26,6 +26,9 @@
 //
 // The router sends HCP_INTENT, HCP_DECISION, HCP_FEEDBACK and HCP_CONTEXT to
 // the ConsentGate route and HCP_HELLO / HCP_STATE_UPDATE to the HumanState
-// route (SPEC §9); the node wires those routes to a Gate and to the
-// AgentLoop. All thresholds live in limits.go.
+// route (SPEC §9); Handler serves both routes over a Gate (an intent on a
+// topic outside consent is held and comes back through Handler.Released),
+// and the node connects Handler.Deliver to the AgentLoop. The agent's own
+// actions toward the human — the AgentLoop's Actor in the node — pass
+// Gate.Pass and then Pacer.Decide. All thresholds live in limits.go.
 package hcp
