@@ -191,3 +191,7 @@ func FuzzEvidenceClaims(f *testing.F) {
 		}
 	})
 }
+
+func (b *Builder) fingerprint() string {
+	return envelope.Fingerprint(b.Key.Public().(ed25519.PublicKey))
+}

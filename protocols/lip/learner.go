@@ -1,0 +1,110 @@
+package lip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/lip/extract"
+	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
+)
+
+// ErrNoURI reports a LIP_FETCH with only a query and no Resolve hook to
+// turn the query into a URI (this package ships no search engine).
+var ErrNoURI = errors.New("lip: fetch has no uri and no query resolver")
+
+// Learner runs one LIP_FETCH end to end: fetch → extract → queue. The node
+// calls Learn from its LIP.FETCH route (or its own curiosity), broadcasts
+// the returned evidence as LIP_EVIDENCE, and feeds peers' evidence to
+// Queue.Submit through EvidenceClaims.
+type Learner struct {
+	Fetcher *fetch.Fetcher
+	// Extractors default to extract.Builtin().
+	Extractors extract.Set
+	// Tiers gives the source tier stamped into provenance. nil: unknown.
+	Tiers *Tiers
+	Queue *Queue
+	// Resolve turns a query into a URI to fetch (e.g. a configured search
+	// or a lookup table). nil: query-only fetches fail with ErrNoURI.
+	Resolve func(ctx context.Context, query string) (string, error)
+	// Events receives web4.lip.evidence and web4.lip.extract_failed.
+	Events *events.Emitter
+}
+
+// Learned is the outcome of one Learn.
+type Learned struct {
+	// Provenance of the fetched document (tier as now configured).
+	Provenance Provenance
+	// Evidence is the LIP_EVIDENCE payload to share with peers.
+	Evidence EvidencePayload
+	// Entries are the queue entries of the extracted claims, after their
+	// first decision.
+	Entries []Entry
+	// ExtractErr joins the extractors' errors (claims they could read are
+	// still in Entries).
+	ExtractErr error
+}
+
+// Learn fetches what req names, extracts claims and submits them to the
+// queue. Fetch refusals are returned as is (they wrap fetch's sentinels and
+// were already reported as web4.lip.fetch_refused); nothing reaches the
+// queue then.
+func (l *Learner) Learn(ctx context.Context, req FetchPayload) (*Learned, error) {
+	uri := req.URI
+	if uri == "" && strings.Contains(req.Query, "://") {
+		uri = req.Query
+	}
+	if uri == "" {
+		if l.Resolve == nil {
+			return nil, fmt.Errorf("%w: query %q", ErrNoURI, clipN(req.Query, 128))
+		}
+		u, err := l.Resolve(ctx, req.Query)
+		if err != nil {
+			return nil, fmt.Errorf("lip: resolve query: %w", err)
+		}
+		uri = u
+	}
+	res, err := l.Fetcher.Fetch(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	xs := l.Extractors
+	if xs == nil {
+		xs = extract.Builtin()
+	}
+	claims, xerr := xs.Extract(extract.Document{URI: res.FinalURI, ContentType: res.ContentType, Body: res.Body, Statements: req.Statements()})
+	if xerr != nil {
+		l.Events.Emit("web4.lip.extract_failed", clipN(uri, 512), map[string]any{"uri": clipN(uri, 512), "detail": clipN(xerr.Error(), 1024)})
+	}
+	prov := Provenance{URI: res.FinalURI, RetrievedAt: res.RetrievedAt, ContentSHA256: res.SHA256, ContentType: res.ContentType, Tier: envelope.TierUnknown}
+	if l.Tiers != nil {
+		prov.Tier = l.Tiers.TierOf(res.FinalURI)
+	}
+	notes := make([]string, 0, len(claims))
+	for _, c := range claims {
+		if c.Notes != "" {
+			notes = append(notes, c.Extractor+": "+c.Notes)
+		}
+	}
+	out := &Learned{Provenance: prov, Evidence: EvidenceFor(res, claims, strings.Join(notes, "; ")), ExtractErr: xerr}
+	l.Events.Emit("web4.lip.evidence", clipN(uri, 512), map[string]any{
+		"uri": clipN(res.FinalURI, 512), "sha256": res.SHA256, "claims": len(claims), "tier": prov.Tier.String(),
+		"confidence": out.Evidence.Confidence,
+	})
+	for _, xc := range claims {
+		c, err := NewClaim(xc, prov, "")
+		if err != nil {
+			out.ExtractErr = errors.Join(out.ExtractErr, err)
+			continue
+		}
+		e, err := l.Queue.Submit(ctx, c)
+		if err != nil {
+			return out, err
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+package lip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/lip/extract"
+	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
+)
+
+// The web as seen by the tests: one httptest server on 127.0.0.1, reached
+// under several host names (a fake resolver maps them to 127.0.0.1), so
+// that sources get different tiers without any packet leaving the machine.
+const (
+	reviewPage = `<html><head><script type="application/ld+json">
+{"@context":"https://schema.org","@type":"ClaimReview","claimReviewed":"The Moon is made of cheese.",
+ "author":{"@type":"Organization","name":"FC"},"reviewRating":{"@type":"Rating","ratingValue":1,"bestRating":5,"alternateName":"False"}}
+</script></head><body><h1>Fact check</h1></body></html>`
+	blogPage   = `<html><body><p>Everyone knows: <em>the Moon is made of cheese.</em></p><p>Water boils at 100 degrees at sea level.</p></body></html>`
+	claimsJSON = `{"claims":[{"statement":"Paris is the capital of France.","domain":"geo","subject":"France","predicate":"capital","object":"Paris"}]}`
+)
+
+type web struct {
+	srv  *httptest.Server
+	port string
+}
+
+func newWeb(t *testing.T) *web {
+	t.Helper()
+	mux := http.NewServeMux()
+	serve := func(path, ct, body string) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			io.WriteString(w, body)
+		})
+	}
+	serve("/review.html", "text/html; charset=utf-8", reviewPage)
+	serve("/blog.html", "text/html; charset=utf-8", blogPage)
+	serve("/claims.json", "application/json", claimsJSON)
+	serve("/latin1.html", "text/html; charset=iso-8859-1", "<p>caf\xe9</p>")
+	mux.HandleFunc("/to-metadata", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	return &web{srv: srv, port: port}
+}
+
+func (w *web) url(host, path string) string { return fmt.Sprintf("http://%s:%s%s", host, w.port, path) }
+
+type nameMap map[string]string
+
+func (m nameMap) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := m[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(a)}, nil
+	}
+	return nil, fmt.Errorf("unknown host %s", host)
+}
+
+var testNames = nameMap{
+	"blog.example": "127.0.0.1", "www.factcheck.example": "127.0.0.1", "news.example": "127.0.0.1",
+	"alice.example": "127.0.0.1", "internal.example": "10.0.0.7",
+}
+
+func newLearner(t *testing.T, f *fixture, em *events.Emitter) *Learner {
+	t.Helper()
+	fe := fetch.New(fetch.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Resolver: testNames, Events: em})
+	t.Cleanup(fe.Close)
+	return &Learner{Fetcher: fe, Tiers: f.tiers, Queue: f.q, Events: em}
+}
+
+func TestLearnEachExtractorOverHTTP(t *testing.T) {
+	w := newWeb(t)
+	f := newFixture(t, nil, nil)
+	em, ring := testEmitter(t)
+	l := newLearner(t, f, em)
+	ctx := context.Background()
+
+	got, err := l.Learn(ctx, FetchPayload{URI: w.url("www.factcheck.example", "/review.html")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Entries) != 1 || got.Entries[0].Claim.Verdict != extract.False || got.Entries[0].Claim.Extractor != "claimreview" ||
+		got.Provenance.Tier != envelope.TierHigh || got.Entries[0].State != Accepted {
+		t.Fatalf("claimreview: %+v", got.Entries)
+	}
+	got, err = l.Learn(ctx, FetchPayload{URI: w.url("news.example", "/claims.json")})
+	if err != nil || len(got.Entries) != 1 || got.Entries[0].Claim.Subject != "France" || got.Entries[0].State != Accepted {
+		t.Fatalf("json claims: %+v %v", got, err)
+	}
+	got, err = l.Learn(ctx, FetchPayload{URI: w.url("blog.example", "/blog.html"), Constraints: []string{"Water boils at 100 degrees at sea level."}})
+	if err != nil || len(got.Entries) != 1 || got.Entries[0].Claim.Extractor != "verbatim" || got.Entries[0].State != Pending {
+		t.Fatalf("verbatim: %+v %v", got, err)
+	}
+	if got.Evidence.ContentSHA256 != got.Provenance.ContentSHA256 || len(got.Evidence.Claims) != 1 {
+		t.Fatalf("evidence %+v", got.Evidence)
+	}
+	if n := ring.Count("web4.lip.evidence"); n != 3 {
+		t.Fatalf("evidence events %d", n)
+	}
+}
+
+func TestLowTierAcceptedAfterTwoTrustedPeersRefetch(t *testing.T) {
+	w := newWeb(t)
+	f := newFixture(t, nil, nil)
+	em, _ := testEmitter(t)
+	l := newLearner(t, f, em)
+	ctx := context.Background()
+	uri := w.url("blog.example", "/blog.html")
+	req := FetchPayload{URI: uri, Constraints: []string{"Water boils at 100 degrees at sea level."}}
+	mine, err := l.Learn(ctx, req)
+	if err != nil || len(mine.Entries) != 1 || mine.Entries[0].State != Pending {
+		t.Fatalf("own fetch: %+v %v", mine, err)
+	}
+	id := mine.Entries[0].ID
+
+	// Two trusted peers (alice, bob) and one probing peer (carol) re-fetch
+	// the same URI with their own fetchers and send LIP_EVIDENCE; we verify
+	// the envelopes and submit what they carry.
+	v := validator()
+	seeds := map[string]byte{"alice": 11, "bob": 12, "carol": 13}
+	for _, name := range []string{"carol", "alice", "bob"} {
+		b := testBuilder(seeds[name])
+		f.view[b.fingerprint()] = f.view.State(fp(name)) // trust as in the fixture
+		pf := newFixture(t, nil, nil)
+		pl := newLearner(t, pf, nil)
+		theirs, err := pl.Learn(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if theirs.Provenance.ContentSHA256 != mine.Provenance.ContentSHA256 {
+			t.Fatal("same page, different hash")
+		}
+		m, err := b.Evidence(Broadcast, theirs.Provenance, theirs.Evidence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := v.Validate(m.Wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := EvidenceClaims(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range claims {
+			mustSubmit(t, f.q, c)
+		}
+		e, _ := f.q.Get(id)
+		switch name {
+		case "carol", "alice":
+			if e.State != Pending {
+				t.Fatalf("after %s: %v/%v", name, e.State, e.Reason)
+			}
+		case "bob":
+			if e.State != Accepted || e.Reason != ReasonCorroborated || len(e.Support) != 2 {
+				t.Fatalf("after bob: %v/%v %v", e.State, e.Reason, e.Support)
+			}
+		}
+	}
+	if acc, _, _ := f.counts(); acc < 1 {
+		t.Fatal("OnAccept not called")
+	}
+}
+
+func TestLearnClaimReviewFalseConflictsWithBlog(t *testing.T) {
+	w := newWeb(t)
+	f := newFixture(t, nil, nil)
+	em, _ := testEmitter(t)
+	l := newLearner(t, f, em)
+	ctx := context.Background()
+	blog, err := l.Learn(ctx, FetchPayload{URI: w.url("blog.example", "/blog.html"), Query: "The Moon is made of cheese."})
+	if err != nil || len(blog.Entries) != 1 || blog.Entries[0].State != Pending {
+		t.Fatalf("blog: %+v %v", blog, err)
+	}
+	if _, err := l.Learn(ctx, FetchPayload{URI: w.url("www.factcheck.example", "/review.html")}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := f.q.Get(blog.Entries[0].ID)
+	if e.State != Rejected || e.Reason != ReasonConflictLost {
+		t.Fatalf("blog claim: %v/%v", e.State, e.Reason)
+	}
+	_, _, nconf := f.counts()
+	if nconf != 1 || f.conflict[0].Kind != VerdictClash {
+		t.Fatalf("conflicts: %+v", f.conflict)
+	}
+	m, err := testBuilder(5).Conflict(Broadcast, f.conflict[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validator().Validate(m.Wire); err != nil {
+		t.Fatal(err)
+	}
+	r, err := testBuilder(5).Reject(Broadcast, e)
+	if err != nil || !strings.Contains(string(r.Wire), `"reason":"conflict_lost"`) {
+		t.Fatalf("LIP_REJECT: %v", err)
+	}
+}
+
+func TestLearnRefusalsReachNothing(t *testing.T) {
+	w := newWeb(t)
+	f := newFixture(t, nil, nil)
+	em, ring := testEmitter(t)
+	l := newLearner(t, f, em)
+	cases := map[string]error{
+		"file:///etc/passwd":                  fetch.ErrForbiddenScheme,
+		"gopher://blog.example/1":             fetch.ErrForbiddenScheme,
+		"http://internal.example/":            fetch.ErrForbiddenAddress,
+		"http://[::1]/":                       fetch.ErrForbiddenAddress,
+		w.url("blog.example", "/to-metadata"): fetch.ErrForbiddenAddress,
+		w.url("blog.example", "/latin1.html"): fetch.ErrUnsupportedCharset,
+		"http://192.168.1.1/router":           fetch.ErrForbiddenAddress,
+	}
+	for uri, want := range cases {
+		if _, err := l.Learn(context.Background(), FetchPayload{URI: uri, Constraints: []string{"x"}}); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", uri, err, want)
+		}
+	}
+	if total, _ := f.q.Len(); total != 0 {
+		t.Fatalf("%d claims queued from refused fetches", total)
+	}
+	if n := ring.Count("web4.lip.fetch_refused"); n != len(cases) {
+		t.Fatalf("fetch_refused events %d, want %d", n, len(cases))
+	}
+	if _, err := l.Learn(context.Background(), FetchPayload{Query: "capital of France"}); !errors.Is(err, ErrNoURI) {
+		t.Fatal(err)
+	}
+}
