@@ -87,9 +87,9 @@ func benchFanout(b *testing.B, n int) {
 	} else {
 		randomGraph(b, ns, 3, 7)
 	}
-	waitUntil(b, 20*time.Second, "every node to have a mesh", func() bool {
+	waitUntil(b, 20*time.Second, "every node to be ready and have a mesh", func() bool {
 		for _, x := range ns {
-			if len(x.g.tr.meshPeers(benchTopic)) == 0 {
+			if !x.g.Ready(benchTopic) || len(x.g.tr.meshPeers(benchTopic)) == 0 {
 				return false
 			}
 		}

@@ -1,8 +1,6 @@
 package gossip
 
 import (
-	"log/slog"
-	"os"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -158,7 +156,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 			return cfg.Score(p)
 		}
 	}
-	g.tr = &tracer{self: h.ID(), m: m, em: cfg.Events, lim: g.lim, scores: g.board, mesh: map[string]map[peer.ID]struct{}{}}
+	g.tr = &tracer{self: h.ID(), m: m, em: cfg.Events, lim: g.lim, scores: g.board, mesh: map[string]map[peer.ID]struct{}{}, out: map[peer.ID]struct{}{}}
 
 	params := pubsub.DefaultGossipSubParams()
 	params.HeartbeatInterval = cfg.Heartbeat
@@ -181,7 +179,6 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 		// yet formed, would otherwise reach nobody.
 		pubsub.WithFloodPublish(true),
 		pubsub.WithRawTracer(g.tr),
-		pubsub.WithLogger(slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: nil}))),
 		pubsub.WithPeerScore(peerScoreParams(g.scores.get, cfg.DecayInterval), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.board.update), cfg.Heartbeat),
 	}
@@ -411,6 +408,25 @@ func (g *Gossip) MeshPeers(topic string) []peer.ID {
 		}
 	}
 	return out
+}
+
+// Ready reports whether pubsub is fully set up with every connected peer
+// for topic: it has a writer (outbound stream and queue) to each, and knows
+// each one's subscription to topic. Messages published before that may miss
+// a peer that is still being set up (gossip repair usually recovers them
+// within a few heartbeats). Peers that do not speak GossipSub count as not
+// ready.
+func (g *Gossip) Ready(topic string) bool {
+	subscribed := map[peer.ID]bool{}
+	for _, p := range g.Peers(topic) {
+		subscribed[p] = true
+	}
+	for _, p := range g.h.Network().Peers() {
+		if !subscribed[p] || !g.tr.hasWriter(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // PeerScore returns pubsub's score of p from the last snapshot (taken every

@@ -236,9 +236,9 @@ func TestMesh30(t *testing.T) {
 		ns[i] = startNode(t, hs[i], nil)
 	}
 	randomGraph(t, ns, 3, 7)
-	waitUntil(t, 15*time.Second, "every node to have a mesh", func() bool {
+	waitUntil(t, 15*time.Second, "every node to be ready and have a mesh", func() bool {
 		for _, n := range ns {
-			if len(n.g.MeshPeers(testTopic)) == 0 {
+			if !n.g.Ready(testTopic) || len(n.g.MeshPeers(testTopic)) == 0 {
 				return false
 			}
 		}

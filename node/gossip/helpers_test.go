@@ -281,6 +281,9 @@ func waitMesh(t testing.TB, want map[*tnode][]*tnode) {
 	t.Helper()
 	waitUntil(t, 15*time.Second, "mesh to form", func() bool {
 		for n, peers := range want {
+			if !n.g.Ready(testTopic) {
+				return false
+			}
 			mesh := map[peer.ID]bool{}
 			for _, p := range n.g.MeshPeers(testTopic) {
 				mesh[p] = true

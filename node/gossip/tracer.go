@@ -19,8 +19,12 @@ type DropReason int
 
 // Drop reasons. 0 is invalid.
 const (
-	// DropPeerQueueFull: an outbound RPC did not fit a peer's queue.
-	DropPeerQueueFull DropReason = iota + 1
+	// DropOutbound: pubsub dropped an RPC to a peer (its DropRPC trace):
+	// the peer's outbound queue was full, or pubsub had no queue for it
+	// (a peer still being set up or just gone — seen in practice for a
+	// message forwarded in the first milliseconds after a connection), or
+	// the RPC exceeded the size limit. pubsub does not say which.
+	DropOutbound DropReason = iota + 1
 	// DropValidationQueueFull: an incoming message did not fit the
 	// validation queue.
 	DropValidationQueueFull
@@ -39,7 +43,7 @@ const (
 )
 
 var dropReasonNames = [...]string{
-	DropPeerQueueFull:       "peer_queue_full",
+	DropOutbound:            "outbound",
 	DropValidationQueueFull: "validation_queue_full",
 	DropValidationThrottled: "validation_throttled",
 	DropSubscriberSlow:      "subscriber_slow",
@@ -235,6 +239,7 @@ type tracer struct {
 
 	meshMu sync.Mutex
 	mesh   map[string]map[peer.ID]struct{}
+	out    map[peer.ID]struct{} // peers with a live pubsub writer
 }
 
 var _ pubsub.RawTracer = (*tracer)(nil)
@@ -254,11 +259,27 @@ func (t *tracer) dropped(r DropReason, subject string, data map[string]any) {
 	t.event("web4.gossip.dropped", r.String(), subject, data)
 }
 
-// OnNewOutboundStream implements pubsub.RawTracer.
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+// OnNewOutboundStream implements pubsub.RawTracer: pubsub has a queue and
+// a writer for p from now on.
+func (t *tracer) OnNewOutboundStream(p peer.ID, _ protocol.ID) {
+	t.meshMu.Lock()
+	t.out[p] = struct{}{}
+	t.meshMu.Unlock()
+}
 
 // OnClosedOutboundStream implements pubsub.RawTracer.
-func (t *tracer) OnClosedOutboundStream(peer.ID) {}
+func (t *tracer) OnClosedOutboundStream(p peer.ID) {
+	t.meshMu.Lock()
+	delete(t.out, p)
+	t.meshMu.Unlock()
+}
+
+func (t *tracer) hasWriter(p peer.ID) bool {
+	t.meshMu.Lock()
+	defer t.meshMu.Unlock()
+	_, ok := t.out[p]
+	return ok
+}
 
 // Join implements pubsub.RawTracer.
 func (t *tracer) Join(string) {}
@@ -360,9 +381,9 @@ func (t *tracer) SendRPC(*pubsub.RPC, peer.ID) {}
 // SendRPCCompleted implements pubsub.RawTracer.
 func (t *tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
 
-// DropRPC implements pubsub.RawTracer: the peer's outbound queue was full.
+// DropRPC implements pubsub.RawTracer: an RPC to p was dropped.
 func (t *tracer) DropRPC(rpc *pubsub.RPC, p peer.ID) {
-	t.dropped(DropPeerQueueFull, p.String(), map[string]any{"to": p.String(), "messages": len(rpc.GetPublish())})
+	t.dropped(DropOutbound, p.String(), map[string]any{"to": p.String(), "messages": len(rpc.GetPublish())})
 }
 
 // UndeliverableMessage implements pubsub.RawTracer: deliver is too slow.

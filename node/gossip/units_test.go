@@ -194,7 +194,7 @@ func TestTracerCountsEveryLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := &tracer{self: self, m: m, em: events.NewEmitter("12D3KooWtest", check, clk.now),
-		lim: newLimiter(clk.now, EventInterval), scores: &scoreBoard{}, mesh: map[string]map[peer.ID]struct{}{}}
+		lim: newLimiter(clk.now, EventInterval), scores: &scoreBoard{}, mesh: map[string]map[peer.ID]struct{}{}, out: map[peer.ID]struct{}{}}
 	topic := testTopic
 	msg := &pubsub.Message{Message: &pb.Message{Data: []byte("x"), Topic: &topic}, ReceivedFrom: peer.ID("remote")}
 
@@ -211,7 +211,7 @@ func TestTracerCountsEveryLoss(t *testing.T) {
 
 	s := m.stats()
 	want := map[DropReason]uint64{
-		DropPeerQueueFull: 3, DropSubscriberSlow: 1, DropPeerThrottled: 1,
+		DropOutbound: 3, DropSubscriberSlow: 1, DropPeerThrottled: 1,
 		DropValidationQueueFull: 1, DropValidationThrottled: 1,
 	}
 	for r, n := range want {
@@ -222,7 +222,7 @@ func TestTracerCountsEveryLoss(t *testing.T) {
 	if s.TotalDropped() != 7 || s.Rejected != 1 || s.Ignored != 1 || s.Duplicates != 1 {
 		t.Errorf("stats = %+v", s)
 	}
-	// One dropped event per reason (3 peer_queue_full drops → 1 event).
+	// One dropped event per reason (3 outbound drops → 1 event).
 	if n := ring.Count("web4.gossip.dropped"); n != 5 {
 		t.Errorf("%d dropped events, want 5 (one per reason)", n)
 	}
@@ -232,8 +232,8 @@ func TestTracerCountsEveryLoss(t *testing.T) {
 	clk.advance(EventInterval)
 	tr.DropRPC(&pubsub.RPC{}, peer.ID("remote"))
 	last := ring.Events()[len(ring.Events())-1]
-	if last.Data["reason"] != "peer_queue_full" || last.Data["suppressed"] != uint64(2) {
-		t.Errorf("event after the interval = %v, want reason peer_queue_full with suppressed 2", last.Data)
+	if last.Data["reason"] != "outbound" || last.Data["suppressed"] != uint64(2) {
+		t.Errorf("event after the interval = %v, want reason outbound with suppressed 2", last.Data)
 	}
 	if f := check.Failures(); len(f) > 0 {
 		t.Errorf("schema failures: %v", f)
