@@ -8,12 +8,13 @@ import (
 	"syscall"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -56,7 +57,7 @@ func limiter() rcmgr.Limiter {
 // buildHost creates the libp2p host: Ed25519 identity, Noise (TCP) and
 // QUIC's TLS, yamux, explicit listen addresses, resource and connection
 // managers, identify (always on in go-libp2p's basic host), metrics into reg.
-func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prometheus.Registerer) (host.Host, error) {
+func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prometheus.Registerer, g connmgr.ConnectionGater) (host.Host, error) {
 	if err := preflightListen(listen); err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prome
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	cm, err := basicconnmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, basicconnmgr.WithGracePeriod(cfg.ConnGrace))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
@@ -81,6 +82,7 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prome
 		libp2p.Transport(quic.NewTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(g),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("web4p2p/" + Version),
 	}

@@ -97,12 +97,17 @@ func (n *Node) validateGossip(ctx context.Context, topic string, from peer.ID, r
 	env, err := n.gossipValidator.Validate(raw)
 	if err != nil {
 		switch {
-		case errors.Is(err, envelope.ErrReplay):
-			return fmt.Errorf("%w: %v", gossip.ErrIgnore, err)
 		case errors.Is(err, envelope.ErrInvalidEnvelope), errors.Is(err, envelope.ErrSignatureMismatch), errors.Is(err, envelope.ErrPayloadSchema):
+			// Broken or forged: reject (pubsub scoring charges the
+			// deliverer) and count it against the deliverer's trust.
 			n.penalise(fromFP, from, err, msgIDOf(env))
+			return err
+		default:
+			// Seen already, outside our clock window, or a signer our
+			// trust view does not admit: drop without forwarding, but do
+			// not blame a relayer who could not know.
+			return fmt.Errorf("%w: %v", gossip.ErrIgnore, err)
 		}
-		return err
 	}
 	if !topicTypes[topic][env.Type] {
 		err := fmt.Errorf("%w: %s on %s", errWrongTopic, env.Type, topic)

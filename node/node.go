@@ -68,12 +68,18 @@ type Node struct {
 	gossipValidator *envelope.Validator
 	knowledge       *knowledge.Store
 	gossip          *gossip.Gossip
+	attestBook      *trust.AttestationBook
+	detector        *trust.Detector
 	verifiedGossip  sync.Map // gossip msg id → *envelope.Envelope validated, awaiting delivery
 
 	intentWaiters sync.Map // msg_id of a sent INTENT → chan cip.IntentReply
 	// intentHook, if set, decides INTENT requests when not overloaded
 	// (the AgentLoop plugs in here).
 	intentHook func(ctx context.Context, from string, req cip.IntentRequest) (cip.Decision, string)
+
+	// human is the HCP runtime (consent gate, pacing, human key) and the
+	// AgentLoop; see human.go.
+	human *humanRuntime
 
 	apiRoutes []apiRoute
 	apiAddr   string
@@ -237,7 +243,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.openTrust(); err != nil {
 		return err
 	}
-	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg)
+	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{n})
 	if err != nil {
 		return err
 	}
@@ -263,6 +269,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startMesh(ctx); err != nil {
+		return err
+	}
+	if err := n.startHuman(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {

@@ -24,7 +24,12 @@ func (n *Node) startProtocols() error {
 		Now: n.cfg.Now, LocalFingerprint: n.fp, Replay: n.replay,
 		Policy: n.router.Policy().Envelope, Events: n.em,
 	})
-	ks, err := knowledge.OpenStore(n.db, knowledge.StoreConfig{Now: n.cfg.Now, Events: n.em, View: n.trust.State, OnStatus: n.onFactStatus})
+	ks, err := knowledge.OpenStore(n.db, knowledge.StoreConfig{
+		Now: n.cfg.Now, Events: n.em, View: n.trust.State, OnStatus: n.onFactStatus,
+		// Gossip has no order across publishers: a vote may overtake its
+		// proposal, so it is held until the proposal arrives.
+		HoldUnknown: true,
+	})
 	if err != nil {
 		return err
 	}
@@ -41,12 +46,16 @@ func (n *Node) startProtocols() error {
 	for route, h := range map[router.Route]router.Handler{
 		router.PeerState: router.HandlerFunc(n.handleStateUpdate),
 		router.AgentLoop: router.HandlerFunc(n.handleIntent),
-		router.Knowledge: knowledge.Handler{Store: ks},
+		router.Knowledge: n.knowledgeHandler(),
 	} {
 		if _, err := n.router.Register(route, h); err != nil {
 			return err
 		}
 	}
+	if err := n.startTrustPropagation(); err != nil {
+		return err
+	}
+	n.Go(n.expireLoop)
 	return nil
 }
 

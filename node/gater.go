@@ -1,0 +1,47 @@
+package node
+
+import (
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/web4p2p/web4p2p/trust"
+)
+
+// gater refuses connections to and from blacklisted peers (SPEC §4.3:
+// blacklisted → none; connection closed), so a blacklisted peer cannot
+// simply redial and keep gossiping until the handshake notices.
+type gater struct{ n *Node }
+
+func (g gater) blacklisted(p peer.ID) bool {
+	if g.n.trust == nil {
+		return false
+	}
+	fp, err := FingerprintOf(p)
+	if err != nil {
+		return false
+	}
+	return g.n.trust.State(fp) == trust.Blacklisted
+}
+
+// InterceptPeerDial refuses dialling a blacklisted peer.
+func (g gater) InterceptPeerDial(p peer.ID) bool { return !g.blacklisted(p) }
+
+// InterceptAddrDial allows every address.
+func (g gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+
+// InterceptAccept allows every inbound connection until the peer is known.
+func (g gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+// InterceptSecured refuses a blacklisted peer once Noise/TLS has proven who it is.
+func (g gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	if g.blacklisted(p) {
+		g.n.em.Emit("web4.node.connection_refused", p.String(), map[string]any{"reason": "blacklisted"})
+		return false
+	}
+	return true
+}
+
+// InterceptUpgraded allows the upgraded connection.
+func (g gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
