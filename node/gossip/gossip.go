@@ -358,8 +358,8 @@ func (g *Gossip) Publish(ctx context.Context, topic string, raw []byte) error {
 		return fmt.Errorf("gossip: publish %s: not published: %w", topic, lp.err)
 	case lp.err != nil:
 		return fmt.Errorf("%w: publish %s: %w", ErrRejected, topic, lp.err)
-	case errors.Is(err, pubsub.ErrTopicClosed), g.isClosed():
-		return ErrClosed
+	case err != nil && (errors.Is(err, pubsub.ErrTopicClosed) || g.isClosed()):
+		return fmt.Errorf("gossip: publish %s: %w (%w)", topic, ErrClosed, err)
 	case err != nil:
 		return fmt.Errorf("gossip: publish %s: %w", topic, err)
 	case !lp.called:
