@@ -23,7 +23,8 @@
 //     inside a (possibly forged) envelope (SPEC §1).
 //   - Validation runs inline on pubsub's validation workers (not one goroutine
 //     per message), so bursts queue in the sized validation queue instead of
-//     hitting pubsub's async throttle, which drops silently.
+//     hitting pubsub's async-validation throttle (1,024 per topic), which
+//     drops once saturated.
 //   - Queues (peer outbound queue, validation queue, subscription buffer) are
 //     sized for bursts (see limits.go): pubsub's defaults of 32 drop under a
 //     burst of a few hundred messages, and in a small mesh gossip repair
