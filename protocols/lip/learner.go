@@ -94,17 +94,23 @@ func (l *Learner) Learn(ctx context.Context, req FetchPayload) (*Learned, error)
 		"uri": clipN(res.FinalURI, 512), "sha256": res.SHA256, "claims": len(claims), "tier": prov.Tier.String(),
 		"confidence": out.Evidence.Confidence,
 	})
+	batch := make([]Claim, 0, len(claims))
 	for _, xc := range claims {
 		c, err := NewClaim(xc, prov, "")
 		if err != nil {
 			out.ExtractErr = errors.Join(out.ExtractErr, err)
 			continue
 		}
-		e, err := l.Queue.Submit(ctx, c)
-		if err != nil {
-			return out, err
+		batch = append(batch, c)
+	}
+	entries, err := l.Queue.SubmitAll(ctx, batch)
+	for _, e := range entries {
+		if e.ID != "" {
+			out.Entries = append(out.Entries, e)
 		}
-		out.Entries = append(out.Entries, e)
+	}
+	if err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package lip
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -137,6 +138,7 @@ type Queue struct {
 	mu      sync.Mutex
 	entries map[string]*Entry
 	groups  map[string]map[string]bool // conflict group key → entry ids
+	byURI   map[string]map[string]bool // provenance uri → entry ids (SameContent)
 	open    int
 	closed  bool
 }
@@ -157,7 +159,7 @@ func OpenQueue(db *store.DB, cfg QueueConfig) (*Queue, error) {
 	if cfg.MaxOpen <= 0 || cfg.MaxOpen > MaxOpen {
 		cfg.MaxOpen = MaxOpen
 	}
-	q := &Queue{cfg: cfg, db: db, entries: map[string]*Entry{}, groups: map[string]map[string]bool{}}
+	q := &Queue{cfg: cfg, db: db, entries: map[string]*Entry{}, groups: map[string]map[string]bool{}, byURI: map[string]map[string]bool{}}
 	if db != nil {
 		err := db.ForEach(queueBucket, func(k, v []byte) error {
 			var e Entry
@@ -182,6 +184,11 @@ func (q *Queue) index(e *Entry) {
 	if e.State.Open() {
 		q.open++
 	}
+	u := e.Claim.Provenance.URI
+	if q.byURI[u] == nil {
+		q.byURI[u] = map[string]bool{}
+	}
+	q.byURI[u][e.ID] = true
 	for _, g := range groupKeys(e.Claim) {
 		m := q.groups[g]
 		if m == nil {
@@ -196,6 +203,11 @@ func (q *Queue) unindex(e *Entry) {
 	delete(q.entries, e.ID)
 	if e.State.Open() {
 		q.open--
+	}
+	u := e.Claim.Provenance.URI
+	delete(q.byURI[u], e.ID)
+	if len(q.byURI[u]) == 0 {
+		delete(q.byURI, u)
 	}
 	for _, g := range groupKeys(e.Claim) {
 		delete(q.groups[g], e.ID)
@@ -238,44 +250,79 @@ type outbox struct {
 // with ErrInvalidClaim and a web4.lip.claim_refused event and are not
 // stored.
 func (q *Queue) Submit(ctx context.Context, c Claim) (Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return Entry{}, err
+	es, err := q.SubmitAll(ctx, []Claim{c})
+	if len(es) == 1 && es[0].ID != "" {
+		return es[0], err
 	}
-	id := c.ID()
-	if err := c.Validate(); err != nil {
-		q.cfg.Events.Emit("web4.lip.claim_refused", id, map[string]any{"reason": "invalid", "detail": err.Error()})
-		return Entry{}, err
+	return Entry{}, err
+}
+
+// SubmitAll submits several claims (one document's) under one lock and
+// one store transaction. It returns one entry per claim, in order; a
+// refused claim leaves a zero Entry in its slot and its error joined into
+// the returned error.
+func (q *Queue) SubmitAll(ctx context.Context, cs []Claim) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(cs))
+	var errs []error
+	valid := make([]bool, len(cs))
+	for i, c := range cs {
+		if err := c.Validate(); err != nil {
+			q.cfg.Events.Emit("web4.lip.claim_refused", c.ID(), map[string]any{"reason": "invalid", "detail": err.Error()})
+			errs = append(errs, err)
+			continue
+		}
+		valid[i] = true
 	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return Entry{}, ErrClosed
+		return nil, ErrClosed
 	}
 	now := q.cfg.Now().UTC()
 	var ob outbox
-	e, exists := q.entries[id]
-	if !exists {
-		if q.open >= q.cfg.MaxOpen || len(q.entries) >= MaxEntries {
-			n := q.open
-			q.mu.Unlock()
-			err := fmt.Errorf("%w: %d open claims (max %d), %d held (max %d)", ErrQueueFull, n, q.cfg.MaxOpen, len(q.entries), MaxEntries)
-			q.cfg.Events.Emit("web4.lip.claim_refused", id, map[string]any{"reason": "queue_full", "detail": err.Error()})
-			return Entry{}, err
+	var refused []string
+	for i, c := range cs {
+		if !valid[i] {
+			continue
 		}
-		e = &Entry{ID: id, Claim: c, State: Pending, Reason: ReasonInsufficient, Submitted: now,
-			Expires: now.Add(q.cfg.TTL), Updated: now, Tier: q.tier(c), Version: 1}
-		q.index(e)
-		snap := e.clone()
-		ob.events = append(ob.events, func() {
-			q.cfg.Events.Emit("web4.lip.claim_pending", id, entryData(&snap, nil))
-		})
+		id := c.ID()
+		e, exists := q.entries[id]
+		if !exists {
+			if q.open >= q.cfg.MaxOpen || len(q.entries) >= MaxEntries {
+				errs = append(errs, fmt.Errorf("%w: %d open claims (max %d), %d held (max %d)", ErrQueueFull, q.open, q.cfg.MaxOpen, len(q.entries), MaxEntries))
+				refused = append(refused, id)
+				continue
+			}
+			e = &Entry{ID: id, Claim: c, State: Pending, Reason: ReasonInsufficient, Submitted: now,
+				Expires: now.Add(q.cfg.TTL), Updated: now, Tier: q.tier(c), Version: 1}
+			q.index(e)
+			snap := e.clone()
+			ob.events = append(ob.events, func() {
+				q.cfg.Events.Emit("web4.lip.claim_pending", id, entryData(&snap, nil))
+			})
+		}
+		q.crossCorroborateLocked(e, c.Origin, now)
+		q.evaluateLocked(q.affected(e), now, &ob)
+		out[i] = e.clone()
+		ob.persist = append(ob.persist, out[i]) // a new entry may not have changed state
 	}
-	q.crossCorroborateLocked(e, c.Origin, now)
-	q.evaluateLocked(q.affected(e), now, &ob)
-	out := e.clone()
-	ob.persist = append(ob.persist, out) // a new entry may not have changed state
+	// Later claims of the batch may have changed earlier ones.
+	for i := range out {
+		if out[i].ID != "" {
+			out[i] = q.entries[out[i].ID].clone()
+		}
+	}
 	q.mu.Unlock()
-	return out, q.flush(&ob)
+	for _, id := range refused {
+		q.cfg.Events.Emit("web4.lip.claim_refused", id, map[string]any{"reason": "queue_full", "detail": ErrQueueFull.Error()})
+	}
+	if err := q.flush(&ob); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }
 
 // crossCorroborateLocked records peer evidence: a claim with an Origin
@@ -336,14 +383,12 @@ func (q *Queue) Corroborate(ctx context.Context, k Corroboration) ([]Entry, erro
 		k.At = now
 	}
 	var touched []string
-	candidates := q.entries
+	ids := q.byURI[k.URI]
 	if k.Kind == OwnEvidence {
-		candidates = map[string]*Entry{}
-		for id := range q.groups["f\x00"+k.FactID] {
-			candidates[id] = q.entries[id]
-		}
+		ids = q.groups["f\x00"+k.FactID]
 	}
-	for id, e := range candidates {
+	for id := range ids {
+		e := q.entries[id]
 		if e.State == Rejected || !k.Supports(e.Claim) {
 			continue
 		}
@@ -404,7 +449,7 @@ func (q *Queue) Tick(ctx context.Context) error {
 		return err
 	}
 	if q.db != nil && len(prune) > 0 {
-		return q.db.Batch(func(tx *bolt.Tx) error {
+		return q.db.Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte(queueBucket))
 			if err != nil {
 				return err
@@ -684,7 +729,10 @@ func (q *Queue) transitionLocked(e *Entry, d Decision, now time.Time, ob *outbox
 func (q *Queue) flush(ob *outbox) error {
 	var err error
 	if q.db != nil && len(ob.persist) > 0 {
-		err = q.db.Batch(func(tx *bolt.Tx) error {
+		// Update, not Batch: Batch waits up to its delay for company, which
+		// a lone Submit would pay on every call; SubmitAll groups a
+		// document's claims into one transaction instead.
+		err = q.db.Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte(queueBucket))
 			if err != nil {
 				return err
