@@ -217,13 +217,23 @@ func TestProbingPeerForbiddenTypeIsNotRouted(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.waitTrust(ctx, m.h.ID(), trust.Probing)
-	b := &cip.Builder{Key: m.key, AgentID: "mallory"}
-	msg, err := b.TrustAttest(cip.Peer{Fingerprint: victim.n.Fingerprint()}, cip.TrustAttestPayload{
-		Subject: strings.Repeat("cd", 32), View: envelope.ViewBlacklisted, Reason: "says so",
-		Evidence: []cip.AttestEvidence{}})
+	// LIP_FETCH asks this node to fetch a URI on the sender's behalf:
+	// trusted peers only (SPEC §4.3).
+	env := &envelope.Envelope{
+		Family: envelope.LIP, MsgID: "6f1c2f7e-3b7a-4c51-9d3e-2f0a1b2c3d4e", Type: envelope.LIPFetch,
+		Timestamp: time.Now().UTC().Truncate(time.Second),
+		Sender: envelope.Sender{AgentID: "mallory", Fingerprint: envelope.Fingerprint(m.key.Public().(ed25519.PublicKey)),
+			Capabilities: []string{}, Pubkey: envelope.EncodePubkey(m.key.Public().(ed25519.PublicKey))},
+		Receiver: envelope.Receiver{Fingerprint: victim.n.Fingerprint()},
+		Trust:    envelope.Trust{SenderView: envelope.ViewProbing, ReceiverView: envelope.ViewProbing},
+		State:    envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}},
+		Payload:  json.RawMessage(`{"uri":"https://example.org/","constraints":[]}`),
+	}
+	wire, err := envelope.Seal(env, m.key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	msg := &cip.Message{Env: env, Wire: wire}
 	if err := conn(conn{t: m.t}).Send(ctx, msg.Wire); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/protocols/cip"
@@ -26,6 +28,16 @@ func (n *Node) startTrustPropagation() error {
 	if _, err := n.router.Register(router.TrustPropagation, router.HandlerFunc(n.handleAttest)); err != nil {
 		return err
 	}
+	// SPEC §4.3: a blacklisted peer's connection is closed, whatever made
+	// it blacklisted (handshake, proof, detector, attestations).
+	n.trust.OnChange(func(tr trust.Transition) {
+		if tr.To != trust.Blacklisted || tr.PeerID == "" {
+			return
+		}
+		if p, err := peer.Decode(tr.PeerID); err == nil && p != n.id {
+			n.Go(func(context.Context) { n.disconnect(p, "blacklisted: "+tr.Event.String()) })
+		}
+	})
 	return nil
 }
 

@@ -184,7 +184,7 @@ func TestRoutingMatrix(t *testing.T) {
 // TestGatingTable checks every (state, type) cell of SPEC §4.3 against an
 // independently written expectation, through Allowed and through Route.
 func TestGatingTable(t *testing.T) {
-	probing := "HELLO VERIFY STATE_UPDATE INTENT FACT_PROPOSE FACT_CHALLENGE FACT_CONFIRM FACT_REJECT DECISION_SHARE LIP_EVIDENCE LIP_CONFLICT LIP_ACCEPT LIP_REJECT"
+	probing := "HELLO VERIFY STATE_UPDATE INTENT FACT_PROPOSE FACT_CHALLENGE FACT_CONFIRM FACT_REJECT DECISION_SHARE TRUST_ATTEST LIP_EVIDENCE LIP_CONFLICT LIP_ACCEPT LIP_REJECT"
 	trustedAll := "HELLO VERIFY INTENT FACT_PROPOSE FACT_CHALLENGE FACT_CONFIRM FACT_REJECT DECISION_SHARE STATE_UPDATE TRUST_ATTEST LIP_FETCH LIP_EVIDENCE LIP_CONFLICT LIP_ACCEPT LIP_REJECT"
 	want := map[trust.State]string{
 		trust.Unknown:     "HELLO VERIFY",
@@ -289,8 +289,11 @@ func TestWithLedger(t *testing.T) {
 	if err := route("FACT_PROPOSE"); err != nil {
 		t.Fatalf("probing peer proposing: %v", err)
 	}
-	if err := route("TRUST_ATTEST"); !errors.Is(err, ErrTrustViolation) {
-		t.Fatalf("probing peer attesting: %v", err)
+	if err := route("TRUST_ATTEST"); err != nil {
+		t.Fatalf("probing peer attesting (proofs are checked by the receiver): %v", err)
+	}
+	if err := route("LIP_FETCH"); !errors.Is(err, ErrTrustViolation) {
+		t.Fatalf("probing peer asking us to fetch: %v", err)
 	}
 }
 
@@ -415,9 +418,9 @@ func TestPolicyEnvelope(t *testing.T) {
 	if err := p.Envelope(env); err != nil {
 		t.Fatalf("probing confirm: %v", err)
 	}
-	env.Type = envelope.TrustAttest
+	env.Family, env.Type = envelope.LIP, envelope.LIPFetch
 	if err := p.Envelope(env); !errors.Is(err, envelope.ErrTrustViolation) {
-		t.Fatalf("probing attest: %v", err)
+		t.Fatalf("probing fetch request: %v", err)
 	}
 	if err := p.Envelope(nil); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatal("nil envelope")

@@ -126,14 +126,20 @@ func RouteFor(t envelope.Type) (Route, bool) {
 //     (asking this node to fetch a URI) is for trusted peers only.
 //   - HCP types never come from remote peers; they are accepted only from
 //     the local human session (Message.Local), see allowedLocal.
-//   - TRUST_ATTEST follows the table literally: trusted senders only.
+//   - TRUST_ATTEST is also accepted from probing peers. SPEC §5 says a
+//     proof-carrying attestation is checked by every receiver itself and
+//     acted on by its own authority, so the attester's standing does not
+//     matter for proofs; attestations without proof still count only from
+//     attesters this node trusts (trust.AttestationBook enforces that).
+//     Gating proofs to trusted senders would let an equivocator stay in
+//     good standing wherever no trusted peer happened to see both halves.
 var gating = map[trust.State][]envelope.Type{
 	trust.Unknown:   {envelope.Hello, envelope.Verify},
 	trust.Untrusted: {envelope.Hello, envelope.Verify}, // only after the cooldown, see Allowed
 	trust.Probing: {envelope.Hello, envelope.Verify, envelope.StateUpdate, envelope.Intent,
 		envelope.FactPropose, envelope.FactChallenge, envelope.FactConfirm, envelope.FactReject,
-		envelope.DecisionShare, envelope.LIPEvidence, envelope.LIPConflict, envelope.LIPAccept,
-		envelope.LIPReject},
+		envelope.DecisionShare, envelope.TrustAttest, envelope.LIPEvidence, envelope.LIPConflict,
+		envelope.LIPAccept, envelope.LIPReject},
 	trust.Trusted:     append(envelope.Types(envelope.CIP), envelope.Types(envelope.LIP)...), // all remote types
 	trust.Blacklisted: nil,                                                                   // none
 }
