@@ -114,3 +114,29 @@ func (l *Learner) Learn(ctx context.Context, req FetchPayload) (*Learned, error)
 	}
 	return out, nil
 }
+
+// Evidence takes a verified LIP_EVIDENCE envelope from a peer (the router
+// has run the envelope checks), turns its claims into queue claims with the
+// sender as origin (EvidenceClaims) and submits them: each one corroborates
+// the queued claims for the same statement and verdict. A payload that
+// fails its checks is refused as a whole with an error wrapping
+// ErrInvalidPayload and a web4.lip.evidence_refused event.
+func (l *Learner) Evidence(ctx context.Context, env *envelope.Envelope) ([]Entry, error) {
+	claims, err := EvidenceClaims(env)
+	if err != nil {
+		subject, sender := "", ""
+		if env != nil {
+			subject, sender = env.MsgID, env.Sender.Fingerprint
+		}
+		l.Events.Emit("web4.lip.evidence_refused", subject, map[string]any{"sender": sender, "detail": clipN(err.Error(), 1024)})
+		return nil, err
+	}
+	entries, err := l.Queue.SubmitAll(ctx, claims)
+	out := entries[:0]
+	for _, e := range entries {
+		if e.ID != "" {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}

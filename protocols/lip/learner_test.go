@@ -150,12 +150,8 @@ func TestLowTierAcceptedAfterTwoTrustedPeersRefetch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		claims, err := EvidenceClaims(env)
-		if err != nil {
+		if _, err := l.Evidence(ctx, env); err != nil {
 			t.Fatal(err)
-		}
-		for _, c := range claims {
-			mustSubmit(t, f.q, c)
 		}
 		e, _ := f.q.Get(id)
 		switch name {
@@ -234,6 +230,35 @@ func TestLearnRefusalsReachNothing(t *testing.T) {
 		t.Fatalf("fetch_refused events %d, want %d", n, len(cases))
 	}
 	if _, err := l.Learn(context.Background(), FetchPayload{Query: "capital of France"}); !errors.Is(err, ErrNoURI) {
+		t.Fatal(err)
+	}
+}
+
+func TestPeerEvidenceRefused(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	em, ring := testEmitter(t)
+	l := newLearner(t, f, em)
+	b := testBuilder(21)
+	p := EvidenceFor(&fetch.Result{SHA256: sum("x")}, []extract.Claim{{Statement: "S.", Verdict: extract.True, Confidence: 0.7, Extractor: "e"}}, "")
+	p.Claims[0].FactID = sum("forged")
+	m, err := b.Evidence(Broadcast, Provenance{URI: "https://x.example/", RetrievedAt: t0, ContentSHA256: sum("x")}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := validator().Validate(m.Wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Evidence(context.Background(), env); !errors.Is(err, ErrInvalidPayload) {
+		t.Fatal(err)
+	}
+	if ring.Count("web4.lip.evidence_refused") != 1 {
+		t.Fatal("no evidence_refused event")
+	}
+	if total, _ := f.q.Len(); total != 0 {
+		t.Fatal("forged evidence queued")
+	}
+	if _, err := l.Evidence(context.Background(), nil); !errors.Is(err, ErrInvalidPayload) {
 		t.Fatal(err)
 	}
 }

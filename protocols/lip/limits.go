@@ -39,6 +39,9 @@ const (
 	// MaxReasonBytes bounds free-text reasons and details.
 	MaxReasonBytes = 1024
 
+	// MaxTierRules bounds the source-tier file.
+	MaxTierRules = 10000
+
 	// DefaultDomain is the knowledge domain of a claim whose document names
 	// none.
 	DefaultDomain = "web"

@@ -40,9 +40,6 @@ type TierRule struct {
 	Tier    envelope.Tier `json:"tier"`
 }
 
-// MaxTierRules bounds the tier file.
-const MaxTierRules = 10000
-
 // ParseTierConfig parses and checks a tier file. Errors wrap ErrTierConfig
 // and name the line and column (syntax) or the field
 // ("sources[3].pattern") at fault.

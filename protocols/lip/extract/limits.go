@@ -18,6 +18,9 @@ const (
 	MaxDepth = 32
 	// MaxScripts bounds the ld+json script elements read from one page.
 	MaxScripts = 64
+	// MaxStatementsSought bounds Document.Statements for Verbatim, so the
+	// cost of one document stays linear in its size.
+	MaxStatementsSought = 64
 	// SnippetContext is how many bytes of text either side of a verbatim
 	// match are kept as evidence.
 	SnippetContext = 120

@@ -11,10 +11,6 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxStatementsSought bounds Document.Statements for Verbatim, so the cost
-// of one document stays linear in its size.
-const MaxStatementsSought = 64
-
 // Verbatim finds the statements a fetch was looking for
 // (Document.Statements) as written in the document: in text/* bodies as
 // they are, in HTML in the visible text (script, style, noscript, template
