@@ -131,6 +131,11 @@ const queueBucket = "lip.queue"
 // Queue is the liminal queue. Safe for concurrent use. It starts no
 // goroutines: time advances through Tick (or Run, on the caller's
 // goroutine).
+//
+// An accepted claim stays accepted through a conflict too close to call
+// (the newcomer is disputed instead); it is rejected — and its source loses
+// a tier — only when contradicting evidence outweighs it by the conflict
+// margin, or when Retract says it was wrong.
 type Queue struct {
 	cfg QueueConfig
 	db  *store.DB
@@ -303,6 +308,18 @@ func (q *Queue) SubmitAll(ctx context.Context, cs []Claim) ([]Entry, error) {
 			ob.events = append(ob.events, func() {
 				q.cfg.Events.Emit("web4.lip.claim_pending", id, entryData(&snap, nil))
 			})
+		}
+		if exists && e.State.Open() && c.Origin == e.Claim.Origin &&
+			c.Provenance.ContentSHA256 != e.Claim.Provenance.ContentSHA256 &&
+			c.Provenance.RetrievedAt.After(e.Claim.Provenance.RetrievedAt) {
+			// The page changed since we queued the claim and still says it:
+			// keep the newest provenance. Same-content corroborations of the
+			// old bytes stop counting (Supports compares hashes).
+			old := e.Claim.Provenance.ContentSHA256
+			e.Claim.Provenance = c.Provenance
+			e.Version++
+			data := map[string]any{"claim_id": id, "old_sha256": old, "sha256": c.Provenance.ContentSHA256}
+			ob.events = append(ob.events, func() { q.cfg.Events.Emit("web4.lip.claim_refetched", id, data) })
 		}
 		q.crossCorroborateLocked(e, c.Origin, now)
 		q.evaluateLocked(q.affected(e), now, &ob)

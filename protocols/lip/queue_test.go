@@ -452,3 +452,31 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+func TestRefetchWithNewContentResetsSameContentSupport(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	ctx := context.Background()
+	c := mkClaim("Changing page.", "https://blog.example/c", extract.True)
+	mustSubmit(t, f.q, c)
+	f.q.Corroborate(ctx, sameContent(fp("alice"), c))
+	newer := c
+	newer.Provenance.ContentSHA256 = sum("edited page")
+	newer.Provenance.RetrievedAt = t0.Add(time.Minute)
+	e := mustSubmit(t, f.q, newer)
+	if e.Claim.Provenance.ContentSHA256 != newer.Provenance.ContentSHA256 || len(e.Support) != 0 {
+		t.Fatalf("after re-fetch: hash %s support %v", e.Claim.Provenance.ContentSHA256, e.Support)
+	}
+	// Bob confirms the old bytes: no longer support. Bob and Alice on the new bytes: accepted.
+	f.q.Corroborate(ctx, sameContent(fp("bob"), c))
+	if e, _ = f.q.Get(c.ID()); e.State != Pending {
+		t.Fatal("old bytes still corroborate")
+	}
+	f.q.Corroborate(ctx, sameContent(fp("bob"), newer))
+	f.q.Corroborate(ctx, sameContent(fp("alice"), newer))
+	if e, _ = f.q.Get(c.ID()); e.State != Accepted {
+		t.Fatalf("new bytes: %v/%v", e.State, e.Reason)
+	}
+	if f.ring.Count("web4.lip.claim_refetched") != 1 {
+		t.Fatal("no refetched event")
+	}
+}
