@@ -195,3 +195,32 @@ func FuzzEvidenceClaims(f *testing.F) {
 func (b *Builder) fingerprint() string {
 	return envelope.Fingerprint(b.Key.Public().(ed25519.PublicKey))
 }
+
+func FuzzDecode(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"uri":"https://x.example/","constraints":["a"]}`))
+	f.Add(uint8(2), []byte(`{"claim_id":"`+sum("a")+`","fact_id":"`+sum("b")+`","with_claim_id":"`+sum("c")+`","with_fact_id":"`+sum("d")+`","kind":"contradiction","severity":"high","statement":"s"}`))
+	f.Add(uint8(3), []byte(`{"claim_id":"`+sum("a")+`","fact_id":"`+sum("b")+`","statement":"s","domain":"d","verdict":"true","content_sha256":"`+sum("c")+`","reason":"tier","corroborators":[]}`))
+	f.Add(uint8(4), []byte(`{"claim_id":"`+sum("a")+`","fact_id":"`+sum("b")+`","statement":"s","reason":"expired","detail":""}`))
+	if err := Register(); err != nil {
+		f.Fatal(err)
+	}
+	types := envelope.Types(envelope.LIP)
+	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
+		env := &envelope.Envelope{Family: envelope.LIP, Type: types[int(which)%len(types)], Payload: payload}
+		v, err := Decode(env)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPayload) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		// Whatever decoded must encode again and still satisfy the schema.
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("re-encode %T: %v", v, err)
+		}
+		if err := envelope.ValidatePayload(env.Type, b); err != nil {
+			t.Fatalf("re-encoded %v payload fails its schema: %v\n%s", env.Type, err, b)
+		}
+	})
+}
