@@ -30,7 +30,15 @@ type Learner struct {
 	// Resolve turns a query into a URI to fetch (e.g. a configured search
 	// or a lookup table). nil: query-only fetches fail with ErrNoURI.
 	Resolve func(ctx context.Context, query string) (string, error)
-	// Events receives web4.lip.evidence and web4.lip.extract_failed.
+	// Recheck makes Evidence re-fetch the page a peer's LIP_EVIDENCE
+	// names: if the content hash matches, this node queues the claims as
+	// its own reading too (so the source's tier applies, and the peer's
+	// evidence corroborates). Off, peer claims can only be accepted through
+	// corroboration. The fetcher's SSRF rules apply; rate-limiting peers
+	// is the router's job.
+	Recheck bool
+	// Events receives web4.lip.evidence, web4.lip.extract_failed,
+	// web4.lip.evidence_refused and web4.lip.recheck_mismatch.
 	Events *events.Emitter
 }
 
@@ -131,6 +139,9 @@ func (l *Learner) Evidence(ctx context.Context, env *envelope.Envelope) ([]Entry
 		l.Events.Emit("web4.lip.evidence_refused", subject, map[string]any{"sender": sender, "detail": clipN(err.Error(), 1024)})
 		return nil, err
 	}
+	if l.Recheck && len(claims) > 0 {
+		claims = append(claims, l.recheck(ctx, env, claims)...)
+	}
 	entries, err := l.Queue.SubmitAll(ctx, claims)
 	out := entries[:0]
 	for _, e := range entries {
@@ -139,4 +150,32 @@ func (l *Learner) Evidence(ctx context.Context, env *envelope.Envelope) ([]Entry
 		}
 	}
 	return out, err
+}
+
+// recheck re-fetches the page of a peer's evidence and returns this node's
+// own copies of the claims when the content hash matches (nil otherwise).
+func (l *Learner) recheck(ctx context.Context, env *envelope.Envelope, claims []Claim) []Claim {
+	want := claims[0].Provenance.ContentSHA256
+	res, err := l.Fetcher.Fetch(ctx, env.Source.URI)
+	if err != nil {
+		return nil // refused or failed: already reported as web4.lip.fetch_refused
+	}
+	if res.SHA256 != want {
+		l.Events.Emit("web4.lip.recheck_mismatch", env.MsgID, map[string]any{
+			"uri": clipN(env.Source.URI, 512), "sender": env.Sender.Fingerprint, "claimed_sha256": want, "sha256": res.SHA256,
+		})
+		return nil
+	}
+	prov := Provenance{URI: res.FinalURI, RetrievedAt: res.RetrievedAt, ContentSHA256: res.SHA256, ContentType: res.ContentType, Tier: envelope.TierUnknown}
+	if l.Tiers != nil {
+		prov.Tier = l.Tiers.TierOf(res.FinalURI)
+	}
+	out := make([]Claim, 0, len(claims))
+	for _, c := range claims {
+		own, err := NewClaim(c.Claim, prov, "")
+		if err == nil {
+			out = append(out, own)
+		}
+	}
+	return out
 }

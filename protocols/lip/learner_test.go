@@ -262,3 +262,68 @@ func TestPeerEvidenceRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPeerClaimsNeedRecheckOrCorroboration(t *testing.T) {
+	w := newWeb(t)
+	ctx := context.Background()
+	uri := w.url("news.example", "/claims.json") // a medium-tier source
+	// What an honest peer read there.
+	pf := newFixture(t, nil, nil)
+	honest, err := newLearner(t, pf, nil).Learn(ctx, FetchPayload{URI: uri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := testBuilder(31)
+	send := func(l *Learner, prov Provenance, p EvidencePayload) []Entry {
+		t.Helper()
+		m, err := peer.Evidence(Broadcast, prov, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := validator().Validate(m.Wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := l.Evidence(ctx, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+
+	// Without re-checking, the peer's word does not ride on the site's tier.
+	f := newFixture(t, nil, nil)
+	l := newLearner(t, f, nil)
+	es := send(l, honest.Provenance, honest.Evidence)
+	if len(es) != 1 || es[0].State != Pending || es[0].Claim.Origin != peer.fingerprint() {
+		t.Fatalf("unchecked peer claim: %+v", es)
+	}
+
+	// Re-checking: same hash, so this node's own reading is queued and
+	// accepted on the tier; the peer's evidence corroborates it.
+	f = newFixture(t, nil, nil)
+	em, ring := testEmitter(t)
+	l = newLearner(t, f, em)
+	l.Recheck = true
+	es = send(l, honest.Provenance, honest.Evidence)
+	if len(es) != 2 || es[1].ID != es[0].ID {
+		t.Fatalf("rechecked: %+v", es)
+	}
+	if e := es[1]; e.Claim.Origin != "" || e.State != Accepted || e.Reason != ReasonTier ||
+		len(e.Corroborations) != 1 || e.Corroborations[0].Peer != peer.fingerprint() {
+		t.Fatalf("rechecked entry: %+v", e)
+	}
+
+	// A lying peer: claims the medium-tier page says something it does not,
+	// with a made-up hash. The re-fetch does not match; nothing is accepted.
+	lie := EvidenceFor(&fetch.Result{SHA256: sum("made up")}, []extract.Claim{{Statement: "The Eiffel Tower is in Rome.", Verdict: extract.True, Confidence: 0.9, Extractor: "json_claims"}}, "")
+	prov := honest.Provenance
+	prov.ContentSHA256 = sum("made up")
+	es = send(l, prov, lie)
+	if len(es) != 1 || es[0].State != Pending || es[0].Claim.Origin == "" {
+		t.Fatalf("lie: %+v", es)
+	}
+	if ring.Count("web4.lip.recheck_mismatch") != 1 {
+		t.Fatal("no recheck_mismatch event")
+	}
+}

@@ -309,7 +309,15 @@ func (q *Queue) SubmitAll(ctx context.Context, cs []Claim) ([]Entry, error) {
 				q.cfg.Events.Emit("web4.lip.claim_pending", id, entryData(&snap, nil))
 			})
 		}
-		if exists && e.State.Open() && c.Origin == e.Claim.Origin &&
+		if exists && e.State.Open() && c.Origin == "" && e.Claim.Origin != "" {
+			// We read the page ourselves what a peer reported: the entry
+			// becomes our own reading (with our provenance, so the tier
+			// rule applies) and the peer's report counts as its evidence.
+			former := e.Claim.Origin
+			e.Claim = c
+			e.Version++
+			addCorroboration(e, Corroboration{Peer: former, Kind: OwnEvidence, FactID: c.FactID, Verdict: c.Verdict, At: now})
+		} else if exists && e.State.Open() && c.Origin == e.Claim.Origin &&
 			c.Provenance.ContentSHA256 != e.Claim.Provenance.ContentSHA256 &&
 			c.Provenance.RetrievedAt.After(e.Claim.Provenance.RetrievedAt) {
 			// The page changed since we queued the claim and still says it:
@@ -601,8 +609,14 @@ func (q *Queue) tier(c Claim) envelope.Tier {
 	return q.cfg.Tiers.TierOf(c.Provenance.URI)
 }
 
+// side is e's standing in a conflict. A claim only a peer has read weighs
+// as an unknown source until corroborated (see Decide, rule 9).
 func (q *Queue) side(e *Entry) Side {
-	return Side{Tier: q.tier(e.Claim), Support: len(TrustedSupport(e.Claim, e.Corroborations, q.cfg.View)), Accepted: e.State == Accepted}
+	tier := q.tier(e.Claim)
+	if e.Claim.Origin != "" && tier.Rank() > envelope.TierUnknown.Rank() {
+		tier = envelope.TierUnknown
+	}
+	return Side{Tier: tier, Support: len(TrustedSupport(e.Claim, e.Corroborations, q.cfg.View)), Accepted: e.State == Accepted}
 }
 
 // conflictLocked summarises e's conflicts and reports new ones.

@@ -480,3 +480,17 @@ func TestRefetchWithNewContentResetsSameContentSupport(t *testing.T) {
 		t.Fatal("no refetched event")
 	}
 }
+
+func TestOwnReadingTakesOverAPeersEntry(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	c := mkClaim("Reported by a peer.", "https://news.example/r", extract.True)
+	pc := c
+	pc.Origin = fp("mallory")
+	if e := mustSubmit(t, f.q, pc); e.State != Pending {
+		t.Fatalf("peer claim on a medium source: %v", e.State)
+	}
+	e := mustSubmit(t, f.q, c)
+	if e.Claim.Origin != "" || e.State != Accepted || e.Reason != ReasonTier || len(e.Corroborations) != 1 {
+		t.Fatalf("own reading: %+v", e)
+	}
+}

@@ -238,12 +238,18 @@ type Decision struct {
 //  6. extraction confidence below Rules.MinConfidence → reject (low_confidence)
 //  7. unresolved conflict → dispute (disputed)
 //  8. agent overloaded → wait (overloaded)
-//  9. tier ≥ medium → accept (tier)
+//  9. tier ≥ medium, for a claim this node fetched itself → accept (tier)
 //  10. ≥ Rules.MinCorroborators distinct trusted corroborators → accept (corroborated)
 //  11. otherwise → wait (insufficient_support)
 //
 // Rejections come before the overload check: refusing costs the agent
 // nothing and frees the queue, while accepting must wait for attention.
+//
+// Rule 9 needs Origin == "": a claim carried in a peer's LIP_EVIDENCE says
+// what the peer says the page says, and a peer could name a high-tier site
+// for words it never printed. Such a claim is accepted only through
+// corroboration (rule 10), or when this node re-fetches the page itself
+// (Learner.Recheck), which queues its own claim with the real tier.
 func Decide(in Input) Decision {
 	r := in.Rules.norm()
 	c := in.Claim
@@ -276,7 +282,7 @@ func Decide(in Input) Decision {
 	if in.Overloaded {
 		return d(Wait, ReasonOverloaded, "agent overloaded; the claim waits")
 	}
-	if in.Tier.Rank() >= envelope.TierMedium.Rank() {
+	if c.Origin == "" && in.Tier.Rank() >= envelope.TierMedium.Rank() {
 		return d(Accept, ReasonTier, "source tier %v", in.Tier)
 	}
 	if len(support) >= r.MinCorroborators {

@@ -12,7 +12,7 @@ import (
 func TestDecideRuleByRule(t *testing.T) {
 	base := mkClaim("The Eiffel Tower is in Paris.", "https://low.example/a", extract.True)
 	alice, bob, carol, mallory := fp("alice"), fp("bob"), fp("carol"), fp("mallory")
-	v := view{alice: trust.Trusted, bob: trust.Trusted, carol: trust.Probing, mallory: trust.Blacklisted}
+	v := view{alice: trust.Trusted, bob: trust.Trusted, carol: trust.Probing, mallory: trust.Blacklisted, fp("dave"): trust.Trusted}
 	two := []Corroboration{sameContent(alice, base), ownEvidence(bob, base)}
 
 	noProv := base
@@ -53,6 +53,8 @@ func TestDecideRuleByRule(t *testing.T) {
 		{"8 overloaded waits", base, two, envelope.TierHigh, t0, true, NoConflict, Wait, ReasonOverloaded},
 		{"9 tier medium", base, nil, envelope.TierMedium, t0, false, NoConflict, Accept, ReasonTier},
 		{"9 tier high, conflict won", base, nil, envelope.TierHigh, t0, false, ConflictWon, Accept, ReasonTier},
+		{"9 a peer's claim does not ride on the tier", originIsAlice, nil, envelope.TierHigh, t0, false, NoConflict, Wait, ReasonInsufficient},
+		{"10 a peer's claim accepted by corroboration", originIsAlice, []Corroboration{ownEvidence(bob, base), ownEvidence(fp("dave"), base)}, envelope.TierHigh, t0, false, NoConflict, Accept, ReasonCorroborated},
 		{"10 two trusted corroborators", base, two, envelope.TierLow, t0, false, NoConflict, Accept, ReasonCorroborated},
 		{"10 unknown tier corroborated", base, two, envelope.TierUnknown, t0, false, NoConflict, Accept, ReasonCorroborated},
 		{"11 low tier alone waits", base, nil, envelope.TierLow, t0, false, NoConflict, Wait, ReasonInsufficient},
