@@ -32,6 +32,8 @@ const (
 
 	// MaxOpen bounds pending + disputed claims; Submit refuses beyond it.
 	MaxOpen = 10000
+	// MaxOpenPerPeer bounds the open claims carried by one peer's evidence.
+	MaxOpenPerPeer = 1000
 	// MaxEntries bounds all claims held, terminal ones included.
 	MaxEntries = 50000
 	// MaxCorroborations bounds the corroborations kept per claim.

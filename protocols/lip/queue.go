@@ -123,6 +123,10 @@ type QueueConfig struct {
 	Events *events.Emitter
 	// MaxOpen bounds pending + disputed claims. Default MaxOpen.
 	MaxOpen int
+	// MaxOpenPerPeer bounds the open claims one peer's evidence may hold,
+	// so a flood from one sender cannot crowd out everyone else. Default
+	// MaxOpenPerPeer.
+	MaxOpenPerPeer int
 }
 
 // queueBucket holds entries by id.
@@ -145,6 +149,7 @@ type Queue struct {
 	groups  map[string]map[string]bool // conflict group key → entry ids
 	byURI   map[string]map[string]bool // provenance uri → entry ids (SameContent)
 	open    int
+	byPeer  map[string]int // open claims per peer origin
 	closed  bool
 }
 
@@ -164,7 +169,10 @@ func OpenQueue(db *store.DB, cfg QueueConfig) (*Queue, error) {
 	if cfg.MaxOpen <= 0 || cfg.MaxOpen > MaxOpen {
 		cfg.MaxOpen = MaxOpen
 	}
-	q := &Queue{cfg: cfg, db: db, entries: map[string]*Entry{}, groups: map[string]map[string]bool{}, byURI: map[string]map[string]bool{}}
+	if cfg.MaxOpenPerPeer <= 0 || cfg.MaxOpenPerPeer > cfg.MaxOpen {
+		cfg.MaxOpenPerPeer = min(MaxOpenPerPeer, cfg.MaxOpen)
+	}
+	q := &Queue{cfg: cfg, db: db, entries: map[string]*Entry{}, groups: map[string]map[string]bool{}, byURI: map[string]map[string]bool{}, byPeer: map[string]int{}}
 	if db != nil {
 		err := db.ForEach(queueBucket, func(k, v []byte) error {
 			var e Entry
@@ -187,7 +195,7 @@ func OpenQueue(db *store.DB, cfg QueueConfig) (*Queue, error) {
 func (q *Queue) index(e *Entry) {
 	q.entries[e.ID] = e
 	if e.State.Open() {
-		q.open++
+		q.countOpen(e, 1)
 	}
 	u := e.Claim.Provenance.URI
 	if q.byURI[u] == nil {
@@ -207,7 +215,7 @@ func (q *Queue) index(e *Entry) {
 func (q *Queue) unindex(e *Entry) {
 	delete(q.entries, e.ID)
 	if e.State.Open() {
-		q.open--
+		q.countOpen(e, -1)
 	}
 	u := e.Claim.Provenance.URI
 	delete(q.byURI[u], e.ID)
@@ -218,6 +226,19 @@ func (q *Queue) unindex(e *Entry) {
 		delete(q.groups[g], e.ID)
 		if len(q.groups[g]) == 0 {
 			delete(q.groups, g)
+		}
+	}
+}
+
+// countOpen keeps the open counters (total and per peer origin) in step.
+// The open entry's Origin may change (own reading takes over a peer's
+// entry), so callers count before and after such a change.
+func (q *Queue) countOpen(e *Entry, d int) {
+	q.open += d
+	if o := e.Claim.Origin; o != "" {
+		q.byPeer[o] += d
+		if q.byPeer[o] <= 0 {
+			delete(q.byPeer, o)
 		}
 	}
 }
@@ -301,6 +322,11 @@ func (q *Queue) SubmitAll(ctx context.Context, cs []Claim) ([]Entry, error) {
 				refused = append(refused, id)
 				continue
 			}
+			if c.Origin != "" && q.byPeer[c.Origin] >= q.cfg.MaxOpenPerPeer {
+				errs = append(errs, fmt.Errorf("%w: peer %.12s… already has %d open claims (max %d)", ErrQueueFull, c.Origin, q.byPeer[c.Origin], q.cfg.MaxOpenPerPeer))
+				refused = append(refused, id)
+				continue
+			}
 			e = &Entry{ID: id, Claim: c, State: Pending, Reason: ReasonInsufficient, Submitted: now,
 				Expires: now.Add(q.cfg.TTL), Updated: now, Tier: q.tier(c), Version: 1}
 			q.index(e)
@@ -314,9 +340,11 @@ func (q *Queue) SubmitAll(ctx context.Context, cs []Claim) ([]Entry, error) {
 			// becomes our own reading (with our provenance, so the tier
 			// rule applies) and the peer's report counts as its evidence.
 			former := e.Claim.Origin
+			q.countOpen(e, -1)
 			e.Claim = c
+			q.countOpen(e, 1)
 			e.Version++
-			addCorroboration(e, Corroboration{Peer: former, Kind: OwnEvidence, FactID: c.FactID, Verdict: c.Verdict, At: now})
+			q.addCorroboration(e, Corroboration{Peer: former, Kind: OwnEvidence, FactID: c.FactID, Verdict: c.Verdict, At: now})
 		} else if exists && e.State.Open() && c.Origin == e.Claim.Origin &&
 			c.Provenance.ContentSHA256 != e.Claim.Provenance.ContentSHA256 &&
 			c.Provenance.RetrievedAt.After(e.Claim.Provenance.RetrievedAt) {
@@ -361,24 +389,36 @@ func (q *Queue) crossCorroborateLocked(e *Entry, origin string, now time.Time) {
 			continue
 		}
 		if origin != "" && (o != e || e.Claim.Origin != origin) {
-			addCorroboration(o, Corroboration{Peer: origin, Kind: OwnEvidence, FactID: e.Claim.FactID, Verdict: e.Claim.Verdict, At: now})
+			q.addCorroboration(o, Corroboration{Peer: origin, Kind: OwnEvidence, FactID: e.Claim.FactID, Verdict: e.Claim.Verdict, At: now})
 		}
 		if o != e && o.Claim.Origin != "" {
-			addCorroboration(e, Corroboration{Peer: o.Claim.Origin, Kind: OwnEvidence, FactID: o.Claim.FactID, Verdict: o.Claim.Verdict, At: now})
+			q.addCorroboration(e, Corroboration{Peer: o.Claim.Origin, Kind: OwnEvidence, FactID: o.Claim.FactID, Verdict: o.Claim.Verdict, At: now})
 		}
 	}
 }
 
 // addCorroboration adds k unless the same peer already gave the same kind;
-// it reports whether anything changed.
-func addCorroboration(e *Entry, k Corroboration) bool {
+// it reports whether anything changed. When the entry holds
+// MaxCorroborations, k replaces the oldest one from a peer that is not
+// trusted now, so untrusted senders cannot fill the slots trusted ones need.
+func (q *Queue) addCorroboration(e *Entry, k Corroboration) bool {
 	for _, x := range e.Corroborations {
 		if x.Peer == k.Peer && x.Kind == k.Kind && x.ContentSHA256 == k.ContentSHA256 && x.FactID == k.FactID {
 			return false
 		}
 	}
 	if len(e.Corroborations) >= MaxCorroborations {
-		return false
+		victim := -1
+		for i, x := range e.Corroborations {
+			if q.cfg.View == nil || q.cfg.View(x.Peer) != trust.Trusted {
+				victim = i
+				break
+			}
+		}
+		if victim < 0 {
+			return false
+		}
+		e.Corroborations = append(e.Corroborations[:victim], e.Corroborations[victim+1:]...)
 	}
 	e.Corroborations = append(e.Corroborations, k)
 	e.Version++
@@ -417,7 +457,7 @@ func (q *Queue) Corroborate(ctx context.Context, k Corroboration) ([]Entry, erro
 		if e.State == Rejected || !k.Supports(e.Claim) {
 			continue
 		}
-		if addCorroboration(e, k) {
+		if q.addCorroboration(e, k) {
 			touched = append(touched, id)
 		}
 	}
@@ -730,9 +770,9 @@ func (q *Queue) transitionLocked(e *Entry, d Decision, now time.Time, ob *outbox
 	e.State, e.Reason, e.Detail, e.Support, e.Tier, e.Updated = next, d.Reason, clipReason(d.Detail), d.Support, tier, now
 	e.Version++
 	if wasOpen && !next.Open() {
-		q.open--
+		q.countOpen(e, -1)
 	} else if !wasOpen && next.Open() {
-		q.open++
+		q.countOpen(e, 1)
 	}
 	snap := e.clone()
 	ob.persist = append(ob.persist, snap)

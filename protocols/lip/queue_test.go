@@ -494,3 +494,39 @@ func TestOwnReadingTakesOverAPeersEntry(t *testing.T) {
 		t.Fatalf("own reading: %+v", e)
 	}
 }
+
+func TestOnePeerCannotFloodTheQueue(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.q.cfg.MaxOpenPerPeer = 5
+	for i := 0; i < 5; i++ {
+		c := mkClaim("Flood "+itoa(i)+".", "https://blog.example/f", extract.True)
+		c.Origin = fp("mallory")
+		mustSubmit(t, f.q, c)
+	}
+	c := mkClaim("Flood 5.", "https://blog.example/f", extract.True)
+	c.Origin = fp("mallory")
+	if _, err := f.q.Submit(context.Background(), c); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("sixth claim from one peer: %v", err)
+	}
+	// Others are unaffected.
+	d := mkClaim("Flood 5.", "https://blog.example/f", extract.True)
+	d.Origin = fp("alice")
+	mustSubmit(t, f.q, d)
+	mustSubmit(t, f.q, mkClaim("Mine.", "https://blog.example/m", extract.True))
+}
+
+func TestUntrustedCorroborationsCannotCrowdOutTrustedOnes(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	ctx := context.Background()
+	c := mkClaim("Crowded.", "https://blog.example/c", extract.True)
+	mustSubmit(t, f.q, c)
+	for i := 0; i < MaxCorroborations; i++ {
+		f.q.Corroborate(ctx, sameContent(fp("sybil"+itoa(i)), c))
+	}
+	f.q.Corroborate(ctx, sameContent(fp("alice"), c))
+	f.q.Corroborate(ctx, sameContent(fp("bob"), c))
+	e, _ := f.q.Get(c.ID())
+	if len(e.Corroborations) != MaxCorroborations || e.State != Accepted {
+		t.Fatalf("%d corroborations, state %v", len(e.Corroborations), e.State)
+	}
+}
