@@ -217,6 +217,18 @@ func TestExpiryRejects(t *testing.T) {
 	if _, rej, _ := f.counts(); rej != 1 {
 		t.Fatal("OnReject not called")
 	}
+	// The node answers with LIP_REJECT carrying the reason.
+	m, err := testBuilder(9).Reject(Broadcast, f.rejected[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := validator().Validate(m.Wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Decode(env); err != nil || p.(*RejectPayload).Reason != ReasonExpired {
+		t.Fatalf("LIP_REJECT: %+v %v", p, err)
+	}
 	// Terminal claims are pruned after the retention period.
 	f.clock.Add(DefaultRetention + time.Second)
 	f.q.Tick(context.Background())
