@@ -327,3 +327,22 @@ func TestPeerClaimsNeedRecheckOrCorroboration(t *testing.T) {
 		t.Fatal("no recheck_mismatch event")
 	}
 }
+
+func TestLearnQueryThroughResolver(t *testing.T) {
+	w := newWeb(t)
+	f := newFixture(t, nil, nil)
+	l := newLearner(t, f, nil)
+	l.Resolve = func(_ context.Context, q string) (string, error) {
+		if q == "capital of France" {
+			return w.url("news.example", "/claims.json"), nil
+		}
+		return "", errors.New("no idea")
+	}
+	got, err := l.Learn(context.Background(), FetchPayload{Query: "capital of France"})
+	if err != nil || len(got.Entries) != 1 || got.Entries[0].State != Accepted {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := l.Learn(context.Background(), FetchPayload{Query: "meaning of life"}); err == nil {
+		t.Fatal("unresolvable query")
+	}
+}
