@@ -21,6 +21,12 @@
 //     turns them into knowledge facts (FactFor helps) with provenance and a
 //     DMP trace. Only accepted claims reach the knowledge base.
 //
+// Learner glues the three together for the node: Learn runs a LIP_FETCH end
+// to end and returns the LIP_EVIDENCE payload to share; Evidence takes a
+// peer's verified LIP_EVIDENCE (optionally re-fetching the page, Recheck).
+// A claim only a peer has read never rides on the named site's tier: it
+// needs trusted corroboration or this node's own matching re-fetch.
+//
 // Tiers maps source hosts to tiers (unknown|low|medium|high|blocked) from a
 // JSON file of domain patterns and lowers a source one tier whenever one of
 // its accepted claims is later rejected (historical accuracy); changes
