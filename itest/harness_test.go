@@ -93,10 +93,7 @@ func (a *agent) waitTrust(ctx context.Context, p peer.ID, want trust.State) {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	if a.n.Trust().State(fp) == want {
-		return
-	}
-	if _, ok := a.ring.WaitFor(ctx.Done(), func(events.Event) bool { return a.n.Trust().State(fp) == want }); !ok {
+	if !eventually(ctx, func() bool { return a.n.Trust().State(fp) == want }) {
 		a.t.Fatalf("%s: %s never became %s (is %s)", a.cfg.AgentID, p, want, a.n.Trust().State(fp))
 	}
 }
@@ -105,4 +102,20 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// eventually polls cond (a store or ledger read) every few milliseconds
+// until it holds or ctx ends. Used where the state change has no event of
+// its own to wait on.
+func eventually(ctx context.Context, cond func() bool) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/protocols/cip"
@@ -18,7 +20,16 @@ func (n *Node) ProposeFact(ctx context.Context, f cip.Fact, trace cip.DMPTrace) 
 		f.Sources = []string{}
 	}
 	if trace.DecisionID == "" {
-		trace = cip.DMPTrace{DecisionID: "", Steps: []string{}, Counterfactuals: []string{}, Evidence: []string{}}
+		trace.DecisionID = uuid.NewString()
+	}
+	if len(trace.Steps) == 0 {
+		trace.Steps = []string{"proposed by " + n.cfg.AgentID}
+	}
+	if trace.Counterfactuals == nil {
+		trace.Counterfactuals = []string{}
+	}
+	if trace.Evidence == nil {
+		trace.Evidence = f.Sources
 	}
 	msg, err := n.builder().FactPropose(cip.Broadcast, cip.FactPropose{Fact: f, DMPTrace: trace, CausalLinks: []string{}})
 	if err != nil {
