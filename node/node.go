@@ -77,6 +77,9 @@ type Node struct {
 	// (the AgentLoop plugs in here).
 	intentHook func(ctx context.Context, from string, req cip.IntentRequest) (cip.Decision, string)
 
+	// lip is the LIP runtime (fetcher, extractors, tiers, liminal queue);
+	// see lip.go.
+	lip *lipRuntime
 	// human is the HCP runtime (consent gate, pacing, human key) and the
 	// AgentLoop; see human.go.
 	human *humanRuntime
@@ -269,6 +272,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startMesh(ctx); err != nil {
+		return err
+	}
+	if err := n.startLIP(); err != nil {
 		return err
 	}
 	if err := n.startHuman(); err != nil {
