@@ -1,8 +1,647 @@
 package node
 
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/web4p2p/web4p2p/node/api"
+	"github.com/web4p2p/web4p2p/node/gossip"
+	"github.com/web4p2p/web4p2p/protocols/cip"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/lip"
+	"github.com/web4p2p/web4p2p/protocols/lip/extract"
+	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
+	"github.com/web4p2p/web4p2p/protocols/router"
+)
+
+// The LIP runtime (SPEC §7) wires protocols/lip into the node:
+//
+//   - the fetcher (SSRF-safe, allow-list from LIPConfig), the built-in
+//     extractors and the source tiers feed a lip.Learner;
+//   - the liminal queue lives in the node's store (bucket lip.queue), with
+//     the node's trust view and overload flag; a goroutine ticks it so that
+//     pending claims expire;
+//   - what this node learns is shared as LIP_EVIDENCE on the knowledge
+//     topic; peers' LIP_EVIDENCE is submitted to the queue as corroboration
+//     and, when the page is in reach, re-fetched: a matching content hash
+//     makes the claim our own reading, and we share our evidence in turn, so
+//     every node that can read the page counts as a corroborator for the
+//     others;
+//   - accepted claims become knowledge facts: the first node proposes the
+//     fact (FACT_PROPOSE with the provenance as sources and a DMP trace),
+//     a node that finds the fact already proposed confirms it instead
+//     (FACT_CONFIRM), so independent readings of one page are the votes of
+//     the fact's consensus rather than duplicate proposals;
+//   - conflicts and rejections are signed as LIP_CONFLICT / LIP_REJECT and
+//     reported as web4.lip.conflict_issued / web4.lip.reject_issued.
+//
+// Lock order: lipRuntime.mu is a leaf (no call out while held).
+
+// Defaults of the LIP runtime (limits of the core are in protocols/lip).
+const (
+	// DefaultLIPTick is how often the liminal queue re-decides open claims
+	// (expiry, trust or overload changes).
+	DefaultLIPTick = time.Second
+	// lipInbox bounds the peer work (evidence, fetch requests) waiting for
+	// the LIP worker; beyond it, peer messages are refused.
+	lipInbox = 256
+	// lipOutbox bounds the accepted/rejected/conflict notices waiting to be
+	// turned into knowledge votes and signed LIP envelopes.
+	lipOutbox = 1024
+	// lipShared bounds the (uri, hash) pairs remembered as already shared.
+	lipShared = 4096
+)
+
+// LIPConfig configures the node's LIP runtime. The zero value is usable:
+// no private address is reachable, every source is unknown (so nothing is
+// accepted without two trusted corroborators), claims expire after
+// lip.DefaultTTL.
+type LIPConfig struct {
+	// Allow lists address prefixes the fetcher may reach although they are
+	// not public (tests and the demo allow 127.0.0.1/32).
+	Allow []netip.Prefix
+	// TierFile is a source-tier JSON file (lip.TierConfig); Tiers, if set,
+	// is used instead (tests, demo).
+	TierFile string
+	Tiers    *lip.TierConfig
+	// TTL is how long a claim may stay pending. Default lip.DefaultTTL.
+	TTL time.Duration
+	// Tick is how often the queue re-decides open claims. Default
+	// DefaultLIPTick.
+	Tick time.Duration
+	// Rules are the acceptance thresholds; zero fields take the defaults.
+	Rules lip.Rules
+	// NoRecheck turns off re-fetching the page a peer's evidence names.
+	NoRecheck bool
+	// Resolver resolves host names for the fetcher (tests map names to
+	// 127.0.0.1). Default net.DefaultResolver.
+	Resolver fetch.Resolver
+	// FetchTimeout bounds one fetch. Default fetch.DefaultTimeout.
+	FetchTimeout time.Duration
+}
+
+// DefaultLIPConfig returns the SPEC §7 defaults: public addresses only, no
+// tier file, TTL 10 min, recheck on.
+func DefaultLIPConfig() LIPConfig {
+	return LIPConfig{TTL: lip.DefaultTTL, Tick: DefaultLIPTick, Rules: lip.DefaultRules(), FetchTimeout: fetch.DefaultTimeout}
+}
+
+func (c LIPConfig) withDefaults() LIPConfig {
+	d := DefaultLIPConfig()
+	if c.TTL <= 0 {
+		c.TTL = d.TTL
+	}
+	if c.Tick <= 0 {
+		c.Tick = d.Tick
+	}
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = d.FetchTimeout
+	}
+	return c
+}
+
+// lipConfigs holds configurations set between New and Start (SetLIPConfig),
+// as SetHumanConfig does for the HCP runtime.
+var lipConfigs = struct {
+	sync.Mutex
+	m map[*Node]LIPConfig
+}{m: map[*Node]LIPConfig{}}
+
+// SetLIPConfig sets the LIP configuration the node uses when it starts;
+// call it between New and Start. Without it the node runs with
+// DefaultLIPConfig.
+func (n *Node) SetLIPConfig(c LIPConfig) {
+	lipConfigs.Lock()
+	defer lipConfigs.Unlock()
+	lipConfigs.m[n] = c
+}
+
+func (n *Node) takeLIPConfig() LIPConfig {
+	lipConfigs.Lock()
+	defer lipConfigs.Unlock()
+	c, ok := lipConfigs.m[n]
+	delete(lipConfigs.m, n)
+	if !ok {
+		return DefaultLIPConfig()
+	}
+	return c.withDefaults()
+}
+
+// ErrNoLIP is returned by the LIP operations of a node whose LIP runtime is
+// not running (not started, or closed).
+var ErrNoLIP = errors.New("node: LIP runtime not running")
+
+// errLIPBusy: the LIP worker's inbox is full; the peer message is dropped.
+var errLIPBusy = errors.New("node: LIP inbox full")
+
 // lipRuntime holds the node's LIP runtime.
-type lipRuntime struct{}
+type lipRuntime struct {
+	n       *Node
+	cfg     LIPConfig
+	fetcher *fetch.Fetcher
+	tiers   *lip.Tiers
+	queue   *lip.Queue
+	learner *lip.Learner
+	inbox   chan func(context.Context) // peer work: evidence, fetch requests
+	outbox  chan func(context.Context) // decisions → knowledge, signed notices
+
+	mu     sync.Mutex
+	shared map[string]bool // uri + "\x00" + sha256 already shared as LIP_EVIDENCE
+	order  []string        // insertion order of shared, for the bound
+}
 
 // startLIP starts the LIP runtime. It runs after the mesh and before the
 // control API, so it may append API routes.
-func (n *Node) startLIP() error { return nil }
+func (n *Node) startLIP() error {
+	cfg := n.takeLIPConfig()
+	if err := lip.Register(); err != nil {
+		return fmt.Errorf("lip schemas: %w", err)
+	}
+	r := &lipRuntime{n: n, cfg: cfg, shared: map[string]bool{},
+		inbox: make(chan func(context.Context), lipInbox), outbox: make(chan func(context.Context), lipOutbox)}
+	tc := lip.TierConfig{Default: envelope.TierUnknown}
+	switch {
+	case cfg.Tiers != nil:
+		tc = *cfg.Tiers
+	case cfg.TierFile != "":
+		var err error
+		if tc, err = lip.LoadTierConfig(cfg.TierFile); err != nil {
+			return fmt.Errorf("%w: LIP.TierFile: %w", ErrConfig, err)
+		}
+	}
+	tiers, err := lip.OpenTiers(n.db, tc, n.em, n.cfg.Now)
+	if err != nil {
+		return fmt.Errorf("%w: LIP.Tiers: %w", ErrConfig, err)
+	}
+	r.tiers = tiers
+	fc := fetch.DefaultConfig()
+	fc.Allow = cfg.Allow
+	fc.Resolver = cfg.Resolver
+	fc.Timeout = cfg.FetchTimeout
+	fc.Now = n.cfg.Now
+	fc.Events = n.em
+	r.fetcher = fetch.New(fc)
+	n.closers = append(n.closers, func() error { r.fetcher.Close(); return nil })
+	q, err := lip.OpenQueue(n.db, lip.QueueConfig{
+		Now: n.cfg.Now, TTL: cfg.TTL, Rules: cfg.Rules, View: n.trust.State, Tiers: tiers,
+		Overloaded: n.overloaded, Events: n.em,
+		OnAccept:   func(e lip.Entry) { r.post(func(ctx context.Context) { r.toKnowledge(ctx, e) }) },
+		OnReject:   func(e lip.Entry) { r.post(func(context.Context) { r.issueReject(e) }) },
+		OnConflict: func(c lip.Conflict) { r.post(func(context.Context) { r.issueConflict(c) }) },
+	})
+	if err != nil {
+		return err
+	}
+	r.queue = q
+	n.closers = append(n.closers, q.Close)
+	r.learner = &lip.Learner{Fetcher: r.fetcher, Extractors: extract.Builtin(), Tiers: tiers, Queue: q,
+		Recheck: !cfg.NoRecheck, Events: n.em}
+	// The Knowledge route is the knowledge store's (FACT_*); LIP_EVIDENCE
+	// and the LIP verdicts reach lipHandler once the node composes the two
+	// with a router.TypeMux. LIP_FETCH has its own route.
+	if _, err := n.router.Register(router.LIPFetcher, router.HandlerFunc(r.handleFetch)); err != nil {
+		return err
+	}
+	n.lip = r
+	n.Go(r.work(r.inbox))
+	n.Go(r.work(r.outbox))
+	n.Go(func(ctx context.Context) {
+		if err := q.Run(ctx, cfg.Tick); err != nil && ctx.Err() == nil {
+			n.em.Error("lip", "tick", n.fp, err, nil)
+		}
+	})
+	n.addLIPRoutes()
+	return nil
+}
+
+// work runs the jobs of one box until the node closes.
+func (r *lipRuntime) work(box chan func(context.Context)) func(context.Context) {
+	return func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case job := <-box:
+				job(ctx)
+			}
+		}
+	}
+}
+
+// post queues a decision notice for the outbox worker. Queue delegates call
+// it on the goroutine of the queue operation, so it never blocks: a full
+// outbox is an error event (the claim's state in the queue stays right; only
+// its knowledge vote or notice is lost).
+func (r *lipRuntime) post(job func(context.Context)) {
+	select {
+	case r.outbox <- job:
+	default:
+		r.n.em.Error("lip", "outbox_full", r.n.fp, errLIPBusy, nil)
+	}
+}
+
+// lipRT returns the running LIP runtime.
+func (n *Node) lipRT() (*lipRuntime, error) {
+	if n.lip == nil {
+		return nil, ErrNoLIP
+	}
+	return n.lip, nil
+}
+
+// lipBuilder signs LIP envelopes as this node.
+func (n *Node) lipBuilder() *lip.Builder {
+	return &lip.Builder{Key: n.edKey, AgentID: n.cfg.AgentID, Capabilities: Capabilities, Now: n.cfg.Now, State: n.stateBlock}
+}
+
+// LearnRequest is what the node is asked to learn: a URI (or a query the
+// runtime resolves — this build has no resolver, so a query must be a URI)
+// and the statements the verbatim extractor looks for.
+type LearnRequest struct {
+	URI        string   `json:"uri,omitempty"`
+	Query      string   `json:"query,omitempty"`
+	Statements []string `json:"statements,omitempty"`
+}
+
+// LearnResult is what one Learn did.
+type LearnResult struct {
+	// URI is the final URI read, ContentSHA256 its content hash and Tier the
+	// source's tier now.
+	URI           string        `json:"uri"`
+	ContentSHA256 string        `json:"content_sha256"`
+	Tier          envelope.Tier `json:"tier"`
+	// Claims are the queue entries of the claims extracted, after their
+	// first decision.
+	Claims []lip.Entry `json:"claims"`
+	// Shared is the msg_id of the LIP_EVIDENCE published to the mesh ("" if
+	// nothing was extracted or the node has no mesh).
+	Shared string `json:"shared,omitempty"`
+	// ExtractError says what the extractors could not read ("" if all).
+	ExtractError string `json:"extract_error,omitempty"`
+}
+
+// Learn fetches req's page, extracts claims into the liminal queue and
+// shares the evidence on the knowledge topic. A refused fetch returns the
+// fetcher's error (errors.Is with the fetch sentinels) and queues nothing.
+func (n *Node) Learn(ctx context.Context, req LearnRequest) (*LearnResult, error) {
+	r, err := n.lipRT()
+	if err != nil {
+		return nil, err
+	}
+	fp := lip.FetchPayload{URI: req.URI, Query: req.Query, Constraints: req.Statements}
+	if fp.Constraints == nil {
+		fp.Constraints = []string{}
+	}
+	learned, err := r.learner.Learn(ctx, fp)
+	if learned == nil {
+		return nil, err
+	}
+	out := &LearnResult{URI: learned.Provenance.URI, ContentSHA256: learned.Provenance.ContentSHA256,
+		Tier: learned.Provenance.Tier, Claims: learned.Entries}
+	if out.Claims == nil {
+		out.Claims = []lip.Entry{}
+	}
+	if learned.ExtractErr != nil {
+		out.ExtractError = clip(learned.ExtractErr.Error(), lip.MaxReasonBytes)
+	}
+	if err != nil {
+		return out, err
+	}
+	if len(learned.Evidence.Claims) > 0 {
+		id, serr := r.share(ctx, learned.Provenance, learned.Evidence)
+		if serr != nil {
+			n.em.Error("lip", "share", n.fp, serr, map[string]any{"uri": clip(learned.Provenance.URI, 512)})
+		}
+		out.Shared = id
+	}
+	return out, nil
+}
+
+// LIPClaims lists the liminal queue (state 0: all), oldest first.
+func (n *Node) LIPClaims(state lip.State) ([]lip.Entry, error) {
+	r, err := n.lipRT()
+	if err != nil {
+		return nil, err
+	}
+	out := r.queue.List(state)
+	if out == nil {
+		out = []lip.Entry{}
+	}
+	return out, nil
+}
+
+// LIPTier returns a source host's current tier.
+func (n *Node) LIPTier(host string) (envelope.Tier, error) {
+	r, err := n.lipRT()
+	if err != nil {
+		return 0, err
+	}
+	return r.tiers.Tier(host), nil
+}
+
+// share publishes our LIP_EVIDENCE for a page once per (uri, content hash)
+// and returns its msg_id ("" when it was shared before).
+func (r *lipRuntime) share(ctx context.Context, prov lip.Provenance, p lip.EvidencePayload) (string, error) {
+	key := prov.URI + "\x00" + prov.ContentSHA256
+	r.mu.Lock()
+	if r.shared[key] {
+		r.mu.Unlock()
+		return "", nil
+	}
+	r.shared[key] = true
+	r.order = append(r.order, key)
+	if len(r.order) > lipShared {
+		delete(r.shared, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.mu.Unlock()
+	msg, err := r.n.lipBuilder().Evidence(lip.Broadcast, prov, p)
+	if err != nil {
+		return "", err
+	}
+	if err := r.n.Publish(ctx, gossip.TopicKnowledge, msg.Wire); err != nil {
+		return "", fmt.Errorf("lip: publish evidence: %w", err)
+	}
+	r.n.em.Emit("web4.lip.evidence_shared", msg.Env.MsgID, map[string]any{
+		"uri": clip(prov.URI, 512), "sha256": prov.ContentSHA256, "claims": len(p.Claims), "tier": prov.Tier.String()})
+	return msg.Env.MsgID, nil
+}
+
+// lipHandler handles the LIP types of the Knowledge route: LIP_EVIDENCE
+// from peers is queued for the LIP worker (submission, re-fetch,
+// corroboration); LIP_CONFLICT, LIP_ACCEPT and LIP_REJECT are recorded as
+// events (a peer's verdict is not evidence: only its LIP_EVIDENCE counts).
+// The node composes it with the knowledge handler in a router.TypeMux.
+func (n *Node) lipHandler() router.Handler {
+	return router.HandlerFunc(func(ctx context.Context, m *router.Message) error {
+		r, err := n.lipRT()
+		if err != nil {
+			return err
+		}
+		env, ok := m.Envelope.(*envelope.Envelope)
+		if !ok {
+			return fmt.Errorf("lip: %s without a decoded envelope", m.Kind)
+		}
+		switch m.Kind {
+		case envelope.LIPEvidence:
+			return r.enqueue(func(ctx context.Context) { r.onEvidence(ctx, env) })
+		case envelope.LIPConflict, envelope.LIPAccept, envelope.LIPReject:
+			p, err := lip.Decode(env)
+			if err != nil {
+				return err
+			}
+			n.em.Emit("web4.lip.peer_verdict", env.MsgID, map[string]any{
+				"type": env.Type.String(), "sender": env.Sender.Fingerprint, "payload": p})
+			return nil
+		}
+		return fmt.Errorf("lip: %s is not a LIP message of the knowledge route", m.Kind)
+	})
+}
+
+// LIPHandler returns the handler of the LIP types on the Knowledge route
+// (LIP_EVIDENCE, LIP_CONFLICT, LIP_ACCEPT, LIP_REJECT), for composing with
+// the knowledge store's handler in a router.TypeMux.
+func (n *Node) LIPHandler() router.Handler { return n.lipHandler() }
+
+// enqueue hands peer work to the inbox worker without blocking the
+// transport's reader.
+func (r *lipRuntime) enqueue(job func(context.Context)) error {
+	select {
+	case r.inbox <- job:
+		return nil
+	default:
+		return errLIPBusy
+	}
+}
+
+// onEvidence submits a peer's LIP_EVIDENCE (and our re-fetch of the page);
+// when our re-fetch matched, we share our own evidence so the peer counts
+// us as a corroborator too.
+func (r *lipRuntime) onEvidence(ctx context.Context, env *envelope.Envelope) {
+	entries, err := r.learner.Evidence(ctx, env)
+	if err != nil {
+		r.n.em.Error("lip", "evidence", env.Sender.Fingerprint, err, map[string]any{"msg_id": env.MsgID})
+		if len(entries) == 0 {
+			return
+		}
+	}
+	p, err := lip.Decode(env)
+	if err != nil {
+		return
+	}
+	ev, ok := p.(*lip.EvidencePayload)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		prov := e.Claim.Provenance
+		if e.Claim.Origin != "" || prov.ContentSHA256 != ev.ContentSHA256 {
+			continue
+		}
+		// Our own reading of the same bytes: the claims the peer read
+		// there are ours to vouch for as well.
+		if _, err := r.share(ctx, prov, *ev); err != nil {
+			r.n.em.Error("lip", "share", r.n.fp, err, map[string]any{"uri": clip(prov.URI, 512)})
+		}
+		return
+	}
+}
+
+// handleFetch serves a trusted peer's LIP_FETCH (the router lets only
+// trusted peers send it): we learn from the page ourselves and share the
+// evidence on the knowledge topic, like any other learning.
+func (r *lipRuntime) handleFetch(ctx context.Context, m *router.Message) error {
+	env, ok := m.Envelope.(*envelope.Envelope)
+	if !ok {
+		return errors.New("lip: LIP_FETCH without a decoded envelope")
+	}
+	p, err := lip.Decode(env)
+	if err != nil {
+		return err
+	}
+	req, ok := p.(*lip.FetchPayload)
+	if !ok {
+		return fmt.Errorf("lip: LIP_FETCH decoded as %T", p)
+	}
+	lr := LearnRequest{URI: req.URI, Query: req.Query, Statements: req.Constraints}
+	return r.enqueue(func(ctx context.Context) {
+		if _, err := r.n.Learn(ctx, lr); err != nil {
+			r.n.em.Error("lip", "fetch_request", env.Sender.Fingerprint, err, map[string]any{"msg_id": env.MsgID})
+		}
+	})
+}
+
+// toKnowledge turns an accepted claim into a knowledge fact: proposed by us
+// if nobody has proposed it yet, confirmed otherwise. The fact's sources
+// carry the provenance and the decision; the DMP trace says how it was read
+// and why it was accepted; causal memory records it under the fact id.
+func (r *lipRuntime) toKnowledge(ctx context.Context, e lip.Entry) {
+	n := r.n
+	f, err := lip.FactFor(e, n.fp, n.cfg.Now())
+	if err != nil {
+		n.em.Error("lip", "fact", e.ID, err, nil)
+		return
+	}
+	sources := lip.FactSources(e)
+	action := "proposed"
+	if _, _, known := n.knowledge.Fact(f.ID); known {
+		action = "confirmed"
+		err = n.VoteFact(ctx, f.ID, true, f.Confidence, clip("lip: "+e.Reason.String()+" "+e.Claim.Provenance.URI, 256))
+	} else {
+		c := e.Claim
+		_, err = n.ProposeFact(ctx, cip.Fact{Statement: f.Statement, Domain: f.Domain, Confidence: f.Confidence,
+			Sources: sources, Context: "lip", Subject: c.Subject, Predicate: c.Predicate, Object: c.Object},
+			cip.DMPTrace{DecisionID: e.ID, Steps: lipSteps(e), Counterfactuals: lipCounterfactuals(e), Evidence: sources})
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			n.em.Error("lip", "knowledge", e.ID, err, map[string]any{"fact_id": f.ID})
+		}
+		return
+	}
+	if err := n.RecordFact(f.ID, []string{e.ID}, clip("learned: "+f.Statement, 256)); err != nil && !errors.Is(err, ErrNoHuman) {
+		n.em.Error("lip", "causal_memory", e.ID, err, map[string]any{"fact_id": f.ID})
+	}
+	n.em.Emit("web4.lip.fact_"+action, e.ID, map[string]any{"claim_id": e.ID, "fact_id": f.ID,
+		"statement": clip(f.Statement, 512), "reason": e.Reason.String()}, e.ID)
+}
+
+// lipSteps is the DMP trace of an accepted claim: read, extracted, decided.
+func lipSteps(e lip.Entry) []string {
+	p := e.Claim.Provenance
+	steps := []string{
+		fmt.Sprintf("fetched %s at %s (sha256 %s)", p.URI, p.RetrievedAt.UTC().Format(time.RFC3339), p.ContentSHA256),
+		fmt.Sprintf("extracted by %s: %q is %s (confidence %.2f)", e.Claim.Extractor, e.Claim.Statement, e.Claim.Verdict, e.Claim.Confidence),
+	}
+	switch e.Reason {
+	case lip.ReasonTier:
+		steps = append(steps, fmt.Sprintf("accepted: source tier %s ≥ medium", e.Tier))
+	default:
+		steps = append(steps, fmt.Sprintf("accepted: %s by %d trusted peers (%s)", e.Reason, len(e.Support), strings.Join(e.Support, ", ")))
+	}
+	return steps
+}
+
+// lipCounterfactuals says what would have kept the claim out.
+func lipCounterfactuals(e lip.Entry) []string {
+	return []string{
+		"with a source tier below medium and fewer than two trusted corroborators it would have stayed pending",
+		"a contradicting claim of more weight would have rejected it; one of equal weight would have disputed it",
+	}
+}
+
+// issueReject signs LIP_REJECT for a rejected claim this node read itself
+// (a peer's claim is the peer's to retract) and reports it.
+func (r *lipRuntime) issueReject(e lip.Entry) {
+	if e.Claim.Origin != "" {
+		return
+	}
+	msg, err := r.n.lipBuilder().Reject(lip.Broadcast, e)
+	if err != nil {
+		r.n.em.Error("lip", "reject", e.ID, err, nil)
+		return
+	}
+	r.n.em.Emit("web4.lip.reject_issued", e.ID, map[string]any{"msg_id": msg.Env.MsgID, "claim_id": e.ID,
+		"fact_id": e.Claim.FactID, "reason": e.Reason.String(), "statement": clip(e.Claim.Statement, 512)}, e.ID)
+}
+
+// issueConflict signs LIP_CONFLICT for a detected conflict and reports it.
+func (r *lipRuntime) issueConflict(c lip.Conflict) {
+	msg, err := r.n.lipBuilder().Conflict(lip.Broadcast, c)
+	if err != nil {
+		r.n.em.Error("lip", "conflict", c.A.ID, err, nil)
+		return
+	}
+	r.n.em.Emit("web4.lip.conflict_issued", c.A.ID, map[string]any{"msg_id": msg.Env.MsgID, "claim_id": c.A.ID,
+		"with_claim_id": c.B.ID, "kind": c.Kind.String(), "severity": c.Severity.String(), "winner": c.Winner,
+		"statement": clip(c.A.Claim.Statement, 512)}, c.A.ID)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// addLIPRoutes appends the LIP endpoints to the control API.
+func (n *Node) addLIPRoutes() {
+	add := func(pattern string, h http.HandlerFunc) {
+		n.apiRoutes = append(n.apiRoutes, apiRoute{pattern, h})
+	}
+	add("POST /v1/lip/learn", func(w http.ResponseWriter, r *http.Request) {
+		var body LearnRequest
+		if !decodeBody(w, r, &body) {
+			return
+		}
+		if body.URI == "" && body.Query == "" {
+			humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "uri: required (or query)"))
+			return
+		}
+		res, err := n.Learn(r.Context(), body)
+		if err != nil {
+			lipReply(w, res, err)
+			return
+		}
+		humanReply(w, res, nil)
+	})
+	add("GET /v1/lip/claims", func(w http.ResponseWriter, r *http.Request) {
+		var st lip.State
+		if s := r.URL.Query().Get("state"); s != "" {
+			if err := st.UnmarshalText([]byte(s)); err != nil {
+				humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "state: must be pending|accepted|rejected|disputed (got %q)", s))
+				return
+			}
+		}
+		cs, err := n.LIPClaims(st)
+		humanReply(w, map[string]any{"claims": cs}, err)
+	})
+}
+
+// lipFetchError is the JSON body of a refused fetch: the API error plus the
+// fetcher's typed reason ("forbidden_address", "too_large", ...).
+type lipFetchError struct {
+	Kind   string `json:"error"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}
+
+// lipReply maps Learn's errors: a refused or failed fetch is 422
+// fetch_refused with the reason; a query without resolver 400; the rest as
+// the human API maps them.
+func lipReply(w http.ResponseWriter, res *LearnResult, err error) {
+	switch {
+	case isFetchError(err):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_ = json.NewEncoder(w).Encode(lipFetchError{Kind: "fetch_refused", Reason: fetch.Reason(err), Detail: err.Error()})
+	case errors.Is(err, lip.ErrNoURI):
+		humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "%v", err))
+	case errors.Is(err, lip.ErrQueueFull):
+		humanReply(w, nil, api.Errorf(http.StatusServiceUnavailable, "queue_full", "%v", err))
+	case errors.Is(err, ErrNoLIP):
+		humanReply(w, nil, api.Errorf(http.StatusServiceUnavailable, "no_lip", "%v", err))
+	default:
+		humanReply(w, nil, err)
+	}
+}
+
+// fetchErrors are the fetch refusals reported as fetch_refused.
+var fetchErrors = []error{fetch.ErrBadURI, fetch.ErrForbiddenScheme, fetch.ErrForbiddenAddress, fetch.ErrResolve, fetch.ErrTooLarge, fetch.ErrTooManyRedirects,
+	fetch.ErrTimeout, fetch.ErrInvalidUTF8, fetch.ErrUnsupportedCharset, fetch.ErrUnsupportedContentType,
+	fetch.ErrHTTPStatus, fetch.ErrNetwork}
+
+func isFetchError(err error) bool {
+	for _, s := range fetchErrors {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
