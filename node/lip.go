@@ -83,6 +83,9 @@ type LIPConfig struct {
 	// Resolver resolves host names for the fetcher (tests map names to
 	// 127.0.0.1). Default net.DefaultResolver.
 	Resolver fetch.Resolver
+	// Dial connects the fetcher to a checked "ip:port" (tests record it to
+	// prove a refusal sent nothing). Default: a checking net.Dialer.
+	Dial fetch.DialFunc
 	// FetchTimeout bounds one fetch. Default fetch.DefaultTimeout.
 	FetchTimeout time.Duration
 }
@@ -184,6 +187,7 @@ func (n *Node) startLIP() error {
 	fc := fetch.DefaultConfig()
 	fc.Allow = cfg.Allow
 	fc.Resolver = cfg.Resolver
+	fc.Dial = cfg.Dial
 	fc.Timeout = cfg.FetchTimeout
 	fc.Now = n.cfg.Now
 	fc.Events = n.em
