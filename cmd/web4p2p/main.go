@@ -34,6 +34,8 @@ func newApp() *cli.App {
 			trustCommand(),
 			eventsCommand(),
 			sendCommand(),
+			learnCommand(),
+			claimsCommand(),
 			versionCommand(),
 		},
 		OnUsageError: usageError,

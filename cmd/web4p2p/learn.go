@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/web4p2p/web4p2p/node"
+)
+
+// learnCommand asks a running node to learn from one page (SPEC §7): it
+// fetches the URI, extracts claims into the liminal queue and shares the
+// evidence with the mesh. A refused fetch (private address, size, type) is
+// one error line naming the reason.
+func learnCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "learn",
+		Usage:     "fetch a page, extract its claims into the liminal queue and share the evidence",
+		ArgsUsage: "<uri>",
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "statement", Aliases: []string{"s"}, Usage: "a statement to look for verbatim in the page (repeatable)"},
+		}, clientFlags...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("learn: want one <uri>, got %d arguments", c.NArg())
+			}
+			cl, err := newAPIClient(c)
+			if err != nil {
+				return err
+			}
+			// A fetch may take its full 10 s timeout; leave room for the queue.
+			ctx, cancel := clientCtx(c, 30*time.Second)
+			defer cancel()
+			req := node.LearnRequest{URI: c.Args().First(), Statements: c.StringSlice("statement")}
+			var res node.LearnResult
+			if err := cl.call(ctx, "POST", "/v1/lip/learn", req, &res); err != nil {
+				return fmt.Errorf("learn %s: %w", req.URI, err)
+			}
+			if c.Bool("json") {
+				printJSON(c, res)
+				return nil
+			}
+			fmt.Fprintf(c.App.Writer, "read %s (tier %s, sha256 %.12s…)\n", res.URI, res.Tier, res.ContentSHA256)
+			if res.ExtractError != "" {
+				fmt.Fprintf(c.App.Writer, "some of the page could not be read: %s\n", res.ExtractError)
+			}
+			if len(res.Claims) == 0 {
+				fmt.Fprintln(c.App.Writer, "no claims found")
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLAIM\tSTATE\tREASON\tVERDICT\tSTATEMENT")
+			for _, e := range res.Claims {
+				fmt.Fprintf(tw, "%.12s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Reason, e.Claim.Verdict, e.Claim.Statement)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if res.Shared != "" {
+				fmt.Fprintf(c.App.Writer, "evidence shared with the mesh (LIP_EVIDENCE %s)\n", res.Shared)
+			}
+			return nil
+		},
+	}
+}
