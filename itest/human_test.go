@@ -59,6 +59,11 @@ func (a *agent) waitEvent(ctx context.Context, what string, pred func(events.Eve
 	a.t.Helper()
 	ev, ok := a.ring.WaitFor(ctx.Done(), pred)
 	if !ok {
+		for _, e := range a.ring.Events() {
+			if e.Type == agentloop.EventDecision || e.Type == agentloop.EventActFailed {
+				a.t.Logf("%s %s %v", e.Type, e.Subject, e.Data)
+			}
+		}
 		a.t.Fatalf("%s: never saw %s", a.cfg.AgentID, what)
 	}
 	return ev
@@ -79,6 +84,11 @@ func TestHumanIntentCrossesToPeerAndOverloadDefers(t *testing.T) {
 	a.connect(ctx, b)
 	a.waitTrust(ctx, b.n.ID(), trust.Probing)
 	b.waitTrust(ctx, a.n.ID(), trust.Probing)
+	// Trust moves before the handshake's last step: wait until A counts B
+	// among the peers it may ask.
+	if err := a.n.WaitReady(ctx, b.n.ID()); err != nil {
+		t.Fatal(err)
+	}
 	bID := b.n.ID().String()
 
 	if _, err := a.n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {

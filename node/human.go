@@ -651,3 +651,11 @@ func toAnySlice(s []string) []any {
 	}
 	return out
 }
+
+// WaitReady waits until the CIP handshake with p has completed (dialling
+// p if there is no session yet), so that p is one of the peers the
+// AgentLoop may ask.
+func (n *Node) WaitReady(ctx context.Context, p peer.ID) error {
+	_, err := n.readySession(ctx, p)
+	return err
+}
