@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			peersCommand(),
 			connectCommand(),
 			trustCommand(),
+			humanCommand(), whyCommand(),
 			eventsCommand(),
 			sendCommand(),
 			learnCommand(),
