@@ -34,11 +34,12 @@ import (
 //     makes the claim our own reading, and we share our evidence in turn, so
 //     every node that can read the page counts as a corroborator for the
 //     others;
-//   - accepted claims become knowledge facts: the first node proposes the
-//     fact (FACT_PROPOSE with the provenance as sources and a DMP trace),
-//     a node that finds the fact already proposed confirms it instead
+//   - accepted claims become knowledge facts: a node that does not know the
+//     fact yet proposes it (FACT_PROPOSE with the provenance as sources and
+//     a DMP trace), and every node that accepted the claim confirms it
 //     (FACT_CONFIRM), so independent readings of one page are the votes of
-//     the fact's consensus rather than duplicate proposals;
+//     the fact's SPEC §8 consensus; the claim alone never makes the fact
+//     accepted mesh-wide;
 //   - conflicts and rejections are signed as LIP_CONFLICT / LIP_REJECT and
 //     reported as web4.lip.conflict_issued / web4.lip.reject_issued.
 //
@@ -214,6 +215,8 @@ func (n *Node) startLIP() error {
 		return err
 	}
 	n.lip = r
+	lipRuntimes.Store(n, r)
+	n.closers = append(n.closers, func() error { lipRuntimes.Delete(n); return nil })
 	n.Go(r.work(r.inbox))
 	n.Go(r.work(r.outbox))
 	n.Go(func(ctx context.Context) {
@@ -251,12 +254,17 @@ func (r *lipRuntime) post(job func(context.Context)) {
 	}
 }
 
+// lipRuntimes maps each started node to its LIP runtime. Gossip handlers
+// may run while Start is still wiring the runtime, so they look it up here
+// (synchronised) rather than reading the Node field being written.
+var lipRuntimes sync.Map // *Node → *lipRuntime
+
 // lipRT returns the running LIP runtime.
 func (n *Node) lipRT() (*lipRuntime, error) {
-	if n.lip == nil {
-		return nil, ErrNoLIP
+	if r, ok := lipRuntimes.Load(n); ok {
+		return r.(*lipRuntime), nil
 	}
-	return n.lip, nil
+	return nil, ErrNoLIP
 }
 
 // lipBuilder signs LIP envelopes as this node.
@@ -493,27 +501,29 @@ func (r *lipRuntime) toKnowledge(ctx context.Context, e lip.Entry) {
 		return
 	}
 	sources := lip.FactSources(e)
-	action := "proposed"
-	if _, _, known := n.knowledge.Fact(f.ID); known {
-		action = "confirmed"
-		err = n.VoteFact(ctx, f.ID, true, f.Confidence, clip("lip: "+e.Reason.String()+" "+e.Claim.Provenance.URI, 256))
-	} else {
+	proposed := false
+	if _, _, known := n.knowledge.Fact(f.ID); !known {
 		c := e.Claim
 		_, err = n.ProposeFact(ctx, cip.Fact{Statement: f.Statement, Domain: f.Domain, Confidence: f.Confidence,
 			Sources: sources, Context: "lip", Subject: c.Subject, Predicate: c.Predicate, Object: c.Object},
 			cip.DMPTrace{DecisionID: e.ID, Steps: lipSteps(e), Counterfactuals: lipCounterfactuals(e), Evidence: sources})
+		proposed = err == nil
 	}
-	if err != nil {
-		if ctx.Err() == nil {
-			n.em.Error("lip", "knowledge", e.ID, err, map[string]any{"fact_id": f.ID})
-		}
-		return
+	if err == nil {
+		// Confirm as well: when several nodes accept the same page at
+		// once, one proposal is kept (knowledge.mergeFact) and the others'
+		// confirmations are the fact's quorum; our own confirmation of our
+		// own proposal does not count, so it costs nothing.
+		err = n.VoteFact(ctx, f.ID, true, f.Confidence, clip("lip: "+e.Reason.String()+" "+e.Claim.Provenance.URI, 256))
 	}
 	if err := n.RecordFact(f.ID, []string{e.ID}, clip("learned: "+f.Statement, 256)); err != nil && !errors.Is(err, ErrNoHuman) {
 		n.em.Error("lip", "causal_memory", e.ID, err, map[string]any{"fact_id": f.ID})
 	}
-	n.em.Emit("web4.lip.fact_"+action, e.ID, map[string]any{"claim_id": e.ID, "fact_id": f.ID,
-		"statement": clip(f.Statement, 512), "reason": e.Reason.String()}, e.ID)
+	data := map[string]any{"claim_id": e.ID, "fact_id": f.ID, "statement": clip(f.Statement, 512), "reason": e.Reason.String()}
+	if proposed {
+		n.em.Emit("web4.lip.fact_proposed", e.ID, data, e.ID)
+	}
+	n.em.Emit("web4.lip.fact_confirmed", e.ID, data, e.ID)
 }
 
 // lipSteps is the DMP trace of an accepted claim: read, extracted, decided.
