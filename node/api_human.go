@@ -198,11 +198,55 @@ func (n *Node) Why(id string) ([]agentloop.Node, error) {
 	chain, err := h.mem.Why(id, 0)
 	if errors.Is(err, agentloop.ErrNotFound) {
 		chain, err = h.mem.Why("decision:"+id, 0)
-		if errors.Is(err, agentloop.ErrNotFound) {
-			return nil, fmt.Errorf("%w: %q", agentloop.ErrNotFound, id)
+	}
+	if errors.Is(err, agentloop.ErrNotFound) {
+		if chain, err = n.factChain(h, id); err == nil && len(chain) == 0 {
+			err = fmt.Errorf("%w: %q", agentloop.ErrNotFound, id)
 		}
 	}
 	return chain, err
+}
+
+// factChain answers Why for a fact that was never recorded in causal
+// memory (RecordFact) but whose proposals the knowledge store keeps: the
+// chains of each proposal's causal links, then one node per proposal with
+// its DMP trace, then the fact. Empty when the store knows no proposal.
+func (n *Node) factChain(h *humanRuntime, factID string) ([]agentloop.Node, error) {
+	if n.knowledge == nil {
+		return nil, nil
+	}
+	provs, err := n.knowledge.Provenance(factID)
+	if err != nil || len(provs) == 0 {
+		return nil, err
+	}
+	var out []agentloop.Node
+	seen := map[string]bool{}
+	fact := agentloop.Node{ID: factID, Kind: agentloop.NodeMessage, Type: "fact", Summary: "fact " + factID}
+	for _, p := range provs {
+		for _, l := range p.CausalLinks {
+			ch, err := h.mem.Why(l, 0)
+			if err != nil {
+				continue // a link to something this node never processed
+			}
+			for _, nd := range ch {
+				if !seen[nd.ID] {
+					seen[nd.ID] = true
+					out = append(out, nd)
+				}
+			}
+		}
+		if seen[p.MsgID] {
+			continue
+		}
+		seen[p.MsgID] = true
+		out = append(out, agentloop.Node{ID: p.MsgID, Kind: agentloop.NodeDecision, Type: "fact_proposal",
+			Summary: fmt.Sprintf("%.16s… proposed %s", p.Proposer, factID), Causes: p.CausalLinks, Time: p.At,
+			Trace: &agentloop.Trace{Decision: p.Trace.DecisionID, Alternatives: p.Trace.Counterfactuals,
+				Reasons: append(append([]string(nil), p.Trace.Steps...), p.Trace.Evidence...), Context: p.Context}})
+		fact.Causes = append(fact.Causes, p.MsgID)
+		fact.Time = p.At
+	}
+	return append(out, fact), nil
 }
 
 // RecordFact records an accepted fact in causal memory with edges to its

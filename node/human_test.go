@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/agentloop"
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/protocols/hcp"
 )
@@ -365,5 +367,35 @@ func waitWhy(ctx context.Context, t *testing.T, n *Node, id string) {
 			t.Fatalf("%s never recorded in causal memory", id)
 		case <-tick.C:
 		}
+	}
+}
+
+func TestWhyFactFromKnowledgeProvenance(t *testing.T) {
+	ctx := humanCtx(t)
+	h := startHumanNode(t, t.TempDir(), nil)
+	// The proposal was caused by a decision the human made earlier.
+	if err := h.n.RecordFact("human-decision-1", nil, "the human chose to verify the claim"); err != nil {
+		t.Fatal(err)
+	}
+	factID := strings.Repeat("ab", 32)
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	err := h.n.Knowledge().RecordProvenance(ctx, []knowledge.Provenance{{
+		FactID: factID, MsgID: "msg-propose-1", Proposer: h.n.Fingerprint(), At: at, Sources: []string{"https://example.org/a"},
+		Context: "checking", CausalLinks: []string{"human-decision-1"},
+		Trace: knowledge.DMPTrace{DecisionID: "dec-1", Steps: []string{"read the source"}, Counterfactuals: []string{"ignore it"}, Evidence: []string{"page a"}},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := h.n.Why(factID)
+	if err != nil || len(chain) != 3 {
+		t.Fatalf("why fact: %v %+v", err, chain)
+	}
+	if chain[0].ID != "human-decision-1" || chain[1].ID != "msg-propose-1" || chain[1].Trace == nil ||
+		chain[1].Trace.Alternatives[0] != "ignore it" || chain[2].ID != factID || chain[2].Causes[0] != "msg-propose-1" {
+		t.Fatalf("chain: %+v", chain)
+	}
+	if _, err := h.n.Why(strings.Repeat("cd", 32)); !errors.Is(err, agentloop.ErrNotFound) {
+		t.Fatalf("unknown fact: %v", err)
 	}
 }
