@@ -3,6 +3,7 @@ package itest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/web4p2p/web4p2p/node"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/lip"
+	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
 )
 
 // The web of the LIP itests: one HTTP server on 127.0.0.1 reached under
@@ -230,4 +232,34 @@ func hasClaim(es []lip.Entry, id string) bool {
 		}
 	}
 	return false
+}
+
+// A real node refuses a private address before connecting (no claim, no
+// fact), and its liminal queue survives a restart on the same data dir.
+func TestLIPRefusalAndRestartKeepsQueue(t *testing.T) {
+	ctx := ctxFor(t, 30*time.Second)
+	url := itWeb(t)
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startLIPAgent(t, "solo", k, nil, itLIPConfig())
+	if _, err := a.n.Learn(ctx, node.LearnRequest{URI: "http://10.0.0.1/", Statements: []string{itWater}}); !errors.Is(err, fetch.ErrForbiddenAddress) {
+		t.Fatalf("private address: %v", err)
+	}
+	if cs, _ := a.n.LIPClaims(0); len(cs) != 0 {
+		t.Fatalf("refused fetch queued %+v", cs)
+	}
+	if fs := a.n.Knowledge().Facts(); len(fs) != 0 {
+		t.Fatalf("refused fetch reached knowledge: %+v", fs)
+	}
+	res, err := a.n.Learn(ctx, node.LearnRequest{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
+	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Pending {
+		t.Fatalf("learn: %+v %v", res, err)
+	}
+	a.restart() // default LIP config: the queue comes from the store
+	cs, err := a.n.LIPClaims(lip.Pending)
+	if err != nil || len(cs) != 1 || cs[0].ID != res.Claims[0].ID || cs[0].Claim.Provenance.ContentSHA256 != res.ContentSHA256 {
+		t.Fatalf("after restart: %+v %v", cs, err)
+	}
 }
