@@ -294,28 +294,12 @@ func (n *Node) addHumanRoutes() {
 		humanReply(w, out, err)
 	})
 	add("POST /v1/human/consent", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Consent string   `json:"consent"`
-			Scope   []string `json:"scope"`
-			Expires string   `json:"expires"`
-		}
-		if !decodeBody(w, r, &body) {
+		c, scope, exp, err := parseConsentBody(r)
+		if err != nil {
+			humanReply(w, nil, err)
 			return
 		}
-		var c envelope.Consent
-		if err := c.UnmarshalText([]byte(body.Consent)); err != nil {
-			humanReply(w, nil, api.Errorf(http.StatusBadRequest, "invalid_state", "consent: must be granted|limited|revoked (got %q)", body.Consent))
-			return
-		}
-		var exp time.Time
-		if body.Expires != "" {
-			var err error
-			if exp, err = time.Parse(time.RFC3339, body.Expires); err != nil {
-				humanReply(w, nil, api.Errorf(http.StatusBadRequest, "invalid_state", "expires: must be an RFC 3339 timestamp: %v", err))
-				return
-			}
-		}
-		if _, err := n.SetConsent(r.Context(), c, body.Scope, exp); err != nil {
+		if _, err := n.SetConsent(r.Context(), c, scope, exp); err != nil {
 			humanReply(w, nil, err)
 			return
 		}
@@ -323,25 +307,9 @@ func (n *Node) addHumanRoutes() {
 		humanReply(w, out, err)
 	})
 	add("POST /v1/human/intent", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Goal     string `json:"goal"`
-			Topic    string `json:"topic"`
-			Priority string `json:"priority"`
-			Context  string `json:"context"`
-		}
-		if !decodeBody(w, r, &body) {
-			return
-		}
-		if body.Priority == "" {
-			body.Priority = hcp.PriorityNormal.String()
-		}
-		in := hcp.Intent{Topic: body.Topic, Context: body.Context}
-		if err := in.Goal.UnmarshalText([]byte(body.Goal)); err != nil {
-			humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "goal: must be align|request|clarify|decide|resolve_conflict (got %q)", body.Goal))
-			return
-		}
-		if err := in.Priority.UnmarshalText([]byte(body.Priority)); err != nil {
-			humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "priority: must be low|normal|high|safety (got %q)", body.Priority))
+		in, err := parseIntentBody(r)
+		if err != nil {
+			humanReply(w, nil, err)
 			return
 		}
 		res, err := n.HumanIntent(r.Context(), in)
@@ -355,19 +323,12 @@ func (n *Node) addHumanRoutes() {
 		humanReply(w, map[string]any{"decisions": pd}, err)
 	})
 	add("POST /v1/human/decisions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Choice       string   `json:"choice"`
-			Rationale    string   `json:"rationale"`
-			Alternatives []string `json:"alternatives"`
-		}
-		if !decodeBody(w, r, &body) {
+		d, err := parseDecisionBody(r)
+		if err != nil {
+			humanReply(w, nil, err)
 			return
 		}
-		if body.Choice != "approve" && body.Choice != "reject" {
-			humanReply(w, nil, api.Errorf(http.StatusBadRequest, "bad_request", "choice: must be approve|reject (got %q)", body.Choice))
-			return
-		}
-		id, err := n.Decide(r.Context(), r.PathValue("id"), hcp.Decision{Choice: body.Choice, Rationale: body.Rationale, Alternatives: body.Alternatives})
+		id, err := n.Decide(r.Context(), r.PathValue("id"), d)
 		humanReply(w, map[string]string{"msg_id": id}, err)
 	})
 	add("POST /v1/human/feedback", func(w http.ResponseWriter, r *http.Request) {
@@ -382,6 +343,75 @@ func (n *Node) addHumanRoutes() {
 		chain, err := n.Why(r.PathValue("id"))
 		humanReply(w, map[string]any{"id": r.PathValue("id"), "chain": chain}, err)
 	})
+}
+
+// parseIntentBody reads POST /v1/human/intent: {goal, topic, priority
+// (default normal), context}.
+func parseIntentBody(r *http.Request) (hcp.Intent, error) {
+	var body struct {
+		Goal     string `json:"goal"`
+		Topic    string `json:"topic"`
+		Priority string `json:"priority"`
+		Context  string `json:"context"`
+	}
+	if err := api.Decode(r, &body); err != nil {
+		return hcp.Intent{}, err
+	}
+	if body.Priority == "" {
+		body.Priority = hcp.PriorityNormal.String()
+	}
+	in := hcp.Intent{Topic: body.Topic, Context: body.Context}
+	if err := in.Goal.UnmarshalText([]byte(body.Goal)); err != nil {
+		return hcp.Intent{}, api.Errorf(http.StatusBadRequest, "bad_request", "goal: must be align|request|clarify|decide|resolve_conflict (got %q)", body.Goal)
+	}
+	if err := in.Priority.UnmarshalText([]byte(body.Priority)); err != nil {
+		return hcp.Intent{}, api.Errorf(http.StatusBadRequest, "bad_request", "priority: must be low|normal|high|safety (got %q)", body.Priority)
+	}
+	return in, nil
+}
+
+// parseConsentBody reads POST /v1/human/consent: {consent, scope, expires
+// (RFC 3339, optional)}.
+func parseConsentBody(r *http.Request) (envelope.Consent, []string, time.Time, error) {
+	var body struct {
+		Consent string   `json:"consent"`
+		Scope   []string `json:"scope"`
+		Expires string   `json:"expires"`
+	}
+	if err := api.Decode(r, &body); err != nil {
+		return 0, nil, time.Time{}, err
+	}
+	var c envelope.Consent
+	if err := c.UnmarshalText([]byte(body.Consent)); err != nil {
+		return 0, nil, time.Time{}, api.Errorf(http.StatusBadRequest, "invalid_state", "consent: must be granted|limited|revoked (got %q)", body.Consent)
+	}
+	var exp time.Time
+	if body.Expires != "" {
+		var err error
+		if exp, err = time.Parse(time.RFC3339, body.Expires); err != nil {
+			return 0, nil, time.Time{}, api.Errorf(http.StatusBadRequest, "invalid_state", "expires: must be an RFC 3339 timestamp: %v", err)
+		}
+	}
+	return c, body.Scope, exp, nil
+}
+
+// parseDecisionBody reads POST /v1/human/decisions/{id}: {choice
+// approve|reject, rationale, alternatives}. Missing rationale or
+// alternatives are left for the HCP_DECISION schema to refuse
+// (payload_schema), the same check a peer's envelope meets.
+func parseDecisionBody(r *http.Request) (hcp.Decision, error) {
+	var body struct {
+		Choice       string   `json:"choice"`
+		Rationale    string   `json:"rationale"`
+		Alternatives []string `json:"alternatives"`
+	}
+	if err := api.Decode(r, &body); err != nil {
+		return hcp.Decision{}, err
+	}
+	if body.Choice != "approve" && body.Choice != "reject" {
+		return hcp.Decision{}, api.Errorf(http.StatusBadRequest, "bad_request", "choice: must be approve|reject (got %q)", body.Choice)
+	}
+	return hcp.Decision{Choice: body.Choice, Rationale: body.Rationale, Alternatives: body.Alternatives}, nil
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -3,10 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/hcp"
 )
 
@@ -398,4 +401,104 @@ func TestWhyFactFromKnowledgeProvenance(t *testing.T) {
 	if _, err := h.n.Why(strings.Repeat("cd", 32)); !errors.Is(err, agentloop.ErrNotFound) {
 		t.Fatalf("unknown fact: %v", err)
 	}
+}
+
+// FuzzHumanAPIBodies feeds arbitrary bodies to the parsers of the human
+// endpoints: nothing panics, every refusal is a 4xx API error, and every
+// accepted body carries valid enums and builds a signed envelope or fails
+// with an error the API reports as 400.
+func FuzzHumanAPIBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"goal":"request","topic":"work","priority":"high","context":"c"}`,
+		`{"goal":"resolve_conflict","topic":"work"}`,
+		`{"goal":"conquer","topic":"work"}`,
+		`{"consent":"limited","scope":["topic:work"],"expires":"2026-11-25T10:00:00Z"}`,
+		`{"consent":"granted","expires":"tomorrow"}`,
+		`{"choice":"approve","rationale":"r","alternatives":["a"]}`,
+		`{"choice":"approve"}`,
+		`{"choice":"maybe","rationale":"r","alternatives":[]}`,
+		`{"topic":""}`, `{}`, `[]`, `null`, `{"goal":1}`, `{"goal":"request"} x`, ``, `{"extra":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	b := &hcp.Builder{Key: key, AgentID: "human@fuzz", Human: func() envelope.Human {
+		return envelope.Human{Presence: envelope.Diffuse, Affect: envelope.Calm, Clarity: 50, Pressure: 50,
+			Consent: envelope.ConsentGranted, ConsentScope: []string{}}
+	}}
+	to := hcp.To{AgentID: "fuzz", Fingerprint: strings.Repeat("0", 64)}
+	refused := func(t *testing.T, what string, err error) {
+		t.Helper()
+		if ae := humanAPIError(err); ae.Status < 400 || ae.Status >= 500 {
+			t.Fatalf("%s: %v reported as %d", what, err, ae.Status)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		req := func() *http.Request { return httptest.NewRequest("POST", "/", bytes.NewReader(raw)) }
+		if in, err := parseIntentBody(req()); err != nil {
+			refused(t, "intent body", err)
+		} else {
+			if in.Goal < hcp.GoalAlign || in.Goal > hcp.GoalResolveConflict || in.Priority < hcp.PriorityLow || in.Priority > hcp.PrioritySafety {
+				t.Fatalf("accepted invalid enums: %+v", in)
+			}
+			if _, err := b.Intent(to, in); err != nil {
+				refused(t, "intent build", err)
+			}
+		}
+		if c, _, _, err := parseConsentBody(req()); err != nil {
+			refused(t, "consent body", err)
+		} else if c < envelope.ConsentGranted || c > envelope.ConsentRevoked {
+			t.Fatalf("accepted consent %d", c)
+		}
+		if d, err := parseDecisionBody(req()); err != nil {
+			refused(t, "decision body", err)
+		} else {
+			if d.Choice != "approve" && d.Choice != "reject" {
+				t.Fatalf("accepted choice %q", d.Choice)
+			}
+			if _, err := b.Decision(to, d); err != nil {
+				refused(t, "decision build", err)
+			}
+		}
+	})
+}
+
+// BenchmarkHumanIntent measures the whole human path of an intent — sign
+// with the human key, verify like any envelope, route, consent gate,
+// AgentLoop inbox (and the loop's cycles, as the inbox fills) — against
+// signing the same HCP_INTENT alone, in the same run.
+func BenchmarkHumanIntent(b *testing.B) {
+	n, err := New(Config{DataDir: b.TempDir(), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+		b.Fatal(err)
+	}
+	in := hcp.Intent{Goal: hcp.GoalRequest, Topic: "work", Priority: hcp.PriorityNormal}
+	bld := n.human.builder()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := bld.Intent(n.human.to(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	base := time.Since(start)
+	start = time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := n.HumanIntent(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	full := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(full.Nanoseconds())/float64(b.N), "path-ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/float64(b.N), "sign-ns/op")
+	b.ReportMetric(float64(full)/float64(base), "ratio")
 }
