@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,8 +24,12 @@ func learnCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "statement", Aliases: []string{"s"}, Usage: "a statement to look for verbatim in the page (repeatable)"},
 		}, clientFlags...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("learn: want one <uri>, got %d arguments", c.NArg())
+			if c.NArg() < 1 {
+				return fmt.Errorf("learn: want one <uri>, got none")
+			}
+			statements, err := trailingStatements(c.Args().Tail())
+			if err != nil {
+				return err
 			}
 			cl, err := newAPIClient(c)
 			if err != nil {
@@ -33,7 +38,7 @@ func learnCommand() *cli.Command {
 			// A fetch may take its full 10 s timeout; leave room for the queue.
 			ctx, cancel := clientCtx(c, 30*time.Second)
 			defer cancel()
-			req := node.LearnRequest{URI: c.Args().First(), Statements: c.StringSlice("statement")}
+			req := node.LearnRequest{URI: c.Args().First(), Statements: append(c.StringSlice("statement"), statements...)}
 			var res node.LearnResult
 			if err := cl.call(ctx, "POST", "/v1/lip/learn", req, &res); err != nil {
 				return fmt.Errorf("learn %s: %w", req.URI, err)
@@ -64,4 +69,27 @@ func learnCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// trailingStatements reads --statement/-s flags written after the URI
+// (the flag parser stops at the first argument), so both
+// "learn --statement X <uri>" and "learn <uri> --statement X" work.
+func trailingStatements(args []string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--statement" || a == "-statement" || a == "-s" || a == "--s":
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("learn: %s needs a value", a)
+			}
+			out = append(out, args[i+1])
+			i++
+		case strings.HasPrefix(a, "--statement="), strings.HasPrefix(a, "-s="):
+			out = append(out, a[strings.Index(a, "=")+1:])
+		default:
+			return nil, fmt.Errorf("learn: unexpected argument %q after the uri (want --statement <text>)", a)
+		}
+	}
+	return out, nil
 }
