@@ -414,22 +414,53 @@ func (h *humanRuntime) act(ctx context.Context, a agentloop.Action) error {
 }
 
 // requestDecision makes pd pending (persisted) and prompts the human as
-// far as pacing allows. Pacing never drops the request: a suppressed or
-// deferred prompt stays pending for the human to pull.
+// far as pacing allows. Pacing never drops the request: a suppressed
+// prompt stays pending for the human to pull, a deferred one is prompted
+// again when the pacer's RetryAfter has passed.
 func (h *humanRuntime) requestDecision(pd PendingDecision) error {
+	if err := h.n.db.PutJSON(bucketDecisions, []byte(pd.ID), pd); err != nil {
+		return err
+	}
+	h.n.em.Emit(EventDecisionRequested, pd.ID, map[string]any{
+		"topic": pd.Topic, "question": pd.Question, "alternatives": toAnySlice(pd.Alternatives)}, pd.Cause)
+	return h.prompt(pd)
+}
+
+// minPromptRetry bounds how soon a deferred prompt is tried again.
+const minPromptRetry = 10 * time.Millisecond
+
+// prompt paces one prompt about pd, records the outcome with pd and, when
+// deferred, schedules the next try.
+func (h *humanRuntime) prompt(pd PendingDecision) error {
 	v := h.pacer.Decide(hcp.Prompt{Kind: hcp.PromptDecision, Priority: hcp.PriorityHigh})
 	pd.Paced, pd.PacedReason = v.Outcome.String(), v.Reason
 	if err := h.n.db.PutJSON(bucketDecisions, []byte(pd.ID), pd); err != nil {
 		return err
 	}
-	h.n.em.Emit(EventDecisionRequested, pd.ID, map[string]any{
-		"topic": pd.Topic, "question": pd.Question, "alternatives": toAnySlice(pd.Alternatives), "paced": pd.Paced}, pd.Cause)
 	switch v.Outcome {
 	case hcp.Allow:
 		h.n.em.Emit(EventPrompt, pd.ID, map[string]any{"kind": hcp.PromptDecision.String(), "topic": pd.Topic, "question": pd.Question}, pd.ID)
 	case hcp.CheckIn:
 		h.n.em.Emit(EventPrompt, pd.ID, map[string]any{"kind": hcp.PromptCheckIn.String(), "topic": pd.Topic,
 			"question": "before deciding: how are you doing?"}, pd.ID)
+	case hcp.Defer:
+		id := pd.ID
+		h.spawn(func(ctx context.Context) {
+			t := time.NewTimer(max(v.RetryAfter, minPromptRetry))
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			var cur PendingDecision
+			if err := h.n.db.GetJSON(bucketDecisions, []byte(id), &cur); err != nil {
+				return // answered meanwhile
+			}
+			if err := h.prompt(cur); err != nil && ctx.Err() == nil {
+				h.n.em.Error("hcp", "prompt_retry", id, err, nil)
+			}
+		})
 	}
 	return nil
 }

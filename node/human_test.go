@@ -502,3 +502,59 @@ func BenchmarkHumanIntent(b *testing.B) {
 	b.ReportMetric(float64(base.Nanoseconds())/float64(b.N), "sign-ns/op")
 	b.ReportMetric(float64(full)/float64(base), "ratio")
 }
+
+// TestHumanDeferredPromptIsRetried: under strain only one decision prompt
+// goes out per StrainInterval; a second drift alarm inside it is deferred,
+// stays pending and is prompted once the interval has passed.
+func TestHumanDeferredPromptIsRetried(t *testing.T) {
+	ctx := humanCtx(t)
+	hc := DefaultHumanConfig()
+	hc.Loop.Mission = []string{"work"}
+	hc.Loop.DriftWindow = 2
+	hc.Loop.DriftThreshold = 0.5
+	hc.Pacing.StrainInterval = 300 * time.Millisecond
+	h := startHumanNode(t, t.TempDir(), &hc)
+	strained := strings.Replace(strings.Replace(stateJSON, "%s", "60", 1), `"pressure":20`, `"pressure":90`, 1)
+	if code, body := h.call("POST", "/v1/human/state", strained, nil); code != http.StatusOK {
+		t.Fatalf("state: %d %s", code, body)
+	}
+	intents := func(topics ...string) {
+		t.Helper()
+		for _, topic := range topics {
+			res, err := h.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal})
+			if err != nil || res.Status != "accepted" {
+				t.Fatalf("intent %s: %v %+v", topic, err, res)
+			}
+			h.waitEvent(ctx, agentloop.EventDecision, decided(res.MsgID))
+		}
+	}
+	requested := func(n int) string {
+		t.Helper()
+		var ids []string
+		// WaitFor rescans the ring on every change: count afresh each time.
+		h.ring.WaitFor(ctx.Done(), func(events.Event) bool {
+			ids = ids[:0]
+			for _, e := range h.ring.Events() {
+				if e.Type == EventDecisionRequested {
+					ids = append(ids, e.Subject)
+				}
+			}
+			return len(ids) >= n
+		})
+		if len(ids) < n {
+			t.Fatalf("only %d decision requests", len(ids))
+		}
+		return ids[n-1]
+	}
+	intents("play", "games")
+	first := requested(1)
+	h.waitEvent(ctx, EventPrompt, func(e events.Event) bool { return e.Subject == first })
+	intents("work", "work", "play", "games") // the alarm clears, then rises again
+	second := requested(2)
+	h.waitEvent(ctx, hcp.EventPromptPaced, func(e events.Event) bool { return e.Data["outcome"] == hcp.Defer.String() })
+	h.waitEvent(ctx, EventPrompt, func(e events.Event) bool { return e.Subject == second })
+	pend, err := h.n.PendingDecisions()
+	if err != nil || len(pend) != 2 || pend[1].ID != second || pend[1].Paced != hcp.Allow.String() {
+		t.Fatalf("pending after retry: %v %+v", err, pend)
+	}
+}
