@@ -41,7 +41,7 @@ type lipWeb struct {
 	hits atomic.Int64
 }
 
-func newLipWeb(t *testing.T) *lipWeb {
+func newLipWeb(t testing.TB) *lipWeb {
 	t.Helper()
 	w := &lipWeb{}
 	mux := http.NewServeMux()
@@ -91,7 +91,7 @@ func testLIPConfig() LIPConfig {
 
 // lipNode is a node with the control API and a given LIP config.
 type lipNode struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	cfg   LIPConfig
 	n     *Node
@@ -100,7 +100,7 @@ type lipNode struct {
 	token string
 }
 
-func startLIPNode(t *testing.T, dir string, cfg LIPConfig) *lipNode {
+func startLIPNode(t testing.TB, dir string, cfg LIPConfig) *lipNode {
 	t.Helper()
 	l := &lipNode{t: t, dir: dir, cfg: cfg}
 	l.start()
@@ -378,4 +378,61 @@ func TestLIPHandlerRechecksPeerEvidence(t *testing.T) {
 func lipMsg(env *envelope.Envelope) *router.Message {
 	return &router.Message{Peer: env.Sender.Fingerprint, Channel: gossip.TopicKnowledge, Type: env.Type.String(), Kind: env.Type,
 		MsgID: env.MsgID, Envelope: env, Payload: env.Payload, Time: env.Timestamp}
+}
+
+// FuzzLIPPeerMessage feeds arbitrary payloads and source blocks as a
+// peer's LIP_EVIDENCE (through the worker's path, synchronously) and as
+// LIP_CONFLICT/ACCEPT/REJECT (through lipHandler): nothing panics, and
+// nothing a peer sends is accepted on its word alone.
+func FuzzLIPPeerMessage(f *testing.F) {
+	w := newLipWeb(f)
+	cfg := testLIPConfig()
+	// A fuzzed URI may name a public address: no packet may leave the
+	// machine, so the dialer connects to loopback only.
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if h, _, _ := net.SplitHostPort(addr); h != "127.0.0.1" {
+			return nil, fmt.Errorf("fuzz: refusing to dial %s", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	cfg.FetchTimeout = time.Second
+	l := startLIPNode(f, f.TempDir(), cfg)
+	good, err := l.n.lip.learner.Learn(context.Background(), lip.FetchPayload{URI: w.url("blog.test", "/blog.html"), Constraints: []string{"Water boils at 100 degrees at sea level."}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	msg, err := l.n.lipBuilder().Evidence(lip.Broadcast, good.Provenance, good.Evidence)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(0), []byte(msg.Env.Payload), good.Provenance.URI)
+	f.Add(uint8(0), []byte(`{"claims":[],"evidence":[],"confidence":0,"extraction_notes":"","content_sha256":""}`), "")
+	f.Add(uint8(1), []byte(`{"claim_id":"x"}`), "http://10.0.0.1/")
+	f.Add(uint8(2), []byte(`null`), "file:///etc/passwd")
+	f.Add(uint8(3), []byte(`{"claims":[{"fact_id":"00","statement":"x"}]}`), "http://blog.test/")
+	types := []envelope.Type{envelope.LIPEvidence, envelope.LIPConflict, envelope.LIPAccept, envelope.LIPReject}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, typ uint8, payload []byte, uri string) {
+		env := *msg.Env
+		env.Type = types[int(typ)%len(types)]
+		env.Payload = json.RawMessage(payload)
+		if uri == "" {
+			env.Source = nil
+		} else {
+			src := *msg.Env.Source
+			src.URI = uri
+			env.Source = &src
+		}
+		if env.Type == envelope.LIPEvidence {
+			l.n.lip.onEvidence(ctx, &env)
+		} else {
+			_ = l.n.lipHandler().Handle(ctx, lipMsg(&env))
+		}
+		for _, e := range l.n.lip.queue.List(lip.Accepted) {
+			if e.Claim.Origin != "" && len(e.Support) < 2 {
+				t.Fatalf("accepted a peer's claim on its word: %+v", e)
+			}
+		}
+	})
 }
