@@ -39,6 +39,7 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
+	n.knowledgeRoutes(srv)
 	for _, r := range n.apiRoutes {
 		srv.Handle(r.pattern, r.h)
 	}

@@ -31,7 +31,7 @@ func (n *Node) startMesh(ctx context.Context) error {
 	n.gossipValidator = envelope.NewValidator(envelope.Config{
 		Now: n.cfg.Now, LocalFingerprint: n.fp, Gossip: true,
 		Replay: envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity),
-		Policy: n.router.Policy().Envelope, Events: n.em,
+		Policy: n.gossipPolicy, Events: n.em,
 	})
 	gcfg := n.cfg.Gossip
 	if gcfg.ValidateQueue == 0 {
@@ -56,6 +56,39 @@ func (n *Node) startMesh(ctx context.Context) error {
 	// A trust change takes effect in GossipSub scoring at once.
 	n.trust.OnChange(func(trust.Transition) { g.RefreshScores() })
 	return nil
+}
+
+// gossipPolicy is check 8 for gossip: the router's §4.3 table, except that
+// a TRUST_ATTEST carrying a proof is admitted from any signer that is not
+// blacklisted or untrusted here. SPEC §5 has every receiver check a proof
+// itself, so the attester's standing is irrelevant to it — and a proof
+// must be able to cross parts of the mesh that never met its attester, or
+// an equivocator would keep its standing there.
+func (n *Node) gossipPolicy(env *envelope.Envelope) error {
+	if env.Type == envelope.TrustAttest && carriesProof(env.Payload) {
+		switch n.trust.State(env.Sender.Fingerprint) {
+		case trust.Blacklisted, trust.Untrusted:
+		default:
+			return nil
+		}
+	}
+	return n.router.Policy().Envelope(env)
+}
+
+// carriesProof reports whether a TRUST_ATTEST payload embeds the two (or
+// more) signed envelopes of a proof.
+func carriesProof(payload []byte) bool {
+	a, err := trust.ParseAttestation(payload)
+	if err != nil {
+		return false
+	}
+	k := 0
+	for _, e := range a.Evidence {
+		if e.Envelope != nil {
+			k++
+		}
+	}
+	return k >= 2
 }
 
 // Gossip returns the node's GossipSub layer (nil before Start).
@@ -147,6 +180,15 @@ func (n *Node) deliverGossip(topic string, from peer.ID, raw []byte) {
 	if from == n.id {
 		// Our own messages come back through pubsub's local delivery;
 		// they were already applied when published.
+		return
+	}
+	if env.Type == envelope.TrustAttest && carriesProof(env.Payload) {
+		// Admitted by gossipPolicy whatever the attester's standing; the
+		// proof itself is what the handler checks.
+		msg.Kind = env.Type
+		if err := n.handleAttest(n.Context(), msg); err != nil {
+			n.em.Error("trust", "attestation", from.String(), err, map[string]any{"msg_id": env.MsgID})
+		}
 		return
 	}
 	_ = n.router.Route(n.Context(), msg)

@@ -27,6 +27,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			startCommand(),
 			demoCommand(),
+			meshCommand(),
 			idCommand(),
 			statusCommand(),
 			peersCommand(),
@@ -35,6 +36,7 @@ func newApp() *cli.App {
 			humanCommand(), whyCommand(),
 			eventsCommand(),
 			sendCommand(),
+			factsCommand(),
 			learnCommand(),
 			claimsCommand(),
 			versionCommand(),

@@ -173,6 +173,13 @@ func Errorf(status int, kind, format string, args ...any) *Error {
 	return &Error{Status: status, Kind: kind, Detail: fmt.Sprintf(format, args...)}
 }
 
+// WriteError writes err as {error, detail} with its status (500 unless err
+// is or wraps an *Error). For routes added with Handle.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
 func writeError(w http.ResponseWriter, err error) {
 	var ae *Error
 	if !errors.As(err, &ae) {
