@@ -53,7 +53,9 @@ func (n *Node) knowledgeRoutes(srv *api.Server) {
 				out = append(out, v)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].ProposedAt < out[j].ProposedAt || (out[i].ProposedAt == out[j].ProposedAt && out[i].ID < out[j].ID) })
+		sort.Slice(out, func(i, j int) bool {
+			return out[i].ProposedAt < out[j].ProposedAt || (out[i].ProposedAt == out[j].ProposedAt && out[i].ID < out[j].ID)
+		})
 		api.WriteJSON(w, http.StatusOK, map[string]any{"facts": out})
 	})
 	srv.Handle("GET /v1/facts/{id}", func(w http.ResponseWriter, r *http.Request) {

@@ -345,7 +345,9 @@ func (m *meshRun) summary(accepted []string) map[string]any {
 		}
 		rows = append(rows, s)
 	}
-	sort.Slice(rows, func(i, j int) bool { return len(rows[i].Name) < len(rows[j].Name) || rows[i].Name < rows[j].Name && len(rows[i].Name) == len(rows[j].Name) })
+	sort.Slice(rows, func(i, j int) bool {
+		return len(rows[i].Name) < len(rows[j].Name) || rows[i].Name < rows[j].Name && len(rows[i].Name) == len(rows[j].Name)
+	})
 	return map[string]any{"nodes": rows, "accepted": accepted, "equivocator": m.eve.n.ID().String(), "ok": true}
 }
 
