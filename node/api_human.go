@@ -161,7 +161,10 @@ func (n *Node) Decide(ctx context.Context, id string, d hcp.Decision) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := n.db.Delete(bucketDecisions, []byte(id)); err != nil {
+	h.pmu.Lock()
+	err = n.db.Delete(bucketDecisions, []byte(id))
+	h.pmu.Unlock()
+	if err != nil {
 		return "", err
 	}
 	return env.MsgID, nil

@@ -178,6 +178,11 @@ type humanRuntime struct {
 
 	waiters sync.Map // peer-intent item id → chan agentloop.Action
 
+	// pmu orders a retried prompt's read-and-rewrite of a pending
+	// decision against its removal by the human's answer, so an answered
+	// request is never written back.
+	pmu sync.Mutex
+
 	// life guards goroutines started per action after Start, which
 	// cannot use Node.Go (Close may already be waiting on it).
 	life   sync.Mutex
@@ -418,25 +423,30 @@ func (h *humanRuntime) act(ctx context.Context, a agentloop.Action) error {
 // prompt stays pending for the human to pull, a deferred one is prompted
 // again when the pacer's RetryAfter has passed.
 func (h *humanRuntime) requestDecision(pd PendingDecision) error {
-	if err := h.n.db.PutJSON(bucketDecisions, []byte(pd.ID), pd); err != nil {
+	v, err := h.pace(&pd)
+	if err != nil {
 		return err
 	}
 	h.n.em.Emit(EventDecisionRequested, pd.ID, map[string]any{
-		"topic": pd.Topic, "question": pd.Question, "alternatives": toAnySlice(pd.Alternatives)}, pd.Cause)
-	return h.prompt(pd)
+		"topic": pd.Topic, "question": pd.Question, "alternatives": toAnySlice(pd.Alternatives), "paced": pd.Paced}, pd.Cause)
+	h.announce(pd, v)
+	return nil
 }
 
 // minPromptRetry bounds how soon a deferred prompt is tried again.
 const minPromptRetry = 10 * time.Millisecond
 
-// prompt paces one prompt about pd, records the outcome with pd and, when
-// deferred, schedules the next try.
-func (h *humanRuntime) prompt(pd PendingDecision) error {
+// pace asks the pacer about a decision prompt for pd and persists pd with
+// the outcome, before anything announces it.
+func (h *humanRuntime) pace(pd *PendingDecision) (hcp.Verdict, error) {
 	v := h.pacer.Decide(hcp.Prompt{Kind: hcp.PromptDecision, Priority: hcp.PriorityHigh})
 	pd.Paced, pd.PacedReason = v.Outcome.String(), v.Reason
-	if err := h.n.db.PutJSON(bucketDecisions, []byte(pd.ID), pd); err != nil {
-		return err
-	}
+	return v, h.n.db.PutJSON(bucketDecisions, []byte(pd.ID), pd)
+}
+
+// announce prompts the human about pd as v allows; a deferred prompt is
+// tried again after v.RetryAfter while pd is still pending.
+func (h *humanRuntime) announce(pd PendingDecision, v hcp.Verdict) {
 	switch v.Outcome {
 	case hcp.Allow:
 		h.n.em.Emit(EventPrompt, pd.ID, map[string]any{"kind": hcp.PromptDecision.String(), "topic": pd.Topic, "question": pd.Question}, pd.ID)
@@ -453,16 +463,23 @@ func (h *humanRuntime) prompt(pd PendingDecision) error {
 				return
 			case <-t.C:
 			}
+			h.pmu.Lock()
 			var cur PendingDecision
 			if err := h.n.db.GetJSON(bucketDecisions, []byte(id), &cur); err != nil {
+				h.pmu.Unlock()
 				return // answered meanwhile
 			}
-			if err := h.prompt(cur); err != nil && ctx.Err() == nil {
-				h.n.em.Error("hcp", "prompt_retry", id, err, nil)
+			v, err := h.pace(&cur)
+			h.pmu.Unlock()
+			if err != nil {
+				if ctx.Err() == nil {
+					h.n.em.Error("hcp", "prompt_retry", id, err, nil)
+				}
+				return
 			}
+			h.announce(cur, v)
 		})
 	}
-	return nil
 }
 
 // sendIntent sends a CIP INTENT to the peer on the human's behalf, in the
