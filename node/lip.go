@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/protocols/cip"
@@ -19,6 +20,7 @@ import (
 	"github.com/web4p2p/web4p2p/protocols/lip/extract"
 	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
 	"github.com/web4p2p/web4p2p/protocols/router"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 // The LIP runtime (SPEC §7) wires protocols/lip into the node:
@@ -198,7 +200,7 @@ func (n *Node) startLIP() error {
 		Now: n.cfg.Now, TTL: cfg.TTL, Rules: cfg.Rules, View: n.trust.State, Tiers: tiers,
 		Overloaded: n.overloaded, Events: n.em,
 		OnAccept:   func(e lip.Entry) { r.post(func(ctx context.Context) { r.toKnowledge(ctx, e) }) },
-		OnReject:   func(e lip.Entry) { r.post(func(context.Context) { r.issueReject(e) }) },
+		OnReject:   func(e lip.Entry) { r.post(func(ctx context.Context) { r.issueReject(ctx, e) }) },
 		OnConflict: func(c lip.Conflict) { r.post(func(context.Context) { r.issueConflict(c) }) },
 	})
 	if err != nil {
@@ -439,6 +441,14 @@ func (r *lipRuntime) onEvidence(ctx context.Context, env *envelope.Envelope) {
 	entries, err := r.learner.Evidence(ctx, env)
 	if err != nil {
 		r.n.em.Error("lip", "evidence", env.Sender.Fingerprint, err, map[string]any{"msg_id": env.MsgID})
+		if errors.Is(err, lip.ErrInvalidPayload) && env.Sender.Fingerprint != r.n.fp {
+			// The signer (verified) sent evidence that contradicts itself
+			// (fact ids that are not its statements, dangling evidence):
+			// an invalid message, charged like any other (SPEC §5).
+			if _, terr := r.n.trust.Apply(env.Sender.Fingerprint, trust.InvalidMessage, env.MsgID); terr != nil {
+				r.n.em.Error("lip", "trust_apply", env.Sender.Fingerprint, terr, nil)
+			}
+		}
 		if len(entries) == 0 {
 			return
 		}
@@ -550,9 +560,17 @@ func lipCounterfactuals(e lip.Entry) []string {
 	}
 }
 
-// issueReject signs LIP_REJECT for a rejected claim this node read itself
-// (a peer's claim is the peer's to retract) and reports it.
-func (r *lipRuntime) issueReject(e lip.Entry) {
+// issueReject withdraws our confirmation of the claim's fact if we had
+// given one (the claim was accepted, then lost a conflict or was
+// retracted: our latest vote becomes FACT_REJECT), then, for a claim this
+// node read itself (a peer's claim is the peer's to retract), signs
+// LIP_REJECT and reports it.
+func (r *lipRuntime) issueReject(ctx context.Context, e lip.Entry) {
+	if factID, err := knowledge.FactID(e.Claim.Domain, e.Claim.Assertion()); err == nil && r.confirmed(factID) {
+		if err := r.n.VoteFact(ctx, factID, false, e.Claim.Confidence, clip("lip: "+e.Reason.String(), 256)); err != nil && ctx.Err() == nil {
+			r.n.em.Error("lip", "knowledge", e.ID, err, map[string]any{"fact_id": factID})
+		}
+	}
 	if e.Claim.Origin != "" {
 		return
 	}
@@ -563,6 +581,16 @@ func (r *lipRuntime) issueReject(e lip.Entry) {
 	}
 	r.n.em.Emit("web4.lip.reject_issued", e.ID, map[string]any{"msg_id": msg.Env.MsgID, "claim_id": e.ID,
 		"fact_id": e.Claim.FactID, "reason": e.Reason.String(), "statement": clip(e.Claim.Statement, 512)}, e.ID)
+}
+
+// confirmed reports whether our latest vote on factID is a confirmation.
+func (r *lipRuntime) confirmed(factID string) bool {
+	for _, v := range r.n.knowledge.Votes(factID) {
+		if v.Voter == r.n.fp {
+			return v.Kind == knowledge.Confirm
+		}
+	}
+	return false
 }
 
 // issueConflict signs LIP_CONFLICT for a detected conflict and reports it.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -473,4 +474,37 @@ func BenchmarkLIPLearn(b *testing.B) {
 	b.ReportMetric(float64(node.Nanoseconds())/float64(b.N), "node-ns/op")
 	b.ReportMetric(float64(base.Nanoseconds())/float64(b.N), "learner-ns/op")
 	b.ReportMetric(float64(node)/float64(base), "ratio")
+}
+
+// An accepted claim later retracted withdraws the node's confirmation of
+// its fact: our latest vote becomes FACT_REJECT; the source drops a tier.
+func TestLIPRetractWithdrawsConfirmation(t *testing.T) {
+	ctx := lipCtx(t)
+	w := newLipWeb(t)
+	l := startLIPNode(t, t.TempDir(), testLIPConfig())
+	res, err := l.n.Learn(ctx, LearnRequest{URI: w.url("news.test", "/claims.json")})
+	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Accepted {
+		t.Fatalf("learn: %+v %v", res, err)
+	}
+	factID := envelope.FactID("geo", "Paris is the capital of France.")
+	l.waitEvent(ctx, "web4.lip.fact_confirmed", func(e events.Event) bool { return e.Data["fact_id"] == factID })
+	if !l.n.lip.confirmed(factID) {
+		t.Fatal("no confirmation recorded")
+	}
+	if _, err := l.n.lip.queue.Retract(ctx, res.Claims[0].ID, "found false"); err != nil {
+		t.Fatal(err)
+	}
+	l.waitEvent(ctx, "web4.lip.reject_issued", func(e events.Event) bool { return e.Data["claim_id"] == res.Claims[0].ID })
+	var ours []knowledge.Vote
+	for _, v := range l.n.Knowledge().Votes(factID) {
+		if v.Voter == l.n.Fingerprint() {
+			ours = append(ours, v)
+		}
+	}
+	if len(ours) != 1 || ours[0].Kind != knowledge.Reject {
+		t.Fatalf("our votes after the retraction: %+v", ours)
+	}
+	if tier, _ := l.n.LIPTier("news.test"); tier != envelope.TierMedium {
+		t.Fatalf("news.test tier %v after a retraction, want medium", tier)
+	}
 }
