@@ -372,6 +372,27 @@ func TestLIPHandlerRechecksPeerEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitEvent(ctx, "web4.lip.evidence_refused", nil)
+	// The signer is charged an invalid message (after the refusal event,
+	// on the same worker job).
+	charged := func() bool { ps, ok := b.n.Trust().Peer(a.n.Fingerprint()); return ok && len(ps.Invalid) == 1 }
+	if !pollUntil(ctx, charged) {
+		ps, _ := b.n.Trust().Peer(a.n.Fingerprint())
+		t.Fatalf("forging peer not charged: %+v", ps)
+	}
+}
+
+// pollUntil polls cond every few milliseconds until it holds or ctx ends.
+func pollUntil(ctx context.Context, cond func() bool) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // lipMsg is the router message of a gossiped LIP envelope, as Route hands
