@@ -88,8 +88,10 @@ func (n *Node) SetHumanState(ctx context.Context, st envelope.Human) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.route(ctx, msg)
-	return err
+	if _, err = h.route(ctx, msg); err != nil {
+		return err
+	}
+	return h.saveState(st)
 }
 
 // SetConsent changes only the consent part of the human state.

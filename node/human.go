@@ -132,6 +132,13 @@ const (
 // pendingDecision.
 const actionRequestDecision = "request_decision"
 
+// bucketHuman keeps the last human-state vector the human set (key
+// keyHumanState), so consent given survives a restart.
+const (
+	bucketHuman   = "human_state"
+	keyHumanState = "current"
+)
+
 // bucketDecisions holds the decisions the agent asked the human for and
 // that are not answered yet (request id → pendingDecision).
 const bucketDecisions = "human_decisions"
@@ -253,6 +260,11 @@ func (n *Node) startHuman() error {
 		h.cancel()
 		return err
 	}
+	if err := h.restoreState(); err != nil {
+		h.cancel()
+		_ = h.loop.Close()
+		return err
+	}
 	n.human = h
 	n.intentHook = h.peerIntent
 	n.closers = append(n.closers, h.close)
@@ -260,6 +272,38 @@ func (n *Node) startHuman() error {
 	n.Go(h.sweepLoop)
 	n.addHumanRoutes()
 	return nil
+}
+
+// restoreState gives the gate the human state saved before a restart;
+// held actions it admits are released to the (running) loop, and expired
+// consent counts as revoked as always.
+func (h *humanRuntime) restoreState() error {
+	raw, err := h.n.db.Get(bucketHuman, []byte(keyHumanState))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := hcp.ParseState(raw)
+	if err != nil {
+		return fmt.Errorf("saved human state: %w", err)
+	}
+	rel, err := h.gate.SetHuman(h.ctx, st)
+	if err != nil {
+		return err
+	}
+	h.released(h.ctx, rel)
+	return nil
+}
+
+// saveState persists st as the human's current state.
+func (h *humanRuntime) saveState(st envelope.Human) error {
+	raw, err := hcp.MarshalState(st)
+	if err != nil {
+		return err
+	}
+	return h.n.db.Put(bucketHuman, []byte(keyHumanState), raw)
 }
 
 // close stops the loop first (no more actions), then the goroutines the

@@ -339,6 +339,12 @@ func TestHumanDriftAsksForDecisionPacedAndWhySurvivesRestart(t *testing.T) {
 	h.stop()
 	h.start()
 	check("after restart")
+	// The human's state (and so consent) survives the restart too.
+	var st HumanStatus
+	h.call("GET", "/v1/human/state", nil, &st)
+	if !strings.Contains(string(st.Human), `"overloaded"`) || !strings.Contains(string(st.Human), `"granted"`) {
+		t.Fatalf("state after restart: %s", st.Human)
+	}
 }
 
 func TestRecordFactWhy(t *testing.T) {
@@ -557,4 +563,30 @@ func TestHumanDeferredPromptIsRetried(t *testing.T) {
 	if err != nil || len(pend) != 2 || pend[1].ID != second || pend[1].Paced != hcp.Allow.String() {
 		t.Fatalf("pending after retry: %v %+v", err, pend)
 	}
+}
+
+// TestHumanHeldIntentSurvivesRestart: consent and the actions it holds
+// are both on disk; after a restart the intent is still held under the
+// restored consent and runs once the human grants it.
+func TestHumanHeldIntentSurvivesRestart(t *testing.T) {
+	ctx := humanCtx(t)
+	h := startHumanNode(t, t.TempDir(), nil)
+	if _, err := h.n.SetConsent(ctx, envelope.ConsentLimited, []string{"topic:work"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "play", Priority: hcp.PriorityLow})
+	if err != nil || res.Status != "held" {
+		t.Fatalf("intent: %v %+v", err, res)
+	}
+	h.stop()
+	h.start()
+	st, err := h.n.HumanStatus()
+	if err != nil || st.Held != 1 || !strings.Contains(string(st.Human), `"limited"`) {
+		t.Fatalf("after restart: %v %+v %s", err, st, st.Human)
+	}
+	if _, err := h.n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent(ctx, hcp.EventActionReleased, func(e events.Event) bool { return e.Subject == res.MsgID })
+	h.waitEvent(ctx, agentloop.EventDecision, decided(res.MsgID))
 }
