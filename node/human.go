@@ -199,8 +199,11 @@ type humanRuntime struct {
 	cancel context.CancelFunc
 }
 
-// startHuman starts the HCP runtime and the AgentLoop. It runs after the
-// mesh and before the control API, so it may append API routes.
+// startHuman starts the HCP runtime and the AgentLoop. It needs the store,
+// the router and the replay cache (startProtocols) and runs before the
+// control API, so it may append API routes. It writes n.human and
+// n.intentHook, which session and runtime goroutines read: it must run
+// before the first of those starts (directly after startProtocols).
 func (n *Node) startHuman() error {
 	cfg := n.takeHumanConfig()
 	if err := hcp.RegisterSchemas(); err != nil {
