@@ -300,10 +300,10 @@ func waitMeshFormed(ctx context.Context, t testing.TB, nodes []*agent) {
 	for _, a := range nodes {
 		ok := eventually(ctx, func() bool {
 			g := a.n.Gossip()
-			need := len(a.n.Host().Network().Peers())
-			if need > 4 {
-				need = 4 // GossipSub's D_lo is 5 incl. slack; a mesh of ≥4 (or every peer) is formed
-			}
+			// A grafted mesh of at least two peers (or every peer): relays
+			// have somewhere to forward. GossipSub may keep fewer than all
+			// peers in the mesh (D, backoff), so more is not guaranteed.
+			need := min(len(a.n.Host().Network().Peers()), 2)
 			return g.Ready("/web4/knowledge/1.0") && len(g.MeshPeers("/web4/knowledge/1.0")) >= need && len(g.MeshPeers("/web4/trust/1.0")) >= need
 		})
 		if !ok {

@@ -104,7 +104,7 @@ func (n *Node) publishAttestation(ctx context.Context, payload []byte) error {
 // the equivocation detector.
 func (n *Node) knowledgeHandler() router.Handler {
 	h := knowledge.Handler{Store: n.knowledge}
-	return router.HandlerFunc(func(ctx context.Context, m *router.Message) error {
+	kh := router.HandlerFunc(func(ctx context.Context, m *router.Message) error {
 		if env, ok := m.Envelope.(*envelope.Envelope); ok {
 			switch env.Type {
 			case envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge:
@@ -113,6 +113,17 @@ func (n *Node) knowledgeHandler() router.Handler {
 		}
 		return h.Handle(ctx, m)
 	})
+	// The Knowledge route carries FACT_*/DECISION_SHARE (knowledge store)
+	// and LIP_EVIDENCE/CONFLICT/ACCEPT/REJECT (LIP runtime).
+	mux := router.TypeMux{}
+	for _, t := range h.Types() {
+		mux[t] = kh
+	}
+	lh := n.lipHandler()
+	for _, t := range []envelope.Type{envelope.LIPEvidence, envelope.LIPConflict, envelope.LIPAccept, envelope.LIPReject} {
+		mux[t] = lh
+	}
+	return mux
 }
 
 // expireLoop rejects facts whose expiry passed without quorum (SPEC §8).

@@ -71,6 +71,12 @@ type Config struct {
 	// Gossip tunes GossipSub (queue sizes, heartbeat); the zero value means
 	// gossip.DefaultConfig() (hooks are set by the node).
 	Gossip gossip.Config
+	// LIP configures the LIP runtime (fetch allow-list, source tiers,
+	// claim TTL); zero fields take DefaultLIPConfig's values.
+	LIP LIPConfig
+	// Human configures the HCP runtime and the AgentLoop (mission, pacing,
+	// thresholds); zero fields take DefaultHumanConfig's values.
+	Human HumanConfig
 	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
 	// fields take the SPEC defaults.
 	Trust trust.Config

@@ -88,32 +88,15 @@ func (c HumanConfig) withDefaults() HumanConfig {
 	return c
 }
 
-// humanConfigs holds configurations set with SetHumanConfig until the node
-// starts. It stands in for a Config.Human field (see SetHumanConfig).
-var humanConfigs = struct {
-	sync.Mutex
-	m map[*Node]HumanConfig
-}{m: map[*Node]HumanConfig{}}
-
-// SetHumanConfig sets the HCP/AgentLoop configuration the node uses when it
-// starts; call it between New and Start. Without it the node runs with
-// DefaultHumanConfig.
+// SetHumanConfig sets the HCP/AgentLoop configuration (Config.Human); call
+// it between New and Start.
 func (n *Node) SetHumanConfig(c HumanConfig) {
-	humanConfigs.Lock()
-	defer humanConfigs.Unlock()
-	humanConfigs.m[n] = c
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cfg.Human = c
 }
 
-func (n *Node) takeHumanConfig() HumanConfig {
-	humanConfigs.Lock()
-	defer humanConfigs.Unlock()
-	c, ok := humanConfigs.m[n]
-	delete(humanConfigs.m, n)
-	if !ok {
-		return DefaultHumanConfig()
-	}
-	return c.withDefaults()
-}
+func (n *Node) takeHumanConfig() HumanConfig { return n.cfg.Human.withDefaults() }
 
 // Event types of the node's human runtime.
 const (

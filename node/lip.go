@@ -113,32 +113,15 @@ func (c LIPConfig) withDefaults() LIPConfig {
 	return c
 }
 
-// lipConfigs holds configurations set between New and Start (SetLIPConfig),
-// as SetHumanConfig does for the HCP runtime.
-var lipConfigs = struct {
-	sync.Mutex
-	m map[*Node]LIPConfig
-}{m: map[*Node]LIPConfig{}}
-
-// SetLIPConfig sets the LIP configuration the node uses when it starts;
-// call it between New and Start. Without it the node runs with
-// DefaultLIPConfig.
+// SetLIPConfig sets the LIP configuration (Config.LIP); call it between
+// New and Start.
 func (n *Node) SetLIPConfig(c LIPConfig) {
-	lipConfigs.Lock()
-	defer lipConfigs.Unlock()
-	lipConfigs.m[n] = c
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cfg.LIP = c
 }
 
-func (n *Node) takeLIPConfig() LIPConfig {
-	lipConfigs.Lock()
-	defer lipConfigs.Unlock()
-	c, ok := lipConfigs.m[n]
-	delete(lipConfigs.m, n)
-	if !ok {
-		return DefaultLIPConfig()
-	}
-	return c.withDefaults()
-}
+func (n *Node) takeLIPConfig() LIPConfig { return n.cfg.LIP.withDefaults() }
 
 // ErrNoLIP is returned by the LIP operations of a node whose LIP runtime is
 // not running (not started, or closed).

@@ -268,6 +268,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startProtocols(); err != nil {
 		return err
 	}
+	// The human runtime sets the intent hook and presence source that the
+	// session and LIP goroutines started below read.
+	if err := n.startHuman(); err != nil {
+		return err
+	}
 	if err := n.startRTT(); err != nil {
 		return err
 	}
@@ -275,9 +280,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.startLIP(); err != nil {
-		return err
-	}
-	if err := n.startHuman(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {

@@ -44,11 +44,17 @@ func (n *Node) updatePeerInfo(p peer.ID, fn func(*remoteInfo)) {
 }
 
 // presence returns this node's presence and LRI (load/readiness index,
-// 0–100). Until the AgentLoop owns them (its issue), the LRI is measured
-// from the node's real protocol backlog: the fill level of the envelope
-// queues of its sessions; presence follows SPEC §10 with no active intent:
-// overloaded at LRI ≥ 80, else diffuse.
+// 0–100): the AgentLoop's (real CPU, memory, inbox depth, latency, with
+// hysteresis). Without a running loop, the LRI is measured from the node's
+// protocol backlog — the fill level of its sessions' envelope queues — and
+// presence follows SPEC §10 with no active intent: overloaded at LRI ≥ 80,
+// else diffuse. loadOverride (tests) replaces both.
 func (n *Node) presence() (string, int) {
+	if n.human != nil && n.loadOverride == nil {
+		if p, l, ok := n.human.presence(); ok {
+			return p, l
+		}
+	}
 	n.sess.mu.Lock()
 	depth, capacity := 0, 0
 	for _, ps := range n.sess.m {
