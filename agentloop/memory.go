@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/web4p2p/web4p2p/internal/enum"
 	"github.com/web4p2p/web4p2p/internal/store"
 )
 
@@ -25,7 +26,7 @@ const (
 var nodeKindNames = []string{"", "message", "decision", "action"}
 
 // String returns the name.
-func (k NodeKind) String() string { return enumString(nodeKindNames, k) }
+func (k NodeKind) String() string { return enum.String(nodeKindNames, k) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k NodeKind) MarshalText() ([]byte, error) {

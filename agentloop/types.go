@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/web4p2p/web4p2p/internal/enum"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
 
@@ -35,7 +36,7 @@ var itemKindNames = []string{"", "human_intent", "peer_intent", "intent_reply", 
 	"human_feedback", "human_context", "intent_done", "message"}
 
 // String returns the snake_case name.
-func (k ItemKind) String() string { return enumString(itemKindNames, k) }
+func (k ItemKind) String() string { return enum.String(itemKindNames, k) }
 
 // Item is one thing for the loop to process. The node fills it from a
 // verified envelope.
@@ -98,7 +99,7 @@ const (
 var actionKindNames = []string{"", "send_intent", "reply_intent", "request_decision"}
 
 // String returns the snake_case name.
-func (k ActionKind) String() string { return enumString(actionKindNames, k) }
+func (k ActionKind) String() string { return enum.String(actionKindNames, k) }
 
 // Reply answers a peer's INTENT. The zero value is invalid.
 type Reply uint8
@@ -112,7 +113,7 @@ const (
 var replyNames = []string{"", "accept", "defer"}
 
 // String returns the wire form ("accept", "defer").
-func (r Reply) String() string { return enumString(replyNames, r) }
+func (r Reply) String() string { return enum.String(replyNames, r) }
 
 // Action is one thing the loop decided to do; the Actor performs it.
 type Action struct {
@@ -235,10 +236,3 @@ func (NopDelegate) Acted(context.Context, Action, error) {}
 
 // Reflect does nothing.
 func (NopDelegate) Reflect(context.Context, Reflection) {}
-
-func enumString[T ~uint8](names []string, v T) string {
-	if int(v) > 0 && int(v) < len(names) {
-		return names[v]
-	}
-	return fmt.Sprintf("invalid(%d)", uint8(v))
-}

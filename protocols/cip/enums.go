@@ -1,8 +1,7 @@
 package cip
 
 import (
-	"fmt"
-	"strings"
+	"github.com/web4p2p/web4p2p/internal/enum"
 )
 
 // Goal is an INTENT goal (SPEC §4.1). The zero value is invalid.
@@ -20,13 +19,13 @@ const (
 var goalNames = []string{"", "verify_knowledge", "ask", "learn", "propose_solution", "test_hypothesis"}
 
 // String returns the wire form.
-func (g Goal) String() string { return enumString(goalNames, g) }
+func (g Goal) String() string { return enum.String(goalNames, g) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (g Goal) MarshalText() ([]byte, error) { return marshalEnum(goalNames, g) }
+func (g Goal) MarshalText() ([]byte, error) { return enum.Marshal(goalNames, g) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (g *Goal) UnmarshalText(b []byte) error { return unmarshalEnum(goalNames, b, g) }
+func (g *Goal) UnmarshalText(b []byte) error { return enum.Unmarshal(goalNames, b, g) }
 
 // Priority is an INTENT priority. The zero value is invalid.
 type Priority uint8
@@ -41,13 +40,13 @@ const (
 var priorityNames = []string{"", "low", "normal", "high"}
 
 // String returns the wire form.
-func (p Priority) String() string { return enumString(priorityNames, p) }
+func (p Priority) String() string { return enum.String(priorityNames, p) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (p Priority) MarshalText() ([]byte, error) { return marshalEnum(priorityNames, p) }
+func (p Priority) MarshalText() ([]byte, error) { return enum.Marshal(priorityNames, p) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (p *Priority) UnmarshalText(b []byte) error { return unmarshalEnum(priorityNames, b, p) }
+func (p *Priority) UnmarshalText(b []byte) error { return enum.Unmarshal(priorityNames, b, p) }
 
 // Decision answers an INTENT. The zero value is invalid.
 type Decision uint8
@@ -61,13 +60,13 @@ const (
 var decisionNames = []string{"", "accept", "defer"}
 
 // String returns the wire form.
-func (d Decision) String() string { return enumString(decisionNames, d) }
+func (d Decision) String() string { return enum.String(decisionNames, d) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (d Decision) MarshalText() ([]byte, error) { return marshalEnum(decisionNames, d) }
+func (d Decision) MarshalText() ([]byte, error) { return enum.Marshal(decisionNames, d) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Decision) UnmarshalText(b []byte) error { return unmarshalEnum(decisionNames, b, d) }
+func (d *Decision) UnmarshalText(b []byte) error { return enum.Unmarshal(decisionNames, b, d) }
 
 // ChallengeReason is why a FACT_CHALLENGE was raised. The zero value is invalid.
 type ChallengeReason uint8
@@ -82,13 +81,13 @@ const (
 var reasonNames = []string{"", "conflict", "insufficient_evidence", "cannot_verify"}
 
 // String returns the wire form.
-func (r ChallengeReason) String() string { return enumString(reasonNames, r) }
+func (r ChallengeReason) String() string { return enum.String(reasonNames, r) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (r ChallengeReason) MarshalText() ([]byte, error) { return marshalEnum(reasonNames, r) }
+func (r ChallengeReason) MarshalText() ([]byte, error) { return enum.Marshal(reasonNames, r) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (r *ChallengeReason) UnmarshalText(b []byte) error { return unmarshalEnum(reasonNames, b, r) }
+func (r *ChallengeReason) UnmarshalText(b []byte) error { return enum.Unmarshal(reasonNames, b, r) }
 
 // Outcome is the verdict of a handshake, which the node feeds to its trust
 // FSM (SPEC §4.2 step 4). The zero value means "no verdict": the handshake
@@ -116,29 +115,5 @@ func (o Outcome) String() string {
 	if o == 0 {
 		return "none"
 	}
-	return enumString(outcomeNames, o)
-}
-
-func enumString[T ~uint8](names []string, v T) string {
-	if int(v) > 0 && int(v) < len(names) {
-		return names[v]
-	}
-	return fmt.Sprintf("invalid(%d)", uint8(v))
-}
-
-func marshalEnum[T ~uint8](names []string, v T) ([]byte, error) {
-	if int(v) > 0 && int(v) < len(names) {
-		return []byte(names[v]), nil
-	}
-	return nil, fmt.Errorf("invalid enum value %d", uint8(v))
-}
-
-func unmarshalEnum[T ~uint8](names []string, b []byte, v *T) error {
-	for i := 1; i < len(names); i++ {
-		if names[i] == string(b) {
-			*v = T(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("invalid value %q (want one of %s)", b, strings.Join(names[1:], "|"))
+	return enum.String(outcomeNames, o)
 }

@@ -3,6 +3,8 @@ package envelope
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/web4p2p/web4p2p/internal/enum"
 )
 
 // Parse runs checks 1 and 2 of SPEC §3.3 — strict JSON, then version,
@@ -80,19 +82,19 @@ func fromDoc(fam Family, doc *document) (*Envelope, error) {
 	rc := obj(m["receiver"])
 	e.Receiver = Receiver{AgentID: str(rc["agent_id"]), Fingerprint: str(rc["fingerprint"])}
 	tr := obj(m["trust"])
-	e.Trust.SenderView, _ = parseEnum[TrustView](viewNames, str(tr["sender_view"]))
-	e.Trust.ReceiverView, _ = parseEnum[TrustView](viewNames, str(tr["receiver_view"]))
+	e.Trust.SenderView, _ = enum.Parse[TrustView](viewNames, str(tr["sender_view"]))
+	e.Trust.ReceiverView, _ = enum.Parse[TrustView](viewNames, str(tr["receiver_view"]))
 	st := obj(m["state"])
-	e.State.Presence, _ = parseEnum[Presence](presenceNames, str(st["presence"]))
+	e.State.Presence, _ = enum.Parse[Presence](presenceNames, str(st["presence"]))
 	e.State.LRI = integer(st["lri"])
 	e.State.KernelSignals = strs(st["kernel_signals"])
 	e.State.Intent = str(st["intent"])
 	if h, ok := st["human"].(map[string]any); ok {
 		hu := &Human{Clarity: integer(h["clarity"]), Pressure: integer(h["pressure"]),
 			Intent: str(h["intent"]), ConsentScope: strs(h["consent_scope"])}
-		hu.Presence, _ = parseEnum[Presence](presenceNames, str(h["presence"]))
-		hu.Affect, _ = parseEnum[Affect](affectNames, str(h["affect"]))
-		hu.Consent, _ = parseEnum[Consent](consentNames, str(h["consent"]))
+		hu.Presence, _ = enum.Parse[Presence](presenceNames, str(h["presence"]))
+		hu.Affect, _ = enum.Parse[Affect](affectNames, str(h["affect"]))
+		hu.Consent, _ = enum.Parse[Consent](consentNames, str(h["consent"]))
 		if v, ok := h["consent_expires"]; ok {
 			if hu.ConsentExpires, err = parseTime(v, "state.human.consent_expires"); err != nil {
 				return nil, err
@@ -102,7 +104,7 @@ func fromDoc(fam Family, doc *document) (*Envelope, error) {
 	}
 	if src, ok := m["source"].(map[string]any); ok {
 		so := &Source{URI: str(src["uri"])}
-		so.TrustTier, _ = parseEnum[Tier](tierNames, str(src["trust_tier"]))
+		so.TrustTier, _ = enum.Parse[Tier](tierNames, str(src["trust_tier"]))
 		if so.RetrievedAt, err = parseTime(src["retrieved_at"], "source.retrieved_at"); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 	"unicode/utf8"
+
+	"github.com/web4p2p/web4p2p/internal/enum"
 )
 
 // quickCIP is a fast, conservative pre-check for check 2 on CIP envelopes:
@@ -49,10 +51,10 @@ func quickCIP(m map[string]any) bool {
 	}
 	sv, _ := t["sender_view"].(string)
 	rv, _ := t["receiver_view"].(string)
-	if v, ok := parseEnum[TrustView](viewNames, sv); !ok || v == ViewUnknown {
+	if v, ok := enum.Parse[TrustView](viewNames, sv); !ok || v == ViewUnknown {
 		return false
 	}
-	if _, ok := parseEnum[TrustView](viewNames, rv); !ok {
+	if _, ok := enum.Parse[TrustView](viewNames, rv); !ok {
 		return false
 	}
 	st, ok := m["state"].(map[string]any)
@@ -60,7 +62,7 @@ func quickCIP(m map[string]any) bool {
 		return false
 	}
 	p, _ := st["presence"].(string)
-	if _, ok := parseEnum[Presence](presenceNames, p); !ok {
+	if _, ok := enum.Parse[Presence](presenceNames, p); !ok {
 		return false
 	}
 	if !quickPercent(st["lri"]) {

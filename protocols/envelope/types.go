@@ -3,6 +3,8 @@ package envelope
 import (
 	"fmt"
 	"strings"
+
+	"github.com/web4p2p/web4p2p/internal/enum"
 )
 
 // Family is the protocol an envelope belongs to; it decides the version key
@@ -19,7 +21,7 @@ const (
 var familyNames = []string{"", "cip", "hcp", "lip"}
 
 // String returns the version key of the family ("cip", "hcp", "lip").
-func (f Family) String() string { return enumString(familyNames, f) }
+func (f Family) String() string { return enum.String(familyNames, f) }
 
 // Type is an envelope message type. The zero value is invalid.
 type Type uint8
@@ -71,7 +73,7 @@ var typeByName = func() map[string]Type {
 }()
 
 // String returns the wire form (with underscores), e.g. "FACT_PROPOSE".
-func (t Type) String() string { return enumString(typeNames, t) }
+func (t Type) String() string { return enum.String(typeNames, t) }
 
 // Valid reports whether t is a defined type.
 func (t Type) Valid() bool { return t > 0 && t < numTypes }
@@ -111,7 +113,7 @@ func Types(f Family) []Type {
 }
 
 // MarshalText implements encoding.TextMarshaler (wire form).
-func (t Type) MarshalText() ([]byte, error) { return marshalEnum(typeNames, t) }
+func (t Type) MarshalText() ([]byte, error) { return enum.Marshal(typeNames, t) }
 
 // UnmarshalText implements encoding.TextUnmarshaler (both spellings).
 func (t *Type) UnmarshalText(b []byte) error {
@@ -137,13 +139,13 @@ const (
 var presenceNames = []string{"", "focused", "diffuse", "overloaded", "engaged"}
 
 // String returns the wire form.
-func (p Presence) String() string { return enumString(presenceNames, p) }
+func (p Presence) String() string { return enum.String(presenceNames, p) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (p Presence) MarshalText() ([]byte, error) { return marshalEnum(presenceNames, p) }
+func (p Presence) MarshalText() ([]byte, error) { return enum.Marshal(presenceNames, p) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (p *Presence) UnmarshalText(b []byte) error { return unmarshalEnum(presenceNames, b, p) }
+func (p *Presence) UnmarshalText(b []byte) error { return enum.Unmarshal(presenceNames, b, p) }
 
 // TrustView is a trust state as carried in envelopes (SPEC §5 states).
 type TrustView uint8
@@ -160,13 +162,13 @@ const (
 var viewNames = []string{"", "unknown", "untrusted", "probing", "trusted", "blacklisted"}
 
 // String returns the wire form.
-func (v TrustView) String() string { return enumString(viewNames, v) }
+func (v TrustView) String() string { return enum.String(viewNames, v) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (v TrustView) MarshalText() ([]byte, error) { return marshalEnum(viewNames, v) }
+func (v TrustView) MarshalText() ([]byte, error) { return enum.Marshal(viewNames, v) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (v *TrustView) UnmarshalText(b []byte) error { return unmarshalEnum(viewNames, b, v) }
+func (v *TrustView) UnmarshalText(b []byte) error { return enum.Unmarshal(viewNames, b, v) }
 
 // Affect is the human's affective state (SPEC §6).
 type Affect uint8
@@ -183,13 +185,13 @@ const (
 var affectNames = []string{"", "calm", "tense", "anxious", "energized", "neutral"}
 
 // String returns the wire form.
-func (a Affect) String() string { return enumString(affectNames, a) }
+func (a Affect) String() string { return enum.String(affectNames, a) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (a Affect) MarshalText() ([]byte, error) { return marshalEnum(affectNames, a) }
+func (a Affect) MarshalText() ([]byte, error) { return enum.Marshal(affectNames, a) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (a *Affect) UnmarshalText(b []byte) error { return unmarshalEnum(affectNames, b, a) }
+func (a *Affect) UnmarshalText(b []byte) error { return enum.Unmarshal(affectNames, b, a) }
 
 // Consent is the human's consent state (SPEC §6).
 type Consent uint8
@@ -204,13 +206,13 @@ const (
 var consentNames = []string{"", "granted", "limited", "revoked"}
 
 // String returns the wire form.
-func (c Consent) String() string { return enumString(consentNames, c) }
+func (c Consent) String() string { return enum.String(consentNames, c) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (c Consent) MarshalText() ([]byte, error) { return marshalEnum(consentNames, c) }
+func (c Consent) MarshalText() ([]byte, error) { return enum.Marshal(consentNames, c) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (c *Consent) UnmarshalText(b []byte) error { return unmarshalEnum(consentNames, b, c) }
+func (c *Consent) UnmarshalText(b []byte) error { return enum.Unmarshal(consentNames, b, c) }
 
 // Tier is a LIP source trust tier (SPEC §7). The numeric values are not an
 // order; use Rank to compare tiers.
@@ -228,7 +230,7 @@ const (
 var tierNames = []string{"", "unknown", "low", "medium", "high", "blocked"}
 
 // String returns the wire form.
-func (t Tier) String() string { return enumString(tierNames, t) }
+func (t Tier) String() string { return enum.String(tierNames, t) }
 
 // Rank orders tiers for comparisons such as "tier ≥ medium":
 // blocked 0, unknown 1, low 2, medium 3, high 4; invalid -1.
@@ -249,39 +251,7 @@ func (t Tier) Rank() int {
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (t Tier) MarshalText() ([]byte, error) { return marshalEnum(tierNames, t) }
+func (t Tier) MarshalText() ([]byte, error) { return enum.Marshal(tierNames, t) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (t *Tier) UnmarshalText(b []byte) error { return unmarshalEnum(tierNames, b, t) }
-
-func enumString[T ~uint8](names []string, v T) string {
-	if int(v) > 0 && int(v) < len(names) {
-		return names[v]
-	}
-	return fmt.Sprintf("invalid(%d)", uint8(v))
-}
-
-func marshalEnum[T ~uint8](names []string, v T) ([]byte, error) {
-	if int(v) > 0 && int(v) < len(names) {
-		return []byte(names[v]), nil
-	}
-	return nil, fmt.Errorf("invalid enum value %d", uint8(v))
-}
-
-func parseEnum[T ~uint8](names []string, s string) (T, bool) {
-	for i := 1; i < len(names); i++ {
-		if names[i] == s {
-			return T(i), true
-		}
-	}
-	return 0, false
-}
-
-func unmarshalEnum[T ~uint8](names []string, b []byte, v *T) error {
-	x, ok := parseEnum[T](names, string(b))
-	if !ok {
-		return fmt.Errorf("invalid value %q (want one of %s)", b, strings.Join(names[1:], "|"))
-	}
-	*v = x
-	return nil
-}
+func (t *Tier) UnmarshalText(b []byte) error { return enum.Unmarshal(tierNames, b, t) }

@@ -1,8 +1,7 @@
 package hcp
 
 import (
-	"fmt"
-	"strings"
+	"github.com/web4p2p/web4p2p/internal/enum"
 )
 
 // Goal is what an HCP_INTENT asks of the agent. The zero value is invalid.
@@ -20,13 +19,13 @@ const (
 var goalNames = []string{"", "align", "request", "clarify", "decide", "resolve_conflict"}
 
 // String returns the wire form.
-func (g Goal) String() string { return enumString(goalNames, g) }
+func (g Goal) String() string { return enum.String(goalNames, g) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (g Goal) MarshalText() ([]byte, error) { return marshalEnum(goalNames, g) }
+func (g Goal) MarshalText() ([]byte, error) { return enum.Marshal(goalNames, g) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (g *Goal) UnmarshalText(b []byte) error { return unmarshalEnum(goalNames, b, g) }
+func (g *Goal) UnmarshalText(b []byte) error { return enum.Unmarshal(goalNames, b, g) }
 
 // Priority ranks intents and prompts. Values are ordered: Low < Normal <
 // High < Safety, so comparisons such as p >= PriorityHigh are meaningful.
@@ -44,13 +43,13 @@ const (
 var priorityNames = []string{"", "low", "normal", "high", "safety"}
 
 // String returns the wire form.
-func (p Priority) String() string { return enumString(priorityNames, p) }
+func (p Priority) String() string { return enum.String(priorityNames, p) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (p Priority) MarshalText() ([]byte, error) { return marshalEnum(priorityNames, p) }
+func (p Priority) MarshalText() ([]byte, error) { return enum.Marshal(priorityNames, p) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (p *Priority) UnmarshalText(b []byte) error { return unmarshalEnum(priorityNames, b, p) }
+func (p *Priority) UnmarshalText(b []byte) error { return enum.Unmarshal(priorityNames, b, p) }
 
 // PromptKind says what a prompt to the human is, which matters for pacing:
 // decisions need a preceding check-in when the human is anxious or tense.
@@ -72,7 +71,7 @@ const (
 var promptKindNames = []string{"", "info", "question", "decision", "check_in"}
 
 // String returns the snake_case name.
-func (k PromptKind) String() string { return enumString(promptKindNames, k) }
+func (k PromptKind) String() string { return enum.String(promptKindNames, k) }
 
 // Outcome is the pacing verdict for one prompt. The zero value is invalid.
 type Outcome uint8
@@ -93,36 +92,4 @@ const (
 var outcomeNames = []string{"", "allow", "defer", "suppress", "check_in"}
 
 // String returns the snake_case name.
-func (o Outcome) String() string { return enumString(outcomeNames, o) }
-
-func enumString[T ~uint8](names []string, v T) string {
-	if int(v) > 0 && int(v) < len(names) {
-		return names[v]
-	}
-	return fmt.Sprintf("invalid(%d)", uint8(v))
-}
-
-func marshalEnum[T ~uint8](names []string, v T) ([]byte, error) {
-	if int(v) > 0 && int(v) < len(names) {
-		return []byte(names[v]), nil
-	}
-	return nil, fmt.Errorf("invalid enum value %d", uint8(v))
-}
-
-func parseEnum[T ~uint8](names []string, s string) (T, bool) {
-	for i := 1; i < len(names); i++ {
-		if names[i] == s {
-			return T(i), true
-		}
-	}
-	return 0, false
-}
-
-func unmarshalEnum[T ~uint8](names []string, b []byte, v *T) error {
-	x, ok := parseEnum[T](names, string(b))
-	if !ok {
-		return fmt.Errorf("invalid value %q (want one of %s)", b, strings.Join(names[1:], "|"))
-	}
-	*v = x
-	return nil
-}
+func (o Outcome) String() string { return enum.String(outcomeNames, o) }
