@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,27 @@ type LIPConfig struct {
 	Dial fetch.DialFunc
 	// FetchTimeout bounds one fetch. Default fetch.DefaultTimeout.
 	FetchTimeout time.Duration
+	// SearchURL turns a query (LIP_FETCH {query}, `web4p2p learn <query>`)
+	// into the URI to fetch: "{query}" in it is replaced by the URL-escaped
+	// query, e.g. "https://search.example/claims?q={query}". The result
+	// goes through the same fetcher limits, tiers and extractors as any
+	// URI. Empty: queries are refused (ErrNoURI) — the node has no search
+	// engine of its own.
+	SearchURL string
+}
+
+// searchResolver returns the query → URI hook of a SearchURL template, or
+// nil when none is configured.
+func searchResolver(tpl string) func(context.Context, string) (string, error) {
+	if tpl == "" {
+		return nil
+	}
+	return func(_ context.Context, q string) (string, error) {
+		if strings.TrimSpace(q) == "" {
+			return "", fmt.Errorf("%w: empty query", lip.ErrNoURI)
+		}
+		return strings.ReplaceAll(tpl, "{query}", url.QueryEscape(q)), nil
+	}
 }
 
 // DefaultLIPConfig returns the SPEC §7 defaults: public addresses only, no
@@ -192,7 +214,7 @@ func (n *Node) startLIP() error {
 	r.queue = q
 	n.closers = append(n.closers, q.Close)
 	r.learner = &lip.Learner{Fetcher: r.fetcher, Extractors: extract.Builtin(), Tiers: tiers, Queue: q,
-		Recheck: !cfg.NoRecheck, Events: n.em}
+		Recheck: !cfg.NoRecheck, Events: n.em, Resolve: searchResolver(cfg.SearchURL)}
 	// The Knowledge route is the knowledge store's (FACT_*); LIP_EVIDENCE
 	// and the LIP verdicts reach lipHandler once the node composes the two
 	// with a router.TypeMux. LIP_FETCH has its own route.

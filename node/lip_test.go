@@ -529,3 +529,35 @@ func TestLIPRetractWithdrawsConfirmation(t *testing.T) {
 		t.Fatalf("news.test tier %v after a retraction, want medium", tier)
 	}
 }
+
+// TestLIPQueryThroughSearchURL: a query (not a URI) is turned into a fetch
+// of the configured search URL, then goes through the same fetcher limits,
+// tiers and extractors; without a search URL a query is refused.
+func TestLIPQueryThroughSearchURL(t *testing.T) {
+	var got atomic.Value
+	mux := http.NewServeMux()
+	mux.HandleFunc("/search", func(rw http.ResponseWriter, r *http.Request) {
+		got.Store(r.URL.Query().Get("q"))
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(rw, lipClaimsJSON)
+	})
+	search := httptest.NewServer(mux)
+	t.Cleanup(search.Close)
+	_, port, _ := net.SplitHostPort(search.Listener.Addr().String())
+	cfg := testLIPConfig()
+	cfg.SearchURL = "http://news.test:" + port + "/search?q={query}"
+	l := startLIPNode(t, t.TempDir(), cfg)
+	var res LearnResult
+	if code, raw := l.call("POST", "/v1/lip/learn", `{"query":"capital of france"}`, &res); code != 200 {
+		t.Fatalf("learn query: %d %s", code, raw)
+	}
+	if got.Load() != "capital of france" || len(res.Claims) != 1 || res.Claims[0].State != lip.Accepted {
+		t.Fatalf("query fetch: q=%v res=%+v", got.Load(), res)
+	}
+
+	plain := startLIPNode(t, t.TempDir(), testLIPConfig())
+	code, raw := plain.call("POST", "/v1/lip/learn", `{"query":"capital of france"}`, nil)
+	if code == 200 || !strings.Contains(string(raw), "query") {
+		t.Fatalf("query without a search URL: %d %s", code, raw)
+	}
+}

@@ -19,13 +19,13 @@ func learnCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "learn",
 		Usage:     "fetch a page, extract its claims into the liminal queue and share the evidence",
-		ArgsUsage: "<uri>",
+		ArgsUsage: "<uri|query>",
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "statement", Aliases: []string{"s"}, Usage: "a statement to look for verbatim in the page (repeatable)"},
 		}, clientFlags...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return fmt.Errorf("learn: want one <uri>, got none")
+				return fmt.Errorf("learn: want one <uri|query>, got none")
 			}
 			statements, err := trailingStatements(c.Args().Tail())
 			if err != nil {
@@ -38,10 +38,17 @@ func learnCommand() *cli.Command {
 			// A fetch may take its full 10 s timeout; leave room for the queue.
 			ctx, cancel := clientCtx(c, 30*time.Second)
 			defer cancel()
-			req := node.LearnRequest{URI: c.Args().First(), Statements: append(c.StringSlice("statement"), statements...)}
+			req := node.LearnRequest{Statements: append(c.StringSlice("statement"), statements...)}
+			// An absolute http(s) URL is fetched as is; anything else is a
+			// query for the node's configured search URL (--lip-search).
+			if arg := c.Args().First(); strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") || strings.Contains(arg, "://") {
+				req.URI = arg
+			} else {
+				req.Query = arg
+			}
 			var res node.LearnResult
 			if err := cl.call(ctx, "POST", "/v1/lip/learn", req, &res); err != nil {
-				return fmt.Errorf("learn %s: %w", req.URI, err)
+				return fmt.Errorf("learn %s: %w", c.Args().First(), err)
 			}
 			if c.Bool("json") {
 				printJSON(c, res)

@@ -30,6 +30,8 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "events-file", Usage: "append every event as JSON lines to this file"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print events to stderr"},
 			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
+			&cli.StringFlag{Name: "lip-search", Usage: "search URL template for LIP queries, {query} is replaced (e.g. https://search.example/?q={query})"},
+			&cli.StringFlag{Name: "lip-tiers", Usage: "source-tier JSON file (domain patterns → unknown|low|medium|high|blocked)"},
 			&cli.BoolFlag{Name: "api-allow-remote", Usage: "allow the control API on a non-loopback address (anyone who can reach it and has the token can act for this agent)"},
 		},
 		Action: runStart,
@@ -49,6 +51,8 @@ func runStart(c *cli.Context) error {
 	cfg.TrustAnchors = c.StringSlice("trust-anchor")
 	cfg.AgentID = c.String("agent-id")
 	cfg.EventsFile = c.String("events-file")
+	cfg.LIP.SearchURL = c.String("lip-search")
+	cfg.LIP.TierFile = c.String("lip-tiers")
 	cfg.APIAddr = c.String("api")
 	cfg.APIAllowRemote = c.Bool("api-allow-remote")
 	if cfg.APIAddr != "" {
