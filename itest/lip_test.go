@@ -134,10 +134,9 @@ func lipMesh(t *testing.T, n int) []*agent {
 	return out
 }
 
-// requireEvidenceRouted skips the test when a's router has no LIP handler
-// on the Knowledge route (the knowledge store's handler refuses
-// LIP_EVIDENCE): the node composes node.LIPHandler into that route with a
-// router.TypeMux; until it does, peers' evidence never reaches the queue.
+// requireEvidenceRouted fails the test unless a peer's LIP_EVIDENCE reaches
+// a's LIP queue: the node's Knowledge route must carry LIP messages to the
+// LIP runtime (router.TypeMux), not only FACT_* to the knowledge store.
 func requireEvidenceRouted(ctx context.Context, t *testing.T, a *agent, from *agent) {
 	t.Helper()
 	sender := from.n.Fingerprint()
@@ -152,7 +151,7 @@ func requireEvidenceRouted(ctx context.Context, t *testing.T, a *agent, from *ag
 		t.Fatalf("%s: peer evidence neither handled nor refused", a.cfg.AgentID)
 	}
 	if ev.Type == "web4.error" {
-		t.Skipf("LIP_EVIDENCE is not routed to the LIP runtime yet (node must compose LIPHandler into the Knowledge route): %v", ev.Data["detail"])
+		t.Fatalf("%s: LIP_EVIDENCE did not reach the LIP runtime (the Knowledge route must carry it): %v", a.cfg.AgentID, ev.Data["detail"])
 	}
 }
 
