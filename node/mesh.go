@@ -148,26 +148,19 @@ func (n *Node) validateGossip(ctx context.Context, topic string, from peer.ID, r
 		n.penalise(fromFP, from, err, env.MsgID)
 		return err
 	}
-	n.verifiedGossip.Store(gossip.MsgID(raw), env)
 	return nil
 }
 
 // deliverGossip routes a validated gossip envelope. Sender is the signer,
 // Peer the relayer that delivered it.
 func (n *Node) deliverGossip(topic string, from peer.ID, raw []byte) {
-	id := gossip.MsgID(raw)
-	v, ok := n.verifiedGossip.LoadAndDelete(id)
-	var env *envelope.Envelope
-	if ok {
-		env = v.(*envelope.Envelope)
-	} else {
-		// Our own publish (not validated above) or a cache miss.
-		e, err := envelope.Parse(raw)
-		if err != nil {
-			n.em.Error("gossip", "parse", from.String(), err, nil)
-			return
-		}
-		env = e
+	// The validator already verified these bytes; parsing them again
+	// (checks 1–2 only) is cheaper than keeping validated envelopes in a
+	// map that a dropped delivery would leak.
+	env, err := envelope.Parse(raw)
+	if err != nil {
+		n.em.Error("gossip", "parse", from.String(), err, nil)
+		return
 	}
 	fromFP, _ := FingerprintOf(from)
 	msg := &router.Message{

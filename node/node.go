@@ -70,7 +70,6 @@ type Node struct {
 	gossip          *gossip.Gossip
 	attestBook      *trust.AttestationBook
 	detector        *trust.Detector
-	verifiedGossip  sync.Map // gossip msg id → *envelope.Envelope validated, awaiting delivery
 
 	intentWaiters sync.Map // msg_id of a sent INTENT → chan cip.IntentReply
 	// intentHook, if set, decides INTENT requests when not overloaded
