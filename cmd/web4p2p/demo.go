@@ -18,7 +18,7 @@ import (
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "two agents in this process on loopback: handshakes, messages on every channel, a cut connection resumed; every event printed",
+		Usage: "two agents in this process on loopback: RTT and CIP handshakes, messages on every channel, a cut connection resumed, a human intent and decision, LIP learning; every event printed",
 		Flags: []cli.Flag{
 			jsonFlag, logLevelFlag,
 			&cli.IntFlag{Name: "messages", Value: 1000, Usage: "messages per channel sent across the connection cut"},
