@@ -102,3 +102,24 @@ func (a *apiClient) call(ctx context.Context, method, path string, in, out any) 
 func clientCtx(c *cli.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Context, d)
 }
+
+// request is the common shape of an operator command: call the running
+// node's API and, with --json, print the reply as is. It returns printed =
+// true when the command is done (JSON printed); otherwise the caller
+// renders out for a person.
+func request(c *cli.Context, timeout time.Duration, method, path string, in, out any) (printed bool, err error) {
+	cl, err := newAPIClient(c)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := clientCtx(c, timeout)
+	defer cancel()
+	if err := cl.call(ctx, method, path, in, out); err != nil {
+		return false, err
+	}
+	if c.Bool("json") {
+		printJSON(c, out)
+		return true, nil
+	}
+	return false, nil
+}

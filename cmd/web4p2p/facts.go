@@ -41,21 +41,11 @@ func factsCommand() *cli.Command {
 		Usage: "list the knowledge base: facts with their state and trusted confirmers",
 		Flags: clientFlags,
 		Action: func(c *cli.Context) error {
-			cl, err := newAPIClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := clientCtx(c, 10*time.Second)
-			defer cancel()
 			var out struct {
 				Facts []factView `json:"facts"`
 			}
-			if err := cl.call(ctx, "GET", "/v1/facts", nil, &out); err != nil {
+			if printed, err := request(c, 10*time.Second, "GET", "/v1/facts", nil, &out); err != nil || printed {
 				return err
-			}
-			if c.Bool("json") {
-				printJSON(c, out)
-				return nil
 			}
 			if len(out.Facts) == 0 {
 				fmt.Fprintln(c.App.Writer, "no facts")
@@ -83,20 +73,10 @@ func factsCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "source", Usage: "source URI (repeatable)"},
 				}, clientFlags...),
 				Action: func(c *cli.Context) error {
-					cl, err := newAPIClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := clientCtx(c, 20*time.Second)
-					defer cancel()
 					var f factView
-					if err := cl.call(ctx, "POST", "/v1/facts", map[string]any{"statement": c.String("statement"), "domain": c.String("domain"),
-						"confidence": c.Float64("confidence"), "sources": c.StringSlice("source")}, &f); err != nil {
+					if printed, err := request(c, 20*time.Second, "POST", "/v1/facts", map[string]any{"statement": c.String("statement"), "domain": c.String("domain"),
+						"confidence": c.Float64("confidence"), "sources": c.StringSlice("source")}, &f); err != nil || printed {
 						return err
-					}
-					if c.Bool("json") {
-						printJSON(c, f)
-						return nil
 					}
 					fmt.Fprintf(c.App.Writer, "proposed %s (%s)\n", f.ID, f.Status)
 					return nil
@@ -114,20 +94,10 @@ func factsCommand() *cli.Command {
 					if c.NArg() != 2 {
 						return fmt.Errorf("facts vote: want <fact-id> confirm|reject, got %d arguments", c.NArg())
 					}
-					cl, err := newAPIClient(c)
-					if err != nil {
-						return err
-					}
-					ctx, cancel := clientCtx(c, 20*time.Second)
-					defer cancel()
 					var f factView
-					if err := cl.call(ctx, "POST", "/v1/facts/"+c.Args().Get(0)+"/vote", map[string]any{"decision": c.Args().Get(1),
-						"confidence": c.Float64("confidence"), "notes": c.String("notes")}, &f); err != nil {
+					if printed, err := request(c, 20*time.Second, "POST", "/v1/facts/"+c.Args().Get(0)+"/vote", map[string]any{"decision": c.Args().Get(1),
+						"confidence": c.Float64("confidence"), "notes": c.String("notes")}, &f); err != nil || printed {
 						return err
-					}
-					if c.Bool("json") {
-						printJSON(c, f)
-						return nil
 					}
 					fmt.Fprintf(c.App.Writer, "voted %s on %.12s: now %s with %d votes\n", c.Args().Get(1), f.ID, f.Status, f.Votes)
 					return nil

@@ -17,21 +17,11 @@ func peersCommand() *cli.Command {
 		Usage: "list known peers with their trust state and RTT session",
 		Flags: clientFlags,
 		Action: func(c *cli.Context) error {
-			cl, err := newAPIClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := clientCtx(c, 10*time.Second)
-			defer cancel()
 			var out struct {
 				Peers []api.Peer `json:"peers"`
 			}
-			if err := cl.call(ctx, "GET", "/v1/peers", nil, &out); err != nil {
+			if printed, err := request(c, 10*time.Second, "GET", "/v1/peers", nil, &out); err != nil || printed {
 				return err
-			}
-			if c.Bool("json") {
-				printJSON(c, out)
-				return nil
 			}
 			if len(out.Peers) == 0 {
 				fmt.Fprintln(c.App.Writer, "no peers")
@@ -57,19 +47,9 @@ func connectCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return fmt.Errorf("connect: want exactly one multiaddr, got %d arguments", c.NArg())
 			}
-			cl, err := newAPIClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := clientCtx(c, 30*time.Second)
-			defer cancel()
 			var p api.Peer
-			if err := cl.call(ctx, "POST", "/v1/connect", map[string]string{"addr": c.Args().First()}, &p); err != nil {
+			if printed, err := request(c, 30*time.Second, "POST", "/v1/connect", map[string]string{"addr": c.Args().First()}, &p); err != nil || printed {
 				return err
-			}
-			if c.Bool("json") {
-				printJSON(c, p)
-				return nil
 			}
 			fmt.Fprintf(c.App.Writer, "connected to %s (trust %s, RTT session %v)\n", p.PeerID, p.Trust, p.Session)
 			return nil

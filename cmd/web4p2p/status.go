@@ -15,19 +15,9 @@ func statusCommand() *cli.Command {
 		Usage: "show a running node's identity, addresses, uptime and load",
 		Flags: clientFlags,
 		Action: func(c *cli.Context) error {
-			cl, err := newAPIClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := clientCtx(c, 10*time.Second)
-			defer cancel()
 			var st api.Status
-			if err := cl.call(ctx, "GET", "/v1/status", nil, &st); err != nil {
+			if printed, err := request(c, 10*time.Second, "GET", "/v1/status", nil, &st); err != nil || printed {
 				return err
-			}
-			if c.Bool("json") {
-				printJSON(c, st)
-				return nil
 			}
 			w := c.App.Writer
 			fmt.Fprintf(w, "agent:       %s\nPeerID:      %s\nfingerprint: %s\n", st.AgentID, st.PeerID, st.Fingerprint)

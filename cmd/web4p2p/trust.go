@@ -17,21 +17,11 @@ func trustCommand() *cli.Command {
 		Usage: "show the node's trust view, or override a peer's state",
 		Flags: clientFlags,
 		Action: func(c *cli.Context) error {
-			cl, err := newAPIClient(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := clientCtx(c, 10*time.Second)
-			defer cancel()
 			var out struct {
 				Trust []api.TrustEntry `json:"trust"`
 			}
-			if err := cl.call(ctx, "GET", "/v1/trust", nil, &out); err != nil {
+			if printed, err := request(c, 10*time.Second, "GET", "/v1/trust", nil, &out); err != nil || printed {
 				return err
-			}
-			if c.Bool("json") {
-				printJSON(c, out)
-				return nil
 			}
 			if len(out.Trust) == 0 {
 				fmt.Fprintln(c.App.Writer, "no peers in the trust ledger")
@@ -53,19 +43,9 @@ func trustCommand() *cli.Command {
 				if c.NArg() != 2 {
 					return fmt.Errorf("trust set: want <peer> <state>, got %d arguments", c.NArg())
 				}
-				cl, err := newAPIClient(c)
-				if err != nil {
-					return err
-				}
-				ctx, cancel := clientCtx(c, 10*time.Second)
-				defer cancel()
 				var e api.TrustEntry
-				if err := cl.call(ctx, "POST", "/v1/trust/"+c.Args().Get(0), map[string]string{"state": c.Args().Get(1), "reason": c.String("reason")}, &e); err != nil {
+				if printed, err := request(c, 10*time.Second, "POST", "/v1/trust/"+c.Args().Get(0), map[string]string{"state": c.Args().Get(1), "reason": c.String("reason")}, &e); err != nil || printed {
 					return err
-				}
-				if c.Bool("json") {
-					printJSON(c, e)
-					return nil
 				}
 				fmt.Fprintf(c.App.Writer, "%s is now %s\n", c.Args().Get(0), e.State)
 				return nil
