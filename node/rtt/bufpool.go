@@ -11,38 +11,76 @@ import (
 // large frames).
 const headroom = MaxHeaderSize + 10
 
-// Outgoing frame buffers are pooled by power-of-two size class: Send must
-// copy the caller's payload, and at tens of thousands of 64 KiB messages a
-// second fresh allocations cost more (page faults, zeroing, GC) than the
-// copy. A buffer returns to its pool only once the peer acknowledged the
-// frame AND the writer recorded that it finished writing it (writtenUpTo,
-// under the channel lock), so no goroutine can still be reading it.
-var bufPools [40]sync.Pool
+// Frame buffers are pooled by size class, for both directions: Send must
+// copy the caller's payload, and the reader needs a buffer per received
+// payload; at tens of thousands of 64 KiB messages a second fresh
+// allocations cost more (zeroing, GC) than the copy. Classes are four per
+// power of two (5/8, 6/8, 7/8 and 8/8 of it), so rounding a size up to its
+// class wastes at most a fifth of it; the receive queue's byte limit counts
+// lengths, so its real footprint stays within that margin.
+//
+// An outgoing buffer returns to its pool only once the peer acknowledged
+// the frame AND the writer recorded that it finished writing it
+// (writtenUpTo, under the channel lock), so no goroutine can still be
+// reading it. A received payload returns only through Transport.Recycle.
+var bufPools [maxPooledClass + 1][4]sync.Pool
 
-const minPooledClass = 9 // 512 bytes; smaller buffers are not worth pooling
+const (
+	minPooledClass = 9  // 512 bytes; smaller buffers are not worth pooling
+	maxPooledClass = 25 // 32 MiB, above any frame limit
+)
 
-func sizeClass(n int) int {
-	c := bits.Len(uint(n - 1))
-	return max(c, minPooledClass)
+// classOf returns the pool of a buffer of exactly cap bytes and whether cap
+// is a class size at all.
+func classOf(capacity int) (c, sub int, ok bool) {
+	if capacity <= 0 {
+		return 0, 0, false
+	}
+	c = bits.Len(uint(capacity - 1))
+	if c < minPooledClass || c > maxPooledClass {
+		return 0, 0, false
+	}
+	step := 1 << (c - 3)
+	if capacity%step != 0 {
+		return 0, 0, false
+	}
+	return c, capacity/step - 5, true
 }
 
-// getBuf returns a slice of length headroom+n.
-func getBuf(n int) []byte {
-	c := sizeClass(headroom + n)
-	if c < len(bufPools) {
-		if b, ok := bufPools[c].Get().(*[]byte); ok {
-			return (*b)[:headroom+n]
+// classSize rounds n up to its class size (n itself when it is not pooled).
+func classSize(n int) int {
+	if n <= 0 {
+		return n
+	}
+	c := bits.Len(uint(n - 1))
+	if c < minPooledClass || c > maxPooledClass {
+		return n
+	}
+	step := 1 << (c - 3)
+	return (n + step - 1) / step * step
+}
+
+// getBuf returns a slice of length headroom+n for an outgoing frame.
+func getBuf(n int) []byte { return getSized(headroom + n) }
+
+// getSized returns a slice of length n, pooled when n is large enough.
+func getSized(n int) []byte {
+	size := classSize(n)
+	if c, sub, ok := classOf(size); ok {
+		if b, ok := bufPools[c][sub].Get().(*[]byte); ok {
+			return (*b)[:n]
 		}
 	}
-	return make([]byte, headroom+n, 1<<c)
+	return make([]byte, n, size)
 }
 
-// putBuf returns b (from getBuf) to its pool.
+// putBuf returns b (from getBuf or getSized) to its pool; other slices
+// are left to the garbage collector.
 func putBuf(b []byte) {
-	c := bits.Len(uint(cap(b) - 1))
-	if cap(b) != 1<<c || c < minPooledClass || c >= len(bufPools) {
+	c, sub, ok := classOf(cap(b))
+	if !ok {
 		return
 	}
 	b = b[:0]
-	bufPools[c].Put(&b)
+	bufPools[c][sub].Put(&b)
 }

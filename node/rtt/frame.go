@@ -183,22 +183,12 @@ func checkBodyLen(n uint64, maxPayload int) error {
 }
 
 func decodeBody(body []byte, maxPayload int) (Frame, error) {
-	var f Frame
-	f.Kind = Kind(body[0])
-	f.Channel = Channel(body[1])
-	f.Flags = body[2]
-	copy(f.Session[:], body[3:fixedHeaderSize])
-	rest := body[fixedHeaderSize:]
-	for i, dst := range []*uint64{&f.Seq, &f.Ack, &f.WinFrames, &f.WinBytes} {
-		v, k := binary.Uvarint(rest)
-		if k <= 0 {
-			return Frame{}, fmt.Errorf("%w: header field %d not a uvarint", ErrMalformedFrame, i)
-		}
-		*dst = v
-		rest = rest[k:]
+	f, h, err := decodeHeader(body)
+	if err != nil {
+		return Frame{}, err
 	}
-	if len(rest) > 0 {
-		f.Payload = rest
+	if len(body) > h {
+		f.Payload = body[h:]
 	}
 	if err := f.Validate(maxPayload); err != nil {
 		return Frame{}, err
@@ -206,9 +196,35 @@ func decodeBody(body []byte, maxPayload int) (Frame, error) {
 	return f, nil
 }
 
-// ReadFrame reads one frame from r, allocating exactly one buffer for its
-// body (the payload aliases it). A body over the limit is rejected before
-// anything is allocated.
+// decodeHeader decodes the header at the front of b (a body, or at least
+// its first MaxHeaderSize bytes) and returns its length.
+func decodeHeader(b []byte) (Frame, int, error) {
+	var f Frame
+	if len(b) < fixedHeaderSize {
+		return Frame{}, 0, fmt.Errorf("%w: header %d bytes < %d", ErrMalformedFrame, len(b), fixedHeaderSize)
+	}
+	f.Kind = Kind(b[0])
+	f.Channel = Channel(b[1])
+	f.Flags = b[2]
+	copy(f.Session[:], b[3:fixedHeaderSize])
+	h := fixedHeaderSize
+	for i, dst := range []*uint64{&f.Seq, &f.Ack, &f.WinFrames, &f.WinBytes} {
+		v, k := binary.Uvarint(b[h:])
+		if k <= 0 {
+			return Frame{}, 0, fmt.Errorf("%w: header field %d not a uvarint", ErrMalformedFrame, i)
+		}
+		*dst = v
+		h += k
+	}
+	return f, h, nil
+}
+
+// ReadFrame reads one frame from r. The header is decoded in r's buffer
+// and the payload read into a buffer of its own from the frame pool (see
+// Transport.Recycle): apart from what r already held, a large payload goes
+// from the stream straight into it, copied once. A body over the limit is
+// rejected before anything is allocated. r's buffer must hold at least
+// MaxHeaderSize bytes (bufio's default does).
 func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 	n, err := readUvarint(r)
 	if err != nil {
@@ -217,14 +233,37 @@ func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 	if err := checkBodyLen(n, maxPayload); err != nil {
 		return Frame{}, err
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	hdr, err := r.Peek(min(int(n), MaxHeaderSize))
+	if err != nil {
+		return Frame{}, unexpectedEOF(err)
+	}
+	f, h, err := decodeHeader(hdr)
+	if err != nil {
 		return Frame{}, err
 	}
-	return decodeBody(body, maxPayload)
+	if _, err := r.Discard(h); err != nil {
+		return Frame{}, unexpectedEOF(err)
+	}
+	if pl := int(n) - h; pl > 0 {
+		f.Payload = getSized(pl)
+		if _, err := io.ReadFull(r, f.Payload); err != nil {
+			putBuf(f.Payload)
+			return Frame{}, unexpectedEOF(err)
+		}
+	}
+	if err := f.Validate(maxPayload); err != nil {
+		putBuf(f.Payload)
+		return Frame{}, err
+	}
+	return f, nil
+}
+
+// unexpectedEOF: an EOF after a frame's length prefix cuts the frame.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // readUvarint is binary.ReadUvarint that tells a transport error (returned

@@ -29,9 +29,12 @@ const (
 	// queue before writing them, so a flush happens at least that often.
 	maxWriteBatch = 64
 
-	// writeBufferSize / readBufferSize: per stream buffering.
+	// writeBufferSize / readBufferSize: per stream buffering. Reads are
+	// buffered for the headers and small frames only: a payload larger
+	// than the read buffer is read from the stream straight into its own
+	// buffer, so a big read buffer would just copy big payloads twice.
 	writeBufferSize = 64 << 10
-	readBufferSize  = 64 << 10
+	readBufferSize  = 4 << 10
 
 	// rttSamples is how many heartbeat round-trip samples feed p50/p95.
 	rttSamples = 128

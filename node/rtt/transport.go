@@ -368,6 +368,14 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 	}
 }
 
+// Recycle hands a payload returned by Receive back to the frame pool, so a
+// later frame reuses its memory instead of allocating (and zeroing) a new
+// buffer — what keeps a busy channel from being bound by allocation and GC.
+// It is optional: a payload never recycled is garbage collected as usual.
+// Only for payloads returned by Receive, passed as returned, once, by a
+// caller that is done with it: p must not be used afterwards.
+func (t *Transport) Recycle(p []byte) { putBuf(p) }
+
 // ackUrgentLocked: should a pure ack/window update go out now rather than
 // after AckDelay? Yes once a quarter of the window is unacknowledged, or
 // when the peer's remaining credit is under a quarter and we have freed
