@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +126,7 @@ func (b *Builder) Build(t envelope.Type, to Peer, payload any) (*Message, error)
 	if pub == nil {
 		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
 	}
-	raw, err := json.Marshal(payload)
+	raw, err := envelope.MarshalCanonical(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
 	}

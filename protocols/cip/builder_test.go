@@ -1,12 +1,15 @@
 package cip
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/gowebpki/jcs"
 
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
@@ -155,5 +158,38 @@ func TestSeparateIDSource(t *testing.T) {
 	}
 	if m1.Env.MsgID != m2.Env.MsgID || m1.Env.MsgID == m3.Env.MsgID || m1.Env.MsgID[14] != '4' {
 		t.Fatalf("ids %s %s %s", m1.Env.MsgID, m2.Env.MsgID, m3.Env.MsgID)
+	}
+}
+
+// TestPayloadsEncodeCanonically: every CIP payload struct encodes straight
+// to RFC 8785 form (fields declared in key order), which is what lets
+// sealing skip the canonicaliser. A field added out of order fails here,
+// not silently slows every message down.
+func TestPayloadsEncodeCanonically(t *testing.T) {
+	payloads := []any{
+		Hello{Capabilities: []string{"a"}, Challenge: "c", ChallengeResponse: "r", Protocols: []string{"cip/1.0"}, SessionNonce: "n"},
+		VerifyPayload{ChallengeResponse: "r"},
+		IntentRequest{Goal: GoalAsk, Topic: "t", Priority: PriorityLow, Context: "c"},
+		IntentReply{ReplyTo: "m", Decision: Accept, Reason: "r"},
+		FactPropose{FactID: "f", Fact: Fact{Statement: "s", Domain: "d", Confidence: 0.5, Sources: []string{}, Subject: "a", Predicate: "b", Object: "c"},
+			DMPTrace: DMPTrace{}.normalised(), CausalLinks: []string{}},
+		FactChallenge{FactRef: "f", Reason: ReasonConflict, Notes: "n"},
+		FactVote{FactRef: "f", Decision: "confirm", Confidence: 1, Notes: "n"},
+		DecisionShare{Decision: DecisionRecord{Choice: "c"}, DMPTrace: DMPTrace{}.normalised(), Retrospective: "r"},
+		StateUpdatePayload{Presence: envelope.Focused, LRI: 3, TrustState: envelope.ViewProbing, KernelSignals: []string{}},
+		TrustAttestPayload{Subject: "s", View: envelope.ViewProbing, Reason: "r", Evidence: []AttestEvidence{{MsgID: "m", Envelope: "e"}}},
+	}
+	for _, p := range payloads {
+		plain, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := jcs.Transform(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(plain, canon) {
+			t.Errorf("%T encodes as\n%s\nnot in key order:\n%s", p, plain, canon)
+		}
 	}
 }

@@ -4,7 +4,9 @@ import "github.com/web4p2p/web4p2p/protocols/envelope"
 
 // Payload structs of every CIP type (SPEC §4.1). Their JSON matches the
 // schemas shipped in protocols/envelope/schema; builders validate against
-// those schemas before signing.
+// those schemas before signing. Fields are declared in JSON key order, so
+// encoding/json emits RFC 8785 form directly and sealing skips the
+// canonicaliser (TestPayloadsEncodeCanonically keeps it so).
 
 // Features advertises optional abilities in HELLO.
 type Features struct {
@@ -15,12 +17,12 @@ type Features struct {
 // Hello is the HELLO payload. ChallengeResponse is set only on the
 // responding HELLO.
 type Hello struct {
-	Protocols         []string `json:"protocols"`
 	Capabilities      []string `json:"capabilities"`
-	SessionNonce      string   `json:"session_nonce"` // base64 of NonceSize bytes
-	Challenge         string   `json:"challenge"`     // base64 of ChallengeSize bytes
-	Features          Features `json:"features"`
+	Challenge         string   `json:"challenge"` // base64 of ChallengeSize bytes
 	ChallengeResponse string   `json:"challenge_response,omitempty"`
+	Features          Features `json:"features"`
+	Protocols         []string `json:"protocols"`
+	SessionNonce      string   `json:"session_nonce"` // base64 of NonceSize bytes
 }
 
 // VerifyPayload is the VERIFY payload: the initiator's response to the
@@ -31,69 +33,69 @@ type VerifyPayload struct {
 
 // IntentRequest is an INTENT asking the peer for something.
 type IntentRequest struct {
-	Goal     Goal     `json:"goal"`
-	Topic    string   `json:"topic"`
-	Priority Priority `json:"priority"`
 	Context  string   `json:"context,omitempty"`
+	Goal     Goal     `json:"goal"`
+	Priority Priority `json:"priority"`
+	Topic    string   `json:"topic"`
 }
 
 // IntentReply answers an IntentRequest (also type INTENT).
 type IntentReply struct {
-	ReplyTo  string   `json:"reply_to"` // msg_id of the request
 	Decision Decision `json:"decision"`
 	Reason   string   `json:"reason,omitempty"`
+	ReplyTo  string   `json:"reply_to"` // msg_id of the request
 }
 
 // Fact is the proposed statement of FACT_PROPOSE.
 type Fact struct {
-	Statement  string   `json:"statement"`
-	Domain     string   `json:"domain"`
 	Confidence float64  `json:"confidence"`
-	Sources    []string `json:"sources"`
 	Context    string   `json:"context"`
-	Subject    string   `json:"subject,omitempty"`
-	Predicate  string   `json:"predicate,omitempty"`
+	Domain     string   `json:"domain"`
 	Object     string   `json:"object,omitempty"`
+	Predicate  string   `json:"predicate,omitempty"`
+	Sources    []string `json:"sources"`
+	Statement  string   `json:"statement"`
+	Subject    string   `json:"subject,omitempty"`
 }
 
 // DMPTrace is a decision trace (causal memory, SPEC §10).
 type DMPTrace struct {
-	DecisionID      string   `json:"decision_id"`
-	Steps           []string `json:"steps"`
 	Counterfactuals []string `json:"counterfactuals"`
+	DecisionID      string   `json:"decision_id"`
 	Evidence        []string `json:"evidence"`
+	Steps           []string `json:"steps"`
 }
 
 // FactPropose is the FACT_PROPOSE payload. The builder fills FactID from
 // the fact's domain and statement.
 type FactPropose struct {
-	FactID      string   `json:"fact_id,omitempty"`
-	Fact        Fact     `json:"fact"`
-	DMPTrace    DMPTrace `json:"dmp_trace"`
 	CausalLinks []string `json:"causal_links"`
+	DMPTrace    DMPTrace `json:"dmp_trace"`
+	Fact        Fact     `json:"fact"`
+	FactID      string   `json:"fact_id,omitempty"`
 }
 
 // FactChallenge is the FACT_CHALLENGE payload.
 type FactChallenge struct {
 	FactRef string          `json:"fact_ref"`
-	Reason  ChallengeReason `json:"reason"`
 	Notes   string          `json:"notes"`
+	Reason  ChallengeReason `json:"reason"`
 }
 
 // FactVote is the payload of FACT_CONFIRM and FACT_REJECT; the builder sets
 // Decision to "confirm" or "reject" by type.
 type FactVote struct {
-	FactRef    string  `json:"fact_ref"`
-	Decision   string  `json:"decision"`
 	Confidence float64 `json:"confidence"`
+	Decision   string  `json:"decision"`
+	FactRef    string  `json:"fact_ref"`
 	Notes      string  `json:"notes"`
 }
 
 // DecisionRecord is the decision of DECISION_SHARE.
 type DecisionRecord struct {
 	Choice  string `json:"choice"`
-	Outcome string `json:"outcome"`
 	Context string `json:"context"`
+	Outcome string `json:"outcome"`
 }
 
 // DecisionShare is the DECISION_SHARE payload.
@@ -106,27 +108,27 @@ type DecisionShare struct {
 // StateUpdatePayload is the STATE_UPDATE payload. TrustState is the
 // sender's current trust state for the receiver.
 type StateUpdatePayload struct {
-	Presence      envelope.Presence  `json:"presence"`
-	LRI           int                `json:"lri"`
-	TrustState    envelope.TrustView `json:"trust_state"`
-	KernelSignals []string           `json:"kernel_signals"`
 	Intent        string             `json:"intent"`
+	KernelSignals []string           `json:"kernel_signals"`
+	LRI           int                `json:"lri"`
+	Presence      envelope.Presence  `json:"presence"`
+	TrustState    envelope.TrustView `json:"trust_state"`
 }
 
 // AttestEvidence is one item of TRUST_ATTEST evidence: a msg_id, or a
 // signed envelope embedded as base64 of its exact wire bytes (so receivers
 // can verify it themselves).
 type AttestEvidence struct {
-	MsgID    string `json:"msg_id,omitempty"`
 	Envelope string `json:"envelope,omitempty"`
+	MsgID    string `json:"msg_id,omitempty"`
 }
 
 // TrustAttestPayload is the TRUST_ATTEST payload.
 type TrustAttestPayload struct {
+	Evidence []AttestEvidence   `json:"evidence"`
+	Reason   string             `json:"reason"`
 	Subject  string             `json:"subject"` // fingerprint
 	View     envelope.TrustView `json:"view"`
-	Reason   string             `json:"reason"`
-	Evidence []AttestEvidence   `json:"evidence"`
 }
 
 func nz(s []string) []string {

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -178,26 +179,31 @@ func FactID(domain, statement string) string {
 }
 
 // wire is the JSON shape of an envelope. Exactly one of Cip/Hcp/Lip is set.
+//
+// The fields of wire and its parts are declared in RFC 8785 member order
+// (sorted keys), so encoding/json already emits the canonical form and
+// canonicalJSON can skip jcs.Transform; keep them sorted when adding one
+// (TestWireStructsSorted checks).
 type wire struct {
 	Cip       string          `json:"cip,omitempty"`
 	Hcp       string          `json:"hcp,omitempty"`
 	Lip       string          `json:"lip,omitempty"`
 	MsgID     string          `json:"msg_id"`
-	Type      string          `json:"type"`
-	Timestamp string          `json:"timestamp"`
-	Sender    wireSender      `json:"sender"`
-	Receiver  wireReceiver    `json:"receiver"`
-	Trust     wireTrust       `json:"trust"`
-	State     wireState       `json:"state"`
-	Source    *wireSource     `json:"source,omitempty"`
 	Payload   json.RawMessage `json:"payload"`
+	Receiver  wireReceiver    `json:"receiver"`
+	Sender    wireSender      `json:"sender"`
 	Sign      *wireSign       `json:"sign,omitempty"`
+	Source    *wireSource     `json:"source,omitempty"`
+	State     wireState       `json:"state"`
+	Timestamp string          `json:"timestamp"`
+	Trust     wireTrust       `json:"trust"`
+	Type      string          `json:"type"`
 }
 
 type wireSender struct {
 	AgentID      string   `json:"agent_id"`
-	Fingerprint  string   `json:"fingerprint"`
 	Capabilities []string `json:"capabilities"`
+	Fingerprint  string   `json:"fingerprint"`
 	Pubkey       string   `json:"pubkey"`
 }
 
@@ -207,33 +213,33 @@ type wireReceiver struct {
 }
 
 type wireTrust struct {
-	SenderView   TrustView `json:"sender_view"`
 	ReceiverView TrustView `json:"receiver_view"`
+	SenderView   TrustView `json:"sender_view"`
 }
 
 type wireState struct {
-	Presence      Presence   `json:"presence"`
-	LRI           int        `json:"lri"`
-	KernelSignals []string   `json:"kernel_signals"`
-	Intent        string     `json:"intent"`
 	Human         *wireHuman `json:"human,omitempty"`
+	Intent        string     `json:"intent"`
+	KernelSignals []string   `json:"kernel_signals"`
+	LRI           int        `json:"lri"`
+	Presence      Presence   `json:"presence"`
 }
 
 type wireHuman struct {
-	Presence       Presence `json:"presence"`
 	Affect         Affect   `json:"affect"`
 	Clarity        int      `json:"clarity"`
-	Pressure       int      `json:"pressure"`
-	Intent         string   `json:"intent"`
 	Consent        Consent  `json:"consent"`
-	ConsentScope   []string `json:"consent_scope"`
 	ConsentExpires string   `json:"consent_expires,omitempty"`
+	ConsentScope   []string `json:"consent_scope"`
+	Intent         string   `json:"intent"`
+	Presence       Presence `json:"presence"`
+	Pressure       int      `json:"pressure"`
 }
 
 type wireSource struct {
-	URI         string `json:"uri"`
-	TrustTier   Tier   `json:"trust_tier"`
 	RetrievedAt string `json:"retrieved_at"`
+	TrustTier   Tier   `json:"trust_tier"`
+	URI         string `json:"uri"`
 }
 
 type wireSign struct {
@@ -265,7 +271,7 @@ func (e *Envelope) toWire(withSign bool) (*wire, error) {
 			Capabilities: nonNil(e.Sender.Capabilities), Pubkey: e.Sender.Pubkey,
 		},
 		Receiver: wireReceiver{AgentID: e.Receiver.AgentID, Fingerprint: e.Receiver.Fingerprint},
-		Trust:    wireTrust(e.Trust),
+		Trust:    wireTrust{ReceiverView: e.Trust.ReceiverView, SenderView: e.Trust.SenderView},
 		State: wireState{
 			Presence: e.State.Presence, LRI: e.State.LRI,
 			KernelSignals: nonNil(e.State.KernelSignals), Intent: e.State.Intent,
@@ -308,9 +314,30 @@ func (e *Envelope) canonical(withSign bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(w)
-	if err != nil {
+	return canonicalJSON(w)
+}
+
+// MarshalCanonical returns the RFC 8785 form of v's JSON encoding: what a
+// builder puts in an envelope's payload. It is cheap when v's struct fields
+// are declared in key order (see canonicalJSON).
+func MarshalCanonical(v any) ([]byte, error) { return canonicalJSON(v) }
+
+// canonicalJSON returns the RFC 8785 form of v's JSON encoding. encoding/json
+// (without HTML escaping) already produces it for our wire structs and for
+// payloads whose fields are declared in key order; the strict scanner
+// confirms that — it is checked against jcs by FuzzParse — and only
+// otherwise is the encoding handed to jcs.Transform, which costs several
+// times the signature.
+func canonicalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if isCanonical(b) {
+		return b, nil
 	}
 	return jcs.Transform(b)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gowebpki/jcs"
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
@@ -546,5 +547,44 @@ func TestEnvelopeJSON(t *testing.T) {
 	fresh := newEnv(Hello, helloPayload) // never sealed: canonical encoding
 	if b, err := json.Marshal(fresh); err != nil || !bytes.HasPrefix(b, []byte(`{"cip":"1.0"`)) {
 		t.Fatalf("unsealed: %v %s", err, b)
+	}
+}
+
+// TestWireStructsSorted: the wire structs declare their fields in RFC 8785
+// member order, so encoding/json emits canonical JSON and Seal never needs
+// jcs.Transform for an envelope of ours.
+func TestWireStructsSorted(t *testing.T) {
+	for _, v := range []any{wire{}, wireSender{}, wireReceiver{}, wireTrust{}, wireState{}, wireHuman{}, wireSource{}, wireSign{}} {
+		typ := reflect.TypeOf(v)
+		prev := ""
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if i > 0 && !lessUTF16(prev, name) {
+				t.Errorf("%s: field %q declared after %q", typ.Name(), name, prev)
+			}
+			prev = name
+		}
+	}
+	// So with a canonical payload, every envelope encodes canonically.
+	for _, c := range samplePayloads {
+		e := newEnv(c.typ, c.payload)
+		p, err := jcs.Transform(e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Payload = p
+		w, err := e.toWire(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(w); err != nil {
+			t.Fatal(err)
+		}
+		if b := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !isCanonical(b) {
+			t.Errorf("%v: encoding/json output is not canonical:\n%s", c.typ, b)
+		}
 	}
 }

@@ -212,3 +212,30 @@ func sortedKeys(m map[string]any) []string {
 	slicesSort(out)
 	return out
 }
+
+// FuzzCanonicalJSON: canonicalJSON (encoding/json plus the scanner's
+// canonical-form check, jcs only as the fallback) produces exactly what jcs
+// produces, whatever the key order, escapes and numbers of the input.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte(`{"b":1,"a":[true,null,"<&>\u2028"],"c":{"z":1e21,"y":0.000001}}`))
+	f.Add([]byte(`["\u0008\u000c\u001f",1E2,-0.0]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		want, err := jcs.Transform(b)
+		if err != nil {
+			return
+		}
+		got, err := canonicalJSON(json.RawMessage(b))
+		if err != nil {
+			t.Fatalf("canonicalJSON failed where jcs succeeded: %v", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("canonicalJSON %s\n          jcs %s", got, want)
+		}
+	})
+}

@@ -76,6 +76,20 @@ func parseStrict(raw []byte) (*document, error) {
 	return doc, nil
 }
 
+// isCanonical reports whether b is exactly one JSON value in RFC 8785 form
+// (the scanner's canonical-form tracking; FuzzParse and FuzzCanonicalJSON
+// keep it in agreement with jcs).
+func isCanonical(b []byte) bool {
+	if len(b) > MaxSize || !utf8.Valid(b) {
+		return false
+	}
+	s := &scanner{b: b, canon: true}
+	if _, err := s.value(1); err != nil {
+		return false
+	}
+	return s.i == len(b) && s.canon
+}
+
 // parseStrictValue parses one JSON value (any kind) strictly, for payloads
 // handed to ValidatePayload.
 func parseStrictValue(raw []byte) (any, error) {

@@ -73,7 +73,7 @@ func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
 	if err := RegisterSchemas(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
-	raw, err := json.Marshal(payload)
+	raw, err := envelope.MarshalCanonical(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
 	}

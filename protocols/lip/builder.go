@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -67,7 +66,7 @@ func (b *Builder) Build(t envelope.Type, to Peer, src *envelope.Source, payload 
 		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
 	}
 	pub := b.Key.Public().(ed25519.PublicKey)
-	raw, err := json.Marshal(payload)
+	raw, err := envelope.MarshalCanonical(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
 	}
