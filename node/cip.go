@@ -82,7 +82,6 @@ func (c *cipConn) Receive(ctx context.Context) ([]byte, error) {
 func (n *Node) trustGate(ps *peerSession) func(context.Context, cip.Identity, cip.Outcome) error {
 	return func(ctx context.Context, id cip.Identity, o cip.Outcome) error {
 		cause := "handshake:" + fmt.Sprintf("%x", ps.t.SessionID())
-		_ = n.trust.BindPeerID(ps.fp, ps.t.RemotePeer().String())
 		ev := trust.ValidHandshake
 		switch o {
 		case cip.OutcomeBadSignature:
@@ -90,15 +89,25 @@ func (n *Node) trustGate(ps *peerSession) func(context.Context, cip.Identity, ci
 		case cip.OutcomeFingerprintMismatch:
 			ev = trust.FingerprintMismatch
 		}
-		if _, err := n.trust.Apply(ps.fp, ev, cause); err != nil {
+		// The verdict and the PeerID binding are one ledger write. It is
+		// in effect at once; an accepted handshake goes on while the write
+		// reaches the disk, and the session is ready only once it has
+		// (runProtocol waits on ps.durable). A refusal waits for it here.
+		_, commit, err := n.trust.Stage(ps.fp, ps.t.RemotePeer().String(), trust.Input{Event: ev, Cause: cause})
+		if err != nil {
 			return err
 		}
 		switch st := n.trust.State(ps.fp); st {
 		case trust.Probing, trust.Trusted:
+			done := make(chan error, 1)
+			ps.durable = done
+			n.Go(func(context.Context) { done <- commit() })
 			return nil
 		case trust.Untrusted:
+			_ = commit()
 			return fmt.Errorf("peer is untrusted and its cooldown is not over")
 		default:
+			_ = commit()
 			return fmt.Errorf("peer is %s", st)
 		}
 	}
@@ -128,6 +137,17 @@ func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
 		}
 		n.handshakeFailed(ps, res, err)
 		return
+	}
+	if ps.durable != nil {
+		select {
+		case err := <-ps.durable:
+			if err != nil {
+				n.handshakeFailed(ps, res, fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, err))
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 	ps.hs = res
 	p := ps.t.RemotePeer()

@@ -43,6 +43,9 @@ func (n *Node) openTrust() error {
 		}
 	}
 	n.trust = l
+	// Runs before the store closes (closers run last-in first-out): a
+	// change staged by a handshake still in flight reaches the disk.
+	n.closers = append(n.closers, l.Flush)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -73,6 +74,30 @@ type Ledger struct {
 	subMu    sync.Mutex
 	subs     map[uint64]func(Transition)
 	subSeq   uint64
+
+	// Writes go through a queue and reach the store by group commit (see
+	// commit): records are encoded and queued under mu, so queue order is
+	// apply order; commitMu is held while one batch is written and is
+	// never taken while holding mu or qMu.
+	qMu      sync.Mutex
+	queue    []queuedWrite
+	queued   uint64 // seq of the last queued write (under mu)
+	commitMu sync.Mutex
+	durable  atomic.Uint64 // every write with seq ≤ durable is in the store
+
+	// inTx, if set (tests), runs inside each commit transaction; an error
+	// rolls the transaction back like a failed write.
+	inTx func(batch int) error
+}
+
+// queuedWrite is one record change waiting for the store: the peer's new
+// record and, for a transition, its history entry, already encoded.
+type queuedWrite struct {
+	seq      uint64
+	peer     []byte
+	record   []byte
+	histKey  []byte
+	histItem []byte
 }
 
 // OpenLedger loads the ledger from db and applies newly listed anchors.
@@ -135,30 +160,59 @@ func (l *Ledger) Apply(fp string, ev Event, cause string) (*Transition, error) {
 
 // ApplyInput is Apply with the full Input (e.g. a fact's confirmation count).
 func (l *Ledger) ApplyInput(fp string, in Input) (*Transition, error) {
+	tr, commit, err := l.Stage(fp, "", in)
+	if err != nil {
+		return nil, err
+	}
+	return tr, commit()
+}
+
+// Stage is ApplyInput that also binds peerID (the PeerID fp connected
+// with; "" leaves the binding alone) in the same write, and that does not
+// wait for the write: the new state is in effect at once — State and View
+// show it, the transition is emitted and subscribers are notified — and it
+// is in the store once commit returns nil. A handshake stages its verdict
+// and commits while its last messages are in flight, rather than stalling
+// on the disk in between.
+//
+// commit may be called from any goroutine, any number of times. Writes
+// reach the store in apply order, and whoever commits first writes every
+// write queued so far in one transaction (group commit), so concurrent
+// applies share a sync. A write that fails stays queued, is retried by the
+// next commit, and is reported as web4.error (persist_failed); the
+// in-memory state keeps it meanwhile, as the running node's view of the
+// peer. Flush commits everything queued.
+func (l *Ledger) Stage(fp, peerID string, in Input) (tr *Transition, commit func() error, err error) {
 	if err := l.check(fp, in); err != nil {
 		l.em.Error("trust", "invalid_input", fp, err, map[string]any{"event": in.Event.String()})
-		return nil, err
+		return nil, nil, err
 	}
 	l.mu.Lock()
 	cur, ok := l.peers[fp]
 	if !ok {
 		cur = PeerState{Peer: fp, State: Unknown}
 	}
+	before := cur
+	if peerID != "" {
+		cur.PeerID = peerID
+	}
 	next, tr := l.fsm.StepInput(cur, in, l.now().UTC())
-	if tr == nil && equalState(cur, next) {
+	if tr == nil && equalState(before, next) {
 		// Nothing changed (also for a stranger: no record is created).
 		l.mu.Unlock()
-		return nil, nil
+		return nil, noCommit, nil
 	}
-	if err := l.persist(next, tr); err != nil {
+	seq, err := l.enqueueLocked(next, tr)
+	if err != nil {
 		l.mu.Unlock()
 		l.em.Error("trust", "persist_failed", fp, err, nil)
-		return nil, err
+		return nil, nil, err
 	}
 	l.peers[fp] = next
+	commit = func() error { return l.commit(seq) }
 	if tr == nil {
 		l.mu.Unlock()
-		return nil, nil
+		return nil, commit, nil
 	}
 	l.emit(*tr)
 	l.pendMu.Lock()
@@ -166,7 +220,17 @@ func (l *Ledger) ApplyInput(fp string, in Input) (*Transition, error) {
 	l.pendMu.Unlock()
 	l.mu.Unlock()
 	l.deliver()
-	return tr, nil
+	return tr, commit, nil
+}
+
+func noCommit() error { return nil }
+
+// Flush writes every queued change to the store (see Stage).
+func (l *Ledger) Flush() error {
+	l.mu.Lock()
+	seq := l.queued
+	l.mu.Unlock()
+	return l.commit(seq)
 }
 
 // deliver hands queued transitions to subscribers, in apply order, from
@@ -229,20 +293,24 @@ func (l *Ledger) BindPeerID(fp, peerID string) error {
 		return err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	cur, ok := l.peers[fp]
 	if !ok {
 		cur = PeerState{Peer: fp, State: Unknown}
 	}
 	if cur.PeerID == peerID {
+		l.mu.Unlock()
 		return nil
 	}
 	cur.PeerID = peerID
-	if err := l.persist(cur, nil); err != nil {
+	seq, err := l.enqueueLocked(cur, nil)
+	if err == nil {
+		l.peers[fp] = cur
+	}
+	l.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	l.peers[fp] = cur
-	return nil
+	return l.commit(seq)
 }
 
 // State returns the peer's current state (Unknown if never seen).
@@ -288,9 +356,13 @@ func (l *Ledger) View() []PeerState {
 	return out
 }
 
-// History returns the peer's transitions, oldest first, from the store.
+// History returns the peer's transitions, oldest first, from the store
+// (after writing what is still queued).
 func (l *Ledger) History(fp string) ([]Transition, error) {
 	if err := CheckFingerprint(fp); err != nil {
+		return nil, err
+	}
+	if err := l.Flush(); err != nil {
 		return nil, err
 	}
 	var out []Transition
@@ -314,7 +386,8 @@ func (l *Ledger) History(fp string) ([]Transition, error) {
 }
 
 // OnChange subscribes fn to every transition. fn is called after the
-// transition is persisted and emitted, in apply order, one call at a time,
+// transition took effect and was emitted (with Stage, possibly before its
+// write reached the store), in apply order, one call at a time,
 // on one of the goroutines calling Apply (not necessarily the one that
 // caused it), holding no ledger lock: it may read the ledger and may even
 // call Apply (that transition is delivered after fn returns). It should not
@@ -372,35 +445,83 @@ func (l *Ledger) check(fp string, in Input) error {
 	return nil
 }
 
-func (l *Ledger) persist(ps PeerState, tr *Transition) error {
-	pv, err := json.Marshal(ps)
-	if err != nil {
-		return fmt.Errorf("trust: encode %s: %w", ps.Peer, err)
+// enqueueLocked encodes the peer's new record (and transition) and queues
+// it for the store; l.mu is held, which orders the queue.
+func (l *Ledger) enqueueLocked(ps PeerState, tr *Transition) (uint64, error) {
+	w := queuedWrite{peer: []byte(ps.Peer)}
+	var err error
+	if w.record, err = json.Marshal(ps); err != nil {
+		return 0, fmt.Errorf("trust: encode %s: %w", ps.Peer, err)
 	}
-	var tk, tv []byte
 	if tr != nil {
-		if tv, err = json.Marshal(tr); err != nil {
-			return fmt.Errorf("trust: encode transition %s: %w", ps.Peer, err)
+		if w.histItem, err = json.Marshal(tr); err != nil {
+			return 0, fmt.Errorf("trust: encode transition %s: %w", ps.Peer, err)
 		}
-		tk = historyKey(ps.Peer, tr.Seq)
+		w.histKey = historyKey(ps.Peer, tr.Seq)
 	}
-	return l.db.Update(func(tx *bolt.Tx) error {
+	l.queued++
+	w.seq = l.queued
+	l.qMu.Lock()
+	l.queue = append(l.queue, w)
+	l.qMu.Unlock()
+	return w.seq, nil
+}
+
+// commit returns once the write seq (and every write before it) is in the
+// store, writing all that is queued in one transaction if nobody else has.
+func (l *Ledger) commit(seq uint64) error {
+	if l.durable.Load() >= seq {
+		return nil
+	}
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	if l.durable.Load() >= seq {
+		return nil // written by the batch we waited for
+	}
+	l.qMu.Lock()
+	batch := l.queue
+	l.queue = nil
+	l.qMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if l.inTx != nil {
+			if err := l.inTx(len(batch)); err != nil {
+				return err
+			}
+		}
 		pb, err := tx.CreateBucketIfNotExists([]byte(BucketPeers))
 		if err != nil {
 			return err
-		}
-		if err := pb.Put([]byte(ps.Peer), pv); err != nil {
-			return err
-		}
-		if tr == nil {
-			return nil
 		}
 		hb, err := tx.CreateBucketIfNotExists([]byte(BucketHistory))
 		if err != nil {
 			return err
 		}
-		return hb.Put(tk, tv)
+		for _, w := range batch {
+			if err := pb.Put(w.peer, w.record); err != nil {
+				return err
+			}
+			if w.histKey != nil {
+				if err := hb.Put(w.histKey, w.histItem); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		l.qMu.Lock()
+		l.queue = append(batch, l.queue...)
+		l.qMu.Unlock()
+		for _, w := range batch {
+			l.em.Error("trust", "persist_failed", string(w.peer), err, nil)
+		}
+		return fmt.Errorf("trust: write %d ledger records: %w", len(batch), err)
+	}
+	l.durable.Store(batch[len(batch)-1].seq)
+	return nil
 }
 
 func historyKey(fp string, seq uint64) []byte {

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -323,5 +324,122 @@ func TestLedgerNoRecordForNoOps(t *testing.T) {
 	}
 	if _, known := h.l.Peer(fpA); known || len(h.l.View()) != 0 {
 		t.Fatalf("no-op events created a record: %+v", h.l.View())
+	}
+}
+
+// Stage puts the new state in effect at once (state, event) and in the
+// store once committed; binding the PeerID rides in the same write.
+func TestLedgerStageCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), store.FileName)
+	clk := &clock{t: t0}
+	h := openHarness(t, path, clk)
+	var txs, records int
+	h.l.inTx = func(n int) error { txs++; records += n; return nil }
+
+	tr, commit, err := h.l.Stage(fpA, testPeerID, Input{Event: ValidHandshake, Cause: "hs"})
+	if err != nil || tr == nil || tr.To != Probing || tr.PeerID != testPeerID {
+		t.Fatalf("Stage: %+v %v", tr, err)
+	}
+	if got := h.l.State(fpA); got != Probing {
+		t.Fatalf("staged state %s, want probing at once", got)
+	}
+	if h.ring.Count(EventTransition) != 1 {
+		t.Fatal("transition not emitted when staged")
+	}
+	if txs != 0 {
+		t.Fatalf("Stage wrote %d transactions before commit", txs)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(); err != nil || txs != 1 || records != 1 {
+		t.Fatalf("commit twice: %v; %d transactions, %d records, want 1 and 1 (bind + transition in one write)", err, txs, records)
+	}
+	// Nothing changes: no write queued, commit is a no-op.
+	if tr, commit, err := h.l.Stage(fpA, testPeerID, Input{Event: ValidHandshake, Cause: "again"}); err != nil || tr != nil || commit() != nil || txs != 1 {
+		t.Fatalf("no-op Stage: %+v %v (%d transactions)", tr, err, txs)
+	}
+	if err := h.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openHarness(t, path, clk)
+	ps, ok := h2.l.Peer(fpA)
+	if !ok || ps.State != Probing || ps.PeerID != testPeerID {
+		t.Fatalf("after restart: %+v", ps)
+	}
+	if hist, err := h2.l.History(fpA); err != nil || len(hist) != 1 || hist[0].PeerID != testPeerID {
+		t.Fatalf("history after restart: %+v %v", hist, err)
+	}
+}
+
+// Writes staged by concurrent appliers reach the store in one transaction
+// when one of them commits (group commit), and every commit then returns.
+func TestLedgerGroupCommit(t *testing.T) {
+	h := openHarness(t, filepath.Join(t.TempDir(), store.FileName), &clock{t: t0})
+	var mu sync.Mutex
+	var txs, records int
+	h.l.inTx = func(n int) error { mu.Lock(); txs++; records += n; mu.Unlock(); return nil }
+	const n = 40
+	commits := make([]func() error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fp := fmt.Sprintf("%064x", i+1)
+			_, c, err := h.l.Stage(fp, "", Input{Event: ValidHandshake, Cause: "hs"})
+			if err != nil {
+				t.Error(err)
+			}
+			commits[i] = c
+		}()
+	}
+	wg.Wait()
+	if err := commits[n/2](); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commits {
+		if err := c(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if txs != 1 || records != n {
+		t.Fatalf("%d transactions for %d records, want 1 for %d", txs, records, n)
+	}
+}
+
+// A failed write is reported, keeps the in-memory state, stays queued and
+// lands with the next commit; nothing is lost.
+func TestLedgerCommitFailureRetried(t *testing.T) {
+	path := filepath.Join(t.TempDir(), store.FileName)
+	clk := &clock{t: t0}
+	h := openHarness(t, path, clk)
+	fail := errors.New("disk full")
+	h.l.inTx = func(int) error { return fail }
+	if _, err := h.l.Apply(fpA, ValidHandshake, "hs"); !errors.Is(err, fail) {
+		t.Fatalf("Apply with a failing store: %v", err)
+	}
+	if got := h.l.State(fpA); got != Probing {
+		t.Fatalf("state after failed write: %s, want probing (kept in memory)", got)
+	}
+	if _, ok := h.ring.WaitFor(nil, func(e events.Event) bool {
+		return e.Type == "web4.error" && e.Data["kind"] == "persist_failed"
+	}); !ok {
+		t.Fatal("no persist_failed event")
+	}
+	if _, err := h.l.History(fpA); !errors.Is(err, fail) {
+		t.Fatalf("History with the write still failing: %v", err)
+	}
+	h.l.inTx = nil
+	clk.Advance(time.Second)
+	if _, err := h.l.Apply(fpB, BadSignature, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openHarness(t, path, clk)
+	if a, b := h2.l.State(fpA), h2.l.State(fpB); a != Probing || b != Untrusted {
+		t.Fatalf("after restart: A %s (want probing, the retried write), B %s", a, b)
 	}
 }
