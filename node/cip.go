@@ -49,12 +49,13 @@ func (n *Node) viewOf(fp string) envelope.TrustView {
 	return v
 }
 
-// cipConn runs the handshake over the session's control channel. Envelopes
-// that arrive on the other channels meanwhile are kept, in order, and
-// dispatched once the handshake is done.
+// cipConn runs the handshake over the session's control channel, which the
+// protocol goroutine reads itself until the handshake is over. Envelopes
+// that arrive on the other channels meanwhile wait in ps.envIn, in order,
+// and are dispatched once the handshake is done.
 type cipConn struct {
-	ps   *peerSession
-	held []envelopeIn
+	n  *Node
+	ps *peerSession
 }
 
 func (c *cipConn) Send(ctx context.Context, msg []byte) error {
@@ -62,19 +63,7 @@ func (c *cipConn) Send(ctx context.Context, msg []byte) error {
 }
 
 func (c *cipConn) Receive(ctx context.Context) ([]byte, error) {
-	for {
-		select {
-		case in := <-c.ps.envIn:
-			if in.ch == rtt.Control {
-				return in.raw, nil
-			}
-			c.held = append(c.held, in)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.ps.t.Done():
-			return nil, fmt.Errorf("%w: session ended", rtt.ErrClosed)
-		}
-	}
+	return c.n.nextEnvelope(ctx, c.ps, rtt.Control)
 }
 
 // trustGate applies the handshake verdict (SPEC §4.2 step 4) to the
@@ -116,7 +105,7 @@ func (n *Node) trustGate(ps *peerSession) func(context.Context, cip.Identity, ci
 // runProtocol leads (dialer) or answers the CIP handshake on the session,
 // then dispatches the peer's envelopes until the session ends.
 func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
-	conn := &cipConn{ps: ps}
+	conn := &cipConn{n: n, ps: ps}
 	cfg := cip.Config{
 		Builder: n.builder(), RemoteKey: ps.pub, Replay: n.replay,
 		Policy: n.router.Policy().Envelope, TrustGate: n.trustGate(ps),
@@ -158,9 +147,7 @@ func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
 		}
 	})
 	close(ps.ready)
-	for _, in := range conn.held {
-		n.dispatch(ctx, ps, in.ch, in.raw)
-	}
+	n.Go(func(ctx context.Context) { n.readChannel(ctx, ps, rtt.Control) })
 	for {
 		select {
 		case <-ctx.Done():

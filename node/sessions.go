@@ -163,7 +163,10 @@ func (n *Node) adopt(ctx context.Context, t *rtt.Transport) {
 	n.sess.m[p] = ps
 	n.sess.mu.Unlock()
 
-	for _, ch := range rtt.Channels {
+	// The protocol goroutine reads control itself during the CIP handshake
+	// (one goroutine hand-off less per handshake message) and starts its
+	// reader afterwards; state and knowledge are read from the start.
+	for _, ch := range []rtt.Channel{rtt.State, rtt.Knowledge} {
 		n.Go(func(ctx context.Context) { n.readChannel(ctx, ps, ch) })
 	}
 	n.Go(func(ctx context.Context) { n.runProtocol(ctx, ps) })
@@ -181,38 +184,53 @@ func (n *Node) adopt(ctx context.Context, t *rtt.Transport) {
 	})
 }
 
-// readChannel demultiplexes one channel of a session until it ends.
+// readChannel demultiplexes one channel of a session until it ends:
+// envelopes go to the protocol goroutine, application payloads to the
+// channel's inbox.
 func (n *Node) readChannel(ctx context.Context, ps *peerSession, ch rtt.Channel) {
-	p := ps.t.RemotePeer().String()
 	for {
-		raw, err := ps.t.Receive(ctx, ch)
+		env, err := n.nextEnvelope(ctx, ps, ch)
 		if err != nil {
 			return // session over or node closing
 		}
+		select {
+		case ps.envIn <- envelopeIn{ch: ch, raw: env}:
+		case <-ctx.Done():
+			return
+		case <-ps.t.Done():
+			return
+		}
+	}
+}
+
+// nextEnvelope receives on ch until an envelope arrives, delivering the
+// application payloads before it to the channel's inbox and reporting
+// payloads with no or an unknown tag. It fails only when the session or
+// ctx ends.
+func (n *Node) nextEnvelope(ctx context.Context, ps *peerSession, ch rtt.Channel) ([]byte, error) {
+	for {
+		raw, err := ps.t.Receive(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
 		if len(raw) == 0 {
-			n.em.Error("node", "empty_payload", p, fmt.Errorf("empty payload on %s", ch), map[string]any{"channel": ch.String()})
+			n.em.Error("node", "empty_payload", ps.t.RemotePeer().String(), fmt.Errorf("empty payload on %s", ch), map[string]any{"channel": ch.String()})
 			continue
 		}
 		body := raw[1:]
 		switch raw[0] {
+		case TagEnvelope:
+			return body, nil
 		case TagApp:
 			select {
 			case ps.inbox[chIdx(ch)] <- body:
 			case <-ctx.Done():
-				return
+				return nil, ctx.Err()
 			case <-ps.t.Done():
-				return
-			}
-		case TagEnvelope:
-			select {
-			case ps.envIn <- envelopeIn{ch: ch, raw: body}:
-			case <-ctx.Done():
-				return
-			case <-ps.t.Done():
-				return
+				return nil, fmt.Errorf("%w: session ended", rtt.ErrClosed)
 			}
 		default:
-			n.em.Error("node", "unknown_payload_tag", p, fmt.Errorf("payload tag 0x%02x on %s: want 'E' (envelope) or 'A' (application)", raw[0], ch), map[string]any{"channel": ch.String()})
+			n.em.Error("node", "unknown_payload_tag", ps.t.RemotePeer().String(), fmt.Errorf("payload tag 0x%02x on %s: want 'E' (envelope) or 'A' (application)", raw[0], ch), map[string]any{"channel": ch.String()})
 		}
 	}
 }
