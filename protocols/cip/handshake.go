@@ -232,14 +232,16 @@ func (r *run) initiate(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// Step 5: the responder reports its state first, then we do.
-	if err := r.receiveState(ctx); err != nil {
-		return err
-	}
+	// Steps 5 and 6, pipelined behind VERIFY: our STATE_UPDATE and INTENT
+	// go out at once, then we read the responder's STATE_UPDATE and its
+	// answer. SPEC §4.2 orders each side's messages, not one side's after
+	// the other's; the responder reads ours in order after its trust gate,
+	// and waiting for its STATE_UPDATE first would only add a round trip.
+	// (Our two envelopes cannot carry the responder's view of us yet: their
+	// trust.sender_view is the conservative default.)
 	if err := r.sendState(ctx); err != nil {
 		return err
 	}
-	// Step 6: INTENT and its answer.
 	intent := IntentRequest{Goal: GoalAsk, Topic: "capabilities", Priority: PriorityLow}
 	if r.cfg.Intent != nil {
 		intent = *r.cfg.Intent
@@ -251,6 +253,9 @@ func (r *run) initiate(ctx context.Context) error {
 		sent = m
 		return m, err
 	}); err != nil {
+		return err
+	}
+	if err := r.receiveState(ctx); err != nil {
 		return err
 	}
 	env, err = r.receive(ctx, "intent_reply", envelope.Intent)
