@@ -41,7 +41,7 @@ func RespondChallenge(key ed25519.PrivateKey, challenge, challengerFP string) (s
 	if err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg)), nil
+	return base64.StdEncoding.EncodeToString(envelope.SignBytes(key, msg)), nil
 }
 
 // VerifyChallenge checks that response is responder's signature over our

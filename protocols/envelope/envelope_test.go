@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -585,6 +586,26 @@ func TestWireStructsSorted(t *testing.T) {
 		}
 		if b := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !isCanonical(b) {
 			t.Errorf("%v: encoding/json output is not canonical:\n%s", c.typ, b)
+		}
+	}
+}
+
+// SignBytes is crypto/ed25519.Sign, byte for byte (Ed25519 signing is
+// deterministic), over keys and message lengths of every shape we sign.
+func TestSignBytesMatchesStdlib(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		seed := make([]byte, ed25519.SeedSize)
+		for j := range seed {
+			seed[j] = byte(r.Uint32())
+		}
+		key := ed25519.NewKeyFromSeed(seed)
+		msg := make([]byte, i*37)
+		for j := range msg {
+			msg[j] = byte(r.Uint32())
+		}
+		if got, want := SignBytes(key, msg), ed25519.Sign(key, msg); !bytes.Equal(got, want) {
+			t.Fatalf("key %d, %d-byte message: SignBytes differs from crypto/ed25519", i, len(msg))
 		}
 	}
 }
