@@ -79,18 +79,16 @@ func (n *Node) trustGate(ps *peerSession) func(context.Context, cip.Identity, ci
 			ev = trust.FingerprintMismatch
 		}
 		// The verdict and the PeerID binding are one ledger write. It is
-		// in effect at once; an accepted handshake goes on while the write
-		// reaches the disk, and the session is ready only once it has
-		// (runProtocol waits on ps.durable). A refusal waits for it here.
+		// in effect at once; an accepted handshake finishes its messages
+		// first and runProtocol commits the write before the session is
+		// ready (ps.commit). A refusal commits it here.
 		_, commit, err := n.trust.Stage(ps.fp, ps.t.RemotePeer().String(), trust.Input{Event: ev, Cause: cause})
 		if err != nil {
 			return err
 		}
 		switch st := n.trust.State(ps.fp); st {
 		case trust.Probing, trust.Trusted:
-			done := make(chan error, 1)
-			ps.durable = done
-			n.Go(func(context.Context) { done <- commit() })
+			ps.commit = commit
 			return nil
 		case trust.Untrusted:
 			_ = commit()
@@ -120,23 +118,23 @@ func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
 	} else {
 		res, err = cip.Respond(ctx, conn, cfg)
 	}
+	// The verdict's ledger write goes to disk now that the handshake's
+	// messages are out, not while they are in flight: a sync holds a
+	// runtime P for its whole duration (about 1 ms here), which on a small
+	// machine starves the very goroutines moving the handshake. No peer
+	// message is dispatched before it lands. A failed handshake commits
+	// its verdict too (it took effect).
+	if ps.commit != nil {
+		if cerr := ps.commit(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, cerr)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		n.handshakeFailed(ps, res, err)
 		return
-	}
-	if ps.durable != nil {
-		select {
-		case err := <-ps.durable:
-			if err != nil {
-				n.handshakeFailed(ps, res, fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, err))
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
 	}
 	ps.hs = res
 	p := ps.t.RemotePeer()

@@ -52,10 +52,9 @@ type peerSession struct {
 	// result. Application channel operations wait for it.
 	ready chan struct{}
 	hs    *cip.Result
-	// durable delivers the result of writing the handshake's trust verdict
-	// to the ledger, which runs while the handshake's last messages are in
-	// flight; nil until the gate staged one.
-	durable chan error
+	// commit writes the handshake's staged trust verdict to the ledger;
+	// nil until the gate staged one. Only the protocol goroutine uses it.
+	commit func() error
 
 	mu      sync.Mutex
 	appOpen [3]bool
