@@ -29,11 +29,13 @@ const (
 	// queue before writing them, so a flush happens at least that often.
 	maxWriteBatch = 64
 
-	// writeBufferSize / readBufferSize: per stream buffering. Reads are
-	// buffered for the headers and small frames only: a payload larger
-	// than the read buffer is read from the stream straight into its own
-	// buffer, so a big read buffer would just copy big payloads twice.
-	writeBufferSize = 64 << 10
+	// writeBufferSize / readBufferSize: per stream buffering, for headers
+	// and small frames only. A frame larger than the write buffer goes to
+	// the stream in one Write of its own; a payload larger than the read
+	// buffer is read from the stream straight into its own buffer. Bigger
+	// buffers would only copy big frames twice and cost every link their
+	// zeroing when it starts.
+	writeBufferSize = 16 << 10
 	readBufferSize  = 4 << 10
 
 	// rttSamples is how many heartbeat round-trip samples feed p50/p95.

@@ -29,7 +29,9 @@ type link struct {
 	stopped  chan struct{} // closed by the monitor when everything is gone
 
 	// wmu[i] serialises writing stream i between its writer goroutine and
-	// Send's fast path; bw[i] is only touched under it.
+	// Send's fast path; bw[i] is only touched under it. It is created on
+	// the first write: a channel that carries nothing costs no buffer,
+	// and setting up a link does not zero buffers it may never use.
 	wmu [numChannels]sync.Mutex
 	bw  [numChannels]*bufio.Writer
 
@@ -39,16 +41,10 @@ type link struct {
 }
 
 func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, readers [numChannels]*bufio.Reader) *link {
-	l := &link{
+	return &link{
 		t: t, epoch: epoch, streams: streams, readers: readers,
 		dying: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	for i, st := range streams {
-		if st != nil {
-			l.bw[i] = bufio.NewWriterSize(st, writeBufferSize)
-		}
-	}
-	return l
 }
 
 // fail tears the link down (idempotent, never blocks): streams are reset,
@@ -173,6 +169,10 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err error) {
 	cs := l.t.chans[i]
 	bw := l.bw[i]
+	if bw == nil {
+		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)
+		l.bw[i] = bw
+	}
 	var scratch [maxWriteBatch + 3]outFrame
 	batch, ack, winF, winB, ackWait, bye := l.collect(cs, scratch[:0], ackTimerFired)
 	if len(batch) == 0 {
