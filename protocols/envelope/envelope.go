@@ -362,9 +362,11 @@ func Seal(e *Envelope, key ed25519.PrivateKey) ([]byte, error) {
 	}
 	sig := SignBytes(key, signingBytes(unsigned))
 	e.Sign = Signature{Algo: Algo, Signature: base64.StdEncoding.EncodeToString(sig)}
-	full, err := e.canonical(true)
+	full, err := withSign(unsigned, e.Sign)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSeal, err)
+		if full, err = e.canonical(true); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSeal, err)
+		}
 	}
 	e.raw = full
 	e.signed = signingBytes(unsigned)
@@ -379,6 +381,122 @@ func Seal(e *Envelope, key ed25519.PrivateKey) ([]byte, error) {
 // signs once or twice. Verification stays with crypto/ed25519.
 func SignBytes(key ed25519.PrivateKey, msg []byte) []byte {
 	return voied25519.Sign(voied25519.PrivateKey(key), msg)
+}
+
+// withSign returns the canonical envelope with its sign member: the
+// canonical unsigned envelope with `"sign":{...}` inserted before the first
+// top-level member that sorts after "sign". Removing or inserting a member
+// keeps an RFC 8785 document canonical, so this is JCS of the whole
+// envelope without encoding and checking it all again. It fails, and Seal
+// falls back to the full path, on anything it does not expect (a key with
+// an escape, a document that is not an object).
+func withSign(unsigned []byte, sig Signature) ([]byte, error) {
+	member, err := canonicalJSON(wireSign{Algo: sig.Algo, Signature: sig.Signature})
+	if err != nil {
+		return nil, err
+	}
+	at, err := memberPosition(unsigned, "sign")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(unsigned)+len(member)+9)
+	out = append(out, unsigned[:at]...)
+	last := unsigned[at] == '}' // appended after the last member
+	if last && unsigned[at-1] != '{' {
+		out = append(out, ',')
+	}
+	out = append(out, `"sign":`...)
+	out = append(out, member...)
+	if !last {
+		out = append(out, ',') // the member at `at` follows
+	}
+	return append(out, unsigned[at:]...), nil
+}
+
+// memberPosition returns where in the canonical (whitespace-free) object b
+// a member named key belongs: the offset of the first member whose key
+// sorts after it (past the comma before it), or of the closing brace. The
+// object must not already have the key.
+func memberPosition(b []byte, key string) (int, error) {
+	if len(b) < 2 || b[0] != '{' {
+		return 0, errors.New("not an object")
+	}
+	i := 1
+	for {
+		if i >= len(b) {
+			return 0, errTruncated
+		}
+		if b[i] == '}' {
+			return i, nil
+		}
+		if b[i] != '"' {
+			return 0, fmt.Errorf("member at offset %d is not a key", i)
+		}
+		end := i + 1
+		for end < len(b) && b[end] != '"' {
+			if b[end] == '\\' {
+				return 0, errors.New("escaped key")
+			}
+			end++
+		}
+		k := string(b[i+1 : min(end, len(b))])
+		if k == key {
+			return 0, fmt.Errorf("%q is already a member", key)
+		}
+		if lessUTF16(key, k) {
+			return i, nil
+		}
+		j, err := skipValue(b, end+2) // past `":`
+		if err != nil {
+			return 0, err
+		}
+		if j >= len(b) {
+			return 0, errTruncated
+		}
+		if b[j] == ',' {
+			j++
+		}
+		i = j
+	}
+}
+
+// skipValue returns the offset just past the JSON value starting at b[i]
+// (whitespace-free input, as canonical JSON is).
+func skipValue(b []byte, i int) (int, error) {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			if depth == 0 {
+				return i, nil
+			}
+			depth--
+			i++
+		case ',':
+			if depth == 0 {
+				return i, nil
+			}
+			i++
+		default:
+			i++
+		}
+		if depth == 0 && i < len(b) && (b[i] == ',' || b[i] == '}' || b[i] == ']') {
+			return i, nil
+		}
+	}
+	return 0, errTruncated
 }
 
 func signingBytes(canonicalUnsigned []byte) []byte {

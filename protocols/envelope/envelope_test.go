@@ -609,3 +609,43 @@ func TestSignBytesMatchesStdlib(t *testing.T) {
 		}
 	}
 }
+
+// withSign (Seal's fast path) yields exactly the canonical encoding of the
+// signed envelope, for every family and sample, and never needs the
+// fallback for our own envelopes.
+func TestWithSignMatchesCanonical(t *testing.T) {
+	envs := []*Envelope{}
+	for _, c := range samplePayloads {
+		envs = append(envs, newEnv(c.typ, c.payload))
+	}
+	envs = append(envs, newEnv(HCPContext, `{"note":"x"}`), newEnv(LIPEvidence, `{"claims":[]}`))
+	odd := newEnv(FactPropose, `{"fact":{"statement":"\u00e9 \"q\" \\ \ud83d\ude00 <&>","domain":"d","confidence":1e-7,"sources":[],"context":"}{][,:"},"dmp_trace":{"decision_id":"d","steps":[],"counterfactuals":[],"evidence":[]},"causal_links":[]}`)
+	odd.Sender.AgentID = "a \"quoted\" \u2028 agent"
+	envs = append(envs, odd)
+	for _, e := range envs {
+		unsigned, err := e.canonical(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Sign = Signature{Algo: Algo, Signature: strings.Repeat("A", 86) + "=="}
+		got, err := withSign(unsigned, e.Sign)
+		if err != nil {
+			t.Fatalf("%v: withSign: %v", e.Type, err)
+		}
+		want, err := e.canonical(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%v:\n got %s\nwant %s", e.Type, got, want)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `{"a":1`, `{"a":1,`, `{"a":{"b":[1,`, `{"sign":1}`, `{"a\"b":1}`} {
+		if _, err := withSign([]byte(bad), Signature{Algo: Algo}); err == nil {
+			t.Errorf("withSign(%s) succeeded", bad)
+		}
+	}
+	if got, err := withSign([]byte(`{}`), Signature{Algo: "x", Signature: "y"}); err != nil || string(got) != `{"sign":{"algo":"x","signature":"y"}}` {
+		t.Errorf("empty object: %s %v", got, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 )
@@ -236,6 +237,44 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("canonicalJSON %s\n          jcs %s", got, want)
+		}
+	})
+}
+
+// FuzzWithSign: inserting the sign member into any canonical object (as
+// Seal does) gives the canonical form of the object with that member.
+func FuzzWithSign(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s, "c2lnbmF0dXJl")
+	}
+	f.Add([]byte(`{}`), "x")
+	f.Add([]byte(`{"z":[{"sign":1}],"a":"}"}`), "")
+	f.Fuzz(func(t *testing.T, b []byte, sig string) {
+		var obj map[string]json.RawMessage
+		if !utf8.Valid(b) || !utf8.ValidString(sig) || json.Unmarshal(b, &obj) != nil {
+			return
+		}
+		if _, has := obj["sign"]; has {
+			return
+		}
+		canon, err := jcs.Transform(b)
+		if err != nil {
+			return
+		}
+		s := Signature{Algo: Algo, Signature: sig}
+		got, err := withSign(canon, s)
+		if err != nil {
+			return // Seal falls back to the full encoding
+		}
+		sm, _ := json.Marshal(wireSign{Algo: s.Algo, Signature: s.Signature})
+		obj["sign"] = sm
+		whole, _ := json.Marshal(obj)
+		want, err := jcs.Transform(whole)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("withSign %s\n      jcs %s", got, want)
 		}
 	})
 }

@@ -83,12 +83,16 @@ func isCanonical(b []byte) bool {
 	if len(b) > MaxSize || !utf8.Valid(b) {
 		return false
 	}
-	s := &scanner{b: b, canon: true}
+	s := &scanner{b: b, canon: true, check: true}
 	if _, err := s.value(1); err != nil {
 		return false
 	}
 	return s.i == len(b) && s.canon
 }
+
+// errNotCanonical stops a check-only scan at the first departure from
+// RFC 8785 form.
+var errNotCanonical = errors.New("not in RFC 8785 form")
 
 // parseStrictValue parses one JSON value (any kind) strictly, for payloads
 // handed to ValidatePayload.
@@ -122,6 +126,10 @@ type scanner struct {
 	b     []byte
 	i     int
 	canon bool // still in RFC 8785 form
+	// check: only decide whether b is canonical (isCanonical). No value
+	// tree is built, and the scan stops at the first departure; duplicate
+	// keys need no map, since canonical keys strictly increase.
+	check bool
 	// segs is the path of a failure, innermost segment first; it is built
 	// while the error unwinds, so the success path allocates no paths.
 	segs []string
@@ -287,7 +295,10 @@ func (s *scanner) value(depth int) (any, error) {
 	switch c := s.b[s.i]; {
 	case c == '{':
 		s.i++
-		m := map[string]any{}
+		var m map[string]any
+		if !s.check {
+			m = map[string]any{}
+		}
 		prev := ""
 		for n := 0; ; n++ {
 			s.ws()
@@ -316,7 +327,11 @@ func (s *scanner) value(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, dup := m[k]; dup {
+			if s.check {
+				if !s.canon {
+					return nil, errNotCanonical
+				}
+			} else if _, dup := m[k]; dup {
 				s.at(k)
 				return nil, s.fail("duplicate key")
 			}
@@ -325,12 +340,17 @@ func (s *scanner) value(depth int) (any, error) {
 				s.at(k)
 				return nil, err
 			}
-			m[k] = v
+			if !s.check {
+				m[k] = v
+			}
 			prev = k
 		}
 	case c == '[':
 		s.i++
-		a := make([]any, 0, 4)
+		var a []any
+		if !s.check {
+			a = make([]any, 0, 4)
+		}
 		for n := 0; ; n++ {
 			s.ws()
 			if s.i >= len(s.b) {
@@ -355,7 +375,13 @@ func (s *scanner) value(depth int) (any, error) {
 				s.atIndex(n)
 				return nil, err
 			}
-			a = append(a, v)
+			if s.check {
+				if !s.canon {
+					return nil, errNotCanonical
+				}
+			} else {
+				a = append(a, v)
+			}
 		}
 	case c == '"':
 		if v, ok := s.interned(); ok {
