@@ -156,24 +156,6 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 	var readers [numChannels]*bufio.Reader
 	var streams [numChannels]network.Stream
 	streams[0], readers[0] = str, bufio.NewReaderSize(str, readBufferSize)
-	// Open the state and knowledge streams while the hello is in flight:
-	// with the protocol known from identify, opening costs no round trip
-	// (the negotiation rides on the Attach frame), only the time that would
-	// otherwise follow the hello_ack. A failure to open is reported after
-	// the hello_ack, whose refusal (version, wrong peer) explains more.
-	var openErr error
-	for _, ch := range []Channel{State, Knowledge} {
-		st, err := s.h.NewStream(ctx, p, ch.Protocol())
-		if err != nil {
-			openErr = fmt.Errorf("open %s stream: %w", ch, err)
-			break
-		}
-		if !set.add(st) {
-			openErr = fmt.Errorf("open %s stream: %w", ch, ctx.Err())
-			break
-		}
-		streams[ch.index()], readers[ch.index()] = st, bufio.NewReaderSize(st, readBufferSize)
-	}
 	f, err := ReadFrame(readers[0], maxHelloSize)
 	if err != nil {
 		return fail(fmt.Errorf("read hello_ack: %w", err))
@@ -197,17 +179,22 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 	if ph.From != p || ph.To != s.h.ID() {
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
 	}
-	if openErr != nil {
-		return fail(openErr)
-	}
 	for _, ch := range []Channel{State, Knowledge} {
+		st, err := s.h.NewStream(ctx, p, ch.Protocol())
+		if err != nil {
+			return fail(fmt.Errorf("open %s stream: %w", ch, err))
+		}
+		if !set.add(st) {
+			return fail(fmt.Errorf("open %s stream: %w", ch, ctx.Err()))
+		}
 		b, err := EncodeFrame(&Frame{Kind: KindAttach, Channel: ch, Session: t.id, Seq: ph.Epoch}, 0)
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := streams[ch.index()].Write(b); err != nil {
+		if _, err := st.Write(b); err != nil {
 			return fail(fmt.Errorf("write %s attach: %w", ch, err))
 		}
+		streams[ch.index()], readers[ch.index()] = st, bufio.NewReaderSize(st, readBufferSize)
 	}
 	if !stop() {
 		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
