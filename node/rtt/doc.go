@@ -27,7 +27,12 @@
 // session and epoch. All three streams are opened at once, so OpenChannel
 // only validates; a resume replaces all three together (the old streams
 // are reset first, keeping within the resource manager's per-peer stream
-// limits).
+// limits). The responder starts the link with control alone once its
+// HelloAck is out, and the other two join as their Attach frames arrive
+// (frames for them wait in their queues meanwhile): a new stream costs the
+// responder a few hundred microseconds of accept and negotiation, and the
+// first control messages need not wait for it. Streams that have not
+// joined within HandshakeTimeout fail the link, and the dialer resumes.
 //
 // Simultaneous dials converge deterministically: when a fresh Hello
 // arrives while this side has its own dial pending (or its own session

@@ -269,13 +269,13 @@ func (s *Service) handleControl(str network.Stream) {
 	if old != nil {
 		old.close("replaced by a new session from the peer")
 	}
-	// Stop the previous link and any half-attached handshake of t.
+	// Stop the previous link and any link of t not started yet.
 	t.mu.Lock()
 	prev, prevPending := t.link, t.pending
 	t.pending = nil
 	t.mu.Unlock()
 	if prevPending != nil {
-		prevPending.abort()
+		prevPending.fail(fmt.Errorf("%w: superseded by a new hello", ErrTransport))
 	}
 	if prev != nil {
 		prev.fail(fmt.Errorf("%w: superseded by a resume", ErrTransport))
@@ -296,39 +296,48 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	t.epoch++
-	pl := &pendingLink{epoch: t.epoch, resumed: h.Resume, resent: resent}
-	pl.streams[0], pl.readers[0] = str, br
-	pl.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { t.abortPending(pl) })
-	t.pending = pl
-	ours := t.ourHello(StatusOK, h.Resume, pl.epoch)
+	// The link starts with control alone once the hello_ack is out (its
+	// writer must not get ahead of the ack); state and knowledge join as
+	// their Attach frames arrive, which may be before it starts: t.pending
+	// lets attach find it.
+	var streams [numChannels]network.Stream
+	var readers [numChannels]*bufio.Reader
+	streams[0], readers[0] = str, br
+	l := newLink(t, t.epoch, streams, readers)
+	t.pending = l
+	ours := t.ourHello(StatusOK, h.Resume, l.epoch)
 	t.mu.Unlock()
 	if !timer.Stop() {
-		t.abortPending(pl)
+		t.abortPending(l)
 		return
 	}
 	if err := reply(ours); err != nil {
-		t.abortPending(pl)
+		t.abortPending(l)
 		return
 	}
 	_ = str.SetDeadline(time.Time{})
-	s.handshakeCompleted(t, "responder", pl.epoch, h.Resume)
+	s.handshakeCompleted(t, "responder", l.epoch, h.Resume)
+	if err := t.startLink(l, h.Resume, resent); err != nil {
+		return
+	}
 	if !h.Resume {
 		s.offerInbound(t)
 	}
 }
 
-// abortPending gives up on a half-attached handshake (attach timeout).
-func (t *Transport) abortPending(pl *pendingLink) {
+// abortPending gives up on a responder's link that could not be started
+// (the hello_ack could not be sent, or the handshake timed out first).
+func (t *Transport) abortPending(l *link) {
 	t.mu.Lock()
-	cur := t.pending == pl
+	cur := t.pending == l
 	if cur {
 		t.pending = nil
 	}
 	never := t.link == nil && !t.everUp
 	t.mu.Unlock()
-	pl.abort()
+	l.fail(fmt.Errorf("%w: handshake abandoned", ErrHandshake))
 	if cur {
-		t.svc.handshakeFailed(t.remote, "responder", fmt.Errorf("%w: streams not attached within %v", ErrHandshake, t.svc.cfg.HandshakeTimeout))
+		t.svc.handshakeFailed(t.remote, "responder", fmt.Errorf("%w: hello_ack not sent within %v", ErrHandshake, t.svc.cfg.HandshakeTimeout))
 		if never {
 			t.close("handshake failed")
 		}
@@ -375,21 +384,19 @@ func (s *Service) attachHandler(ch Channel) network.StreamHandler {
 
 func (t *Transport) attach(ch Channel, epoch uint64, str network.Stream, br *bufio.Reader) error {
 	t.mu.Lock()
-	pl := t.pending
-	if pl == nil || pl.epoch != epoch || pl.streams[ch.index()] != nil {
-		t.mu.Unlock()
-		return fmt.Errorf("%w: %s attach for epoch %d does not match a pending handshake", ErrTransport, ch, epoch)
+	var l *link
+	switch {
+	case t.pending != nil && t.pending.epoch == epoch:
+		l = t.pending
+	case t.link != nil && t.link.epoch == epoch:
+		l = t.link
 	}
-	pl.streams[ch.index()], pl.readers[ch.index()] = str, br
-	if !pl.complete() {
-		t.mu.Unlock()
-		return nil
-	}
-	t.pending = nil
-	pl.timer.Stop()
 	t.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("%w: %s attach for epoch %d does not match the handshake", ErrTransport, ch, epoch)
+	}
 	_ = str.SetDeadline(time.Time{})
-	return t.startLink(newLink(t, pl.epoch, pl.streams, pl.readers), pl.resumed, pl.resent)
+	return l.attachStream(ch, str, br)
 }
 
 // startLink makes l the session's current link and starts its goroutines.
@@ -400,10 +407,18 @@ func (t *Transport) startLink(l *link, resumed bool, resent int) error {
 		l.fail(ErrClosed)
 		return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
 	}
-	l.wg.Add(2 * numChannels)
+	if !t.initiator {
+		// The responder's link waited in t.pending, where attaches find it
+		// until it becomes t.link below, in the same critical section.
+		if t.pending != l {
+			t.mu.Unlock()
+			l.fail(fmt.Errorf("%w: superseded by a newer hello", ErrTransport))
+			return fmt.Errorf("%w: superseded", ErrHandshake)
+		}
+		t.pending = nil
+	}
 	if !t.svc.goTracked(l.monitor) {
 		t.mu.Unlock()
-		l.wg.Add(-2 * numChannels)
 		l.fail(ErrClosed)
 		return fmt.Errorf("%w: service", ErrClosed)
 	}
@@ -417,11 +432,7 @@ func (t *Transport) startLink(l *link, resumed bool, resent int) error {
 	t.upNotify = nil
 	t.everUp = true
 	t.mu.Unlock()
-	for i := range numChannels {
-		go l.readLoop(i)
-		go l.writeLoop(i)
-		poke(t.chans[i].wake)
-	}
+	l.startChannels()
 	if upn != nil {
 		close(upn)
 	}

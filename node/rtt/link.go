@@ -16,11 +16,27 @@ import (
 // link is one generation of a session: the three streams of one
 // connection and the goroutines serving them (a reader and a writer per
 // stream, and the monitor that runs the heartbeat and cleans up).
+//
+// The dialer's link has all three streams when it starts. The responder's
+// starts with control alone, as soon as it has answered the hello, and the
+// state and knowledge streams join when their Attach frames arrive
+// (attachStream): so the first control messages are not held back by the
+// new-stream set-up of the other two. A channel whose stream has not
+// joined yet keeps its frames queued. If they have not both joined within
+// the handshake timeout, the link fails (and the dialer resumes).
 type link struct {
-	t       *Transport
-	epoch   uint64
-	streams [numChannels]network.Stream
-	readers [numChannels]*bufio.Reader
+	t     *Transport
+	epoch uint64
+
+	// amu guards streams/readers of the joining channels, started, dying
+	// being closed and the attach timer; it orders attachStream against
+	// fail, so no goroutine is added once the monitor may be waiting.
+	// Lock order: amu → wmu[i].
+	amu         sync.Mutex
+	streams     [numChannels]network.Stream
+	readers     [numChannels]*bufio.Reader
+	started     bool
+	attachTimer *time.Timer
 
 	dying    chan struct{} // closed by fail
 	failOnce sync.Once
@@ -51,6 +67,8 @@ func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, re
 // which unblocks the readers and writers.
 func (l *link) fail(err error) {
 	l.failOnce.Do(func() {
+		l.amu.Lock()
+		defer l.amu.Unlock()
 		l.err = err
 		close(l.dying)
 		for _, s := range l.streams {
@@ -58,41 +76,82 @@ func (l *link) fail(err error) {
 				_ = s.Reset()
 			}
 		}
+		if l.attachTimer != nil {
+			l.attachTimer.Stop()
+		}
 	})
 }
 
-// pendingLink collects the streams of a responder-side handshake until the
-// dialer has attached all three.
-type pendingLink struct {
-	epoch   uint64
-	streams [numChannels]network.Stream
-	readers [numChannels]*bufio.Reader
-	timer   *time.Timer
-	once    sync.Once
-	resumed bool // set before the timer can fire a completion
-	resent  int
-}
-
-func (p *pendingLink) abort() {
-	p.once.Do(func() {
-		if p.timer != nil {
-			p.timer.Stop()
+// startChannels starts a reader and a writer for every stream the link
+// has, and arms the attach timeout if some have yet to join. Called once,
+// by startLink.
+func (l *link) startChannels() {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	select {
+	case <-l.dying:
+		return
+	default:
+	}
+	l.started = true
+	for i, st := range l.streams {
+		if st != nil {
+			l.runChannel(i)
 		}
-		for _, s := range p.streams {
-			if s != nil {
-				_ = s.Reset()
+	}
+	if !l.completeLocked() {
+		d := l.t.svc.cfg.HandshakeTimeout
+		l.attachTimer = time.AfterFunc(d, func() {
+			l.amu.Lock()
+			done := l.completeLocked()
+			l.amu.Unlock()
+			if !done {
+				l.fail(fmt.Errorf("%w: streams not attached within %v", ErrHandshake, d))
 			}
-		}
-	})
+		})
+	}
 }
 
-func (p *pendingLink) complete() bool {
-	for _, s := range p.streams {
+// runChannel starts stream i's reader and writer; l.amu is held.
+func (l *link) runChannel(i int) {
+	l.wg.Add(2)
+	go l.readLoop(i)
+	go l.writeLoop(i)
+	poke(l.t.chans[i].wake)
+}
+
+func (l *link) completeLocked() bool {
+	for _, s := range l.streams {
 		if s == nil {
 			return false
 		}
 	}
 	return true
+}
+
+// attachStream joins a state or knowledge stream to the responder's link.
+func (l *link) attachStream(ch Channel, str network.Stream, br *bufio.Reader) error {
+	i := ch.index()
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	select {
+	case <-l.dying:
+		return fmt.Errorf("%w: %s attach to a finished link", ErrTransport, ch)
+	default:
+	}
+	if l.streams[i] != nil {
+		return fmt.Errorf("%w: %s stream attached twice for epoch %d", ErrTransport, ch, l.epoch)
+	}
+	l.wmu[i].Lock()
+	l.streams[i], l.readers[i] = str, br
+	l.wmu[i].Unlock()
+	if l.started {
+		l.runChannel(i)
+	}
+	if l.completeLocked() && l.attachTimer != nil {
+		l.attachTimer.Stop()
+	}
+	return nil
 }
 
 // outFrame is a frame taken from the queues, ready to be written outside
@@ -168,6 +227,9 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 // batch was written and more may be ready.
 func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err error) {
 	cs := l.t.chans[i]
+	if l.streams[i] == nil {
+		return false, false, nil // not joined yet: frames stay queued
+	}
 	bw := l.bw[i]
 	if bw == nil {
 		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)

@@ -294,3 +294,70 @@ func TestHandshakeFailures(t *testing.T) {
 }
 
 var _ = events.OfType
+
+// TestResponderControlBeforeAttach: the responder's link runs control as
+// soon as it has answered the hello, before the state and knowledge
+// streams join; frames sent on those meanwhile wait and go out once their
+// stream attaches. If they never join, the link fails at the handshake
+// timeout (the session goes down, awaiting a resume).
+func TestResponderControlBeforeAttach(t *testing.T) {
+	cfg := testConfig()
+	cfg.HandshakeTimeout = time.Second
+	a := newNode(t, newHost(t, false), cfg)
+	r := newRaw(t, a)
+	ctx := ctxT(t, 10*time.Second)
+	ack, err := r.handshake(ctx, a.h.ID(), r.hello(a.h.ID(), Version))
+	if err != nil || ack.Status != StatusOK {
+		t.Fatalf("handshake: %+v %v", ack, err)
+	}
+	ta, err := a.s.Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Control works with no stream attached.
+	r.write(Control, Frame{Kind: KindData, Channel: Control, Session: r.id, Seq: 1, WinFrames: 1024, WinBytes: 8 << 20, Payload: []byte("early")})
+	if got, err := ta.Receive(ctx, Control); err != nil || string(got) != "early" {
+		t.Fatalf("control before attach: %q %v", got, err)
+	}
+	// A state frame queued before its stream joins is delivered after.
+	if err := ta.Send(ctx, State, []byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	r.attach(ctx, a.h.ID(), ack.Epoch)
+	f, err := ReadFrame(r.readers[State.index()], 1<<20)
+	if err != nil || f.Kind != KindData || string(f.Payload) != "queued" {
+		t.Fatalf("state after attach: %+v %v", f, err)
+	}
+	// A second attach of the same channel is refused.
+	s, err := r.h.NewStream(ctx, a.h.ID(), ProtocolState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	b, _ := EncodeFrame(&Frame{Kind: KindAttach, Channel: State, Session: r.id, Seq: ack.Epoch}, 0)
+	if _, err := s.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 5*time.Second, "web4.rtt.frame_rejected", func(e events.Event) bool {
+		return strings.Contains(e.Data["error"].(string), "attached twice")
+	})
+
+	// A second raw peer never attaches: its link fails at the timeout.
+	r2 := newRaw(t, a)
+	r2.id[0] = 0x99
+	ack2, err := r2.handshake(ctx, a.h.ID(), r2.hello(a.h.ID(), Version))
+	if err != nil || ack2.Status != StatusOK {
+		t.Fatalf("handshake 2: %+v %v", ack2, err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, e := range a.ring.Events() {
+				t.Logf("%s %s %v", e.Type, e.Subject, e.Data)
+			}
+		}
+	}()
+	waitEvent(t, a, 5*time.Second, "web4.rtt.session_down", func(e events.Event) bool {
+		reason, _ := e.Data["reason"].(string)
+		return e.Subject == r2.h.ID().String() && strings.Contains(reason, "not attached within")
+	})
+}

@@ -169,6 +169,11 @@ func TestHeartbeatDeclaresSilentPeerDead(t *testing.T) {
 		}
 	}
 	if !heartbeat {
+		for _, n := range []*node{a, b} {
+			for _, e := range n.ring.Events() {
+				t.Logf("%s %v", e.Type, e.Data)
+			}
+		}
 		t.Fatal("no session_down caused by the heartbeat")
 	}
 	waitEvent(t, a, 5*time.Second, "web4.rtt.reconnect_attempt", func(e events.Event) bool {

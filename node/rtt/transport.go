@@ -27,7 +27,7 @@ type Transport struct {
 	mu          sync.Mutex // guards the fields below; order: Service.mu → Transport.mu → chanState.mu
 	closed      bool
 	link        *link         // current link, nil while down
-	pending     *pendingLink  // responder: streams of a handshake being attached
+	pending     *link         // responder: link answered but not started yet
 	epoch       uint64        // generation of the newest handshake
 	upNotify    chan struct{} // closed when the next link starts (nil while up)
 	maxPayload  int           // negotiated payload limit for sending
@@ -501,7 +501,7 @@ func (t *Transport) close(reason string) {
 		l.fail(fmt.Errorf("%w: session %s", ErrClosed, reason))
 	}
 	if pl != nil {
-		pl.abort()
+		pl.fail(fmt.Errorf("%w: session %s", ErrClosed, reason))
 	}
 	close(t.done)
 	for _, cs := range t.chans {
