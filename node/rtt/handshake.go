@@ -308,11 +308,11 @@ func (s *Service) handleControl(str network.Stream) {
 	ours := t.ourHello(StatusOK, h.Resume, l.epoch)
 	t.mu.Unlock()
 	if !timer.Stop() {
-		t.abortPending(l)
+		t.abortPending(l, fmt.Errorf("%w: hello_ack not sent within %v", ErrHandshake, cfg.HandshakeTimeout))
 		return
 	}
 	if err := reply(ours); err != nil {
-		t.abortPending(l)
+		t.abortPending(l, fmt.Errorf("%w: write hello_ack: %w", ErrHandshake, err))
 		return
 	}
 	_ = str.SetDeadline(time.Time{})
@@ -327,7 +327,7 @@ func (s *Service) handleControl(str network.Stream) {
 
 // abortPending gives up on a responder's link that could not be started
 // (the hello_ack could not be sent, or the handshake timed out first).
-func (t *Transport) abortPending(l *link) {
+func (t *Transport) abortPending(l *link, why error) {
 	t.mu.Lock()
 	cur := t.pending == l
 	if cur {
@@ -335,9 +335,9 @@ func (t *Transport) abortPending(l *link) {
 	}
 	never := t.link == nil && !t.everUp
 	t.mu.Unlock()
-	l.fail(fmt.Errorf("%w: handshake abandoned", ErrHandshake))
+	l.fail(why)
 	if cur {
-		t.svc.handshakeFailed(t.remote, "responder", fmt.Errorf("%w: hello_ack not sent within %v", ErrHandshake, t.svc.cfg.HandshakeTimeout))
+		t.svc.handshakeFailed(t.remote, "responder", why)
 		if never {
 			t.close("handshake failed")
 		}
