@@ -126,11 +126,8 @@ func (b *Builder) Build(t envelope.Type, to Peer, payload any) (*Message, error)
 	if pub == nil {
 		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
 	}
-	raw, err := envelope.MarshalCanonical(payload)
+	raw, err := envelope.EncodePayload(t, payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
-	}
-	if err := envelope.ValidatePayload(t, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	id, err := b.newMsgID()
@@ -140,13 +137,6 @@ func (b *Builder) Build(t envelope.Type, to Peer, payload any) (*Message, error)
 	st := envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}}
 	if b.State != nil {
 		st = b.State()
-	}
-	view, theirs := to.View, to.TheirView
-	if view == 0 {
-		view = envelope.ViewUnknown
-	}
-	if theirs == 0 || theirs == envelope.ViewUnknown {
-		theirs = envelope.ViewUntrusted
 	}
 	env := &envelope.Envelope{
 		Family:    envelope.CIP,
@@ -158,7 +148,7 @@ func (b *Builder) Build(t envelope.Type, to Peer, payload any) (*Message, error)
 			Capabilities: nz(b.Capabilities), Pubkey: envelope.EncodePubkey(pub),
 		},
 		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
-		Trust:    envelope.Trust{SenderView: theirs, ReceiverView: view},
+		Trust:    envelope.TrustFor(to.View, to.TheirView),
 		State:    st,
 		Payload:  raw,
 	}

@@ -318,10 +318,33 @@ func (e *Envelope) canonical(withSign bool) ([]byte, error) {
 	return canonicalJSON(w)
 }
 
-// MarshalCanonical returns the RFC 8785 form of v's JSON encoding: what a
-// builder puts in an envelope's payload. It is cheap when v's struct fields
-// are declared in key order (see canonicalJSON).
-func MarshalCanonical(v any) ([]byte, error) { return canonicalJSON(v) }
+// EncodePayload is what every builder does with a payload before signing:
+// its RFC 8785 encoding (cheap when the struct's fields are declared in key
+// order, see canonicalJSON), checked against t's payload schema (check 9).
+func EncodePayload(t Type, payload any) (json.RawMessage, error) {
+	raw, err := canonicalJSON(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%v payload: %w", t, err)
+	}
+	if err := ValidatePayload(t, raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// TrustFor is the trust block a builder signs for a peer: ours is our view
+// of the receiver, theirs the receiver's reported view of us. An unset view
+// of ours is "unknown"; an unset or unknown view of theirs is written as
+// the conservative "untrusted" (the schema has no unknown sender_view).
+func TrustFor(ours, theirs TrustView) Trust {
+	if ours == 0 {
+		ours = ViewUnknown
+	}
+	if theirs == 0 || theirs == ViewUnknown {
+		theirs = ViewUntrusted
+	}
+	return Trust{SenderView: theirs, ReceiverView: ours}
+}
 
 // canonicalJSON returns the RFC 8785 form of v's JSON encoding. encoding/json
 // (without HTML escaping) already produces it for our wire structs and for

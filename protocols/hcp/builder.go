@@ -73,11 +73,8 @@ func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
 	if err := RegisterSchemas(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
-	raw, err := envelope.MarshalCanonical(payload)
+	raw, err := envelope.EncodePayload(t, payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
-	}
-	if err := envelope.ValidatePayload(t, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	h := b.Human()

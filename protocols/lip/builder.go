@@ -66,11 +66,8 @@ func (b *Builder) Build(t envelope.Type, to Peer, src *envelope.Source, payload 
 		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
 	}
 	pub := b.Key.Public().(ed25519.PublicKey)
-	raw, err := envelope.MarshalCanonical(payload)
+	raw, err := envelope.EncodePayload(t, payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v payload: %w", ErrBuild, t, err)
-	}
-	if err := envelope.ValidatePayload(t, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	id, err := b.msgID()
@@ -80,13 +77,6 @@ func (b *Builder) Build(t envelope.Type, to Peer, src *envelope.Source, payload 
 	st := envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}}
 	if b.State != nil {
 		st = b.State()
-	}
-	view, theirs := to.View, to.TheirView
-	if view == 0 {
-		view = envelope.ViewUnknown
-	}
-	if theirs == 0 || theirs == envelope.ViewUnknown {
-		theirs = envelope.ViewUntrusted
 	}
 	now := time.Now
 	if b.Now != nil {
@@ -100,7 +90,7 @@ func (b *Builder) Build(t envelope.Type, to Peer, src *envelope.Source, payload 
 		Family: envelope.LIP, MsgID: id, Type: t, Timestamp: now().UTC(),
 		Sender:   envelope.Sender{AgentID: b.AgentID, Fingerprint: envelope.Fingerprint(pub), Capabilities: caps, Pubkey: envelope.EncodePubkey(pub)},
 		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
-		Trust:    envelope.Trust{SenderView: theirs, ReceiverView: view},
+		Trust:    envelope.TrustFor(to.View, to.TheirView),
 		State:    st,
 		Source:   src,
 		Payload:  raw,
