@@ -347,41 +347,34 @@ func (s *Store) RecordProvenance(ctx context.Context, ps []Provenance, ds []Deci
 // Provenance returns every recorded proposal record of a fact, oldest
 // first (ties by msg_id), read from the store.
 func (s *Store) Provenance(factID string) ([]Provenance, error) {
-	var out []Provenance
-	err := s.scan(BucketProvenance, factID, func(v []byte) error {
-		var p Provenance
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
-	})
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].At.Equal(out[j].At) {
-			return out[i].At.Before(out[j].At)
-		}
-		return out[i].MsgID < out[j].MsgID
-	})
-	return out, err
+	return records(s, BucketProvenance, factID, func(p *Provenance) (time.Time, string) { return p.At, p.MsgID })
 }
 
 // Decision returns every recorded DECISION_SHARE with the given decision
 // id, oldest first (ties by msg_id).
 func (s *Store) Decision(decisionID string) ([]Decision, error) {
-	var out []Decision
-	err := s.scan(BucketDecisions, decisionID, func(v []byte) error {
-		var d Decision
-		if err := json.Unmarshal(v, &d); err != nil {
+	return records(s, BucketDecisions, decisionID, func(d *Decision) (time.Time, string) { return d.At, d.MsgID })
+}
+
+// records reads the JSON records stored under id in bucket, sorted by the
+// time and then the msg_id that key returns.
+func records[T any](s *Store, bucket, id string, key func(*T) (time.Time, string)) ([]T, error) {
+	var out []T
+	err := s.scan(bucket, id, func(v []byte) error {
+		var r T
+		if err := json.Unmarshal(v, &r); err != nil {
 			return err
 		}
-		out = append(out, d)
+		out = append(out, r)
 		return nil
 	})
 	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].At.Equal(out[j].At) {
-			return out[i].At.Before(out[j].At)
+		ti, mi := key(&out[i])
+		tj, mj := key(&out[j])
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
 		}
-		return out[i].MsgID < out[j].MsgID
+		return mi < mj
 	})
 	return out, err
 }
