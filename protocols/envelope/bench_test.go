@@ -120,6 +120,7 @@ func BenchmarkSteps(b *testing.B) {
 			return nil
 		}},
 		{"payload-schema", func() error { return checkPayload(FactPropose, doc.root["payload"]) }},
+		{"payload-library", func() error { return r.payload(FactPropose).lib.Validate(doc.root["payload"]) }},
 		{"jcs-transform", func() error { _, err := jcsTransform(doc.unsigned); return err }},
 	}
 	for _, st := range steps {

@@ -46,7 +46,23 @@ var ErrSchema = errors.New("envelope: bad schema")
 type registry struct {
 	mu        sync.RWMutex
 	envelopes [4]*jsonschema.Schema // by Family
-	payloads  map[Type]*jsonschema.Schema
+	payloads  map[Type]payloadSchema
+}
+
+// payloadSchema is a compiled payload schema and its quick pre-check (nil
+// when the schema's root is beyond what quickSchema models).
+type payloadSchema struct {
+	lib   *jsonschema.Schema
+	quick *quickSchema
+}
+
+// validate is check 9 on a parsed payload: the quick path when it is sure,
+// the library otherwise.
+func (p payloadSchema) validate(v any) error {
+	if p.quick != nil && p.quick.check(v) == valid {
+		return nil
+	}
+	return p.lib.Validate(v)
 }
 
 var (
@@ -56,38 +72,41 @@ var (
 )
 
 // newCompiler returns a compiler that knows every shipped file, so a
-// payload schema (shipped or registered later) can $ref "common.json#/...".
-func newCompiler() (*jsonschema.Compiler, error) {
+// payload schema (shipped or registered later) can $ref "common.json#/...",
+// and the shipped documents by file name with their $refs inlined.
+func newCompiler() (*jsonschema.Compiler, map[string]any, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.UseRegexpEngine(regexpEngine)
 	entries, err := SchemaFS.ReadDir("schema")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	docs := make(map[string]any, len(entries))
 	for _, e := range entries {
 		b, err := SchemaFS.ReadFile("schema/" + e.Name())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+			return nil, nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
 		docs[e.Name()] = doc
 	}
+	inlined := make(map[string]any, len(docs))
 	for name, doc := range docs {
 		inl, err := inlineRefs(doc, name, docs, 0)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if err := c.AddResource(schemaBase+name, inl); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
+		inlined[name] = inl
 	}
-	return c, nil
+	return c, inlined, nil
 }
 
 // inlineRefs returns a copy of a schema document in which every
@@ -171,12 +190,12 @@ func resolveLocalRef(ref, file string, docs map[string]any) (any, string, bool) 
 // schemas compiles the shipped schemas once per process.
 func schemas() (*registry, error) {
 	regOnce.Do(func() {
-		c, err := newCompiler()
+		c, docs, err := newCompiler()
 		if err != nil {
 			regErr = fmt.Errorf("%w: %w", ErrSchema, err)
 			return
 		}
-		r := &registry{payloads: map[Type]*jsonschema.Schema{}}
+		r := &registry{payloads: map[Type]payloadSchema{}}
 		for f := CIP; f <= LIP; f++ {
 			s, err := c.Compile(schemaBase + "envelope-" + f.String() + ".json")
 			if err != nil {
@@ -191,7 +210,7 @@ func schemas() (*registry, error) {
 				regErr = fmt.Errorf("%w: %s: %w", ErrSchema, file, err)
 				return
 			}
-			r.payloads[t] = s
+			r.payloads[t] = payloadSchema{lib: s, quick: compileQuick(docs[file])}
 		}
 		reg = r
 	})
@@ -211,32 +230,53 @@ func RegisterPayloadSchema(t Type, schemaJSON []byte) error {
 	if err != nil {
 		return err
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
+	ps, err := compilePayloadSchema(schemaJSON, schemaBase+"registered-"+strings.ToLower(t.String())+".json")
 	if err != nil {
 		return fmt.Errorf("%w: %v: %w", ErrSchema, t, err)
 	}
-	c, err := newCompiler()
+	r.mu.Lock()
+	r.payloads[t] = ps
+	r.mu.Unlock()
+	return nil
+}
+
+// compilePayloadSchema compiles a payload schema document (its $id, or
+// url when it has none) with the library and as a quick pre-check.
+func compilePayloadSchema(schemaJSON []byte, url string) (payloadSchema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSchema, err)
+		return payloadSchema{}, err
 	}
-	url := schemaBase + "registered-" + strings.ToLower(t.String()) + ".json"
+	c, docs, err := newCompiler()
+	if err != nil {
+		return payloadSchema{}, err
+	}
 	if m, ok := doc.(map[string]any); ok {
 		if id, ok := m["$id"].(string); ok && id != "" {
 			url = id
 		}
 	}
 	if err := c.AddResource(url, doc); err != nil {
-		return fmt.Errorf("%w: %v: %w", ErrSchema, t, err)
+		return payloadSchema{}, err
 	}
 	s, err := c.Compile(url)
 	if err != nil {
-		return fmt.Errorf("%w: %v: %w", ErrSchema, t, err)
+		return payloadSchema{}, err
 	}
-	r.mu.Lock()
-	r.payloads[t] = s
-	r.mu.Unlock()
-	return nil
+	// The quick pre-check sees the document with its references to the
+	// shipped files (and to its own $defs) inlined; a reference it cannot
+	// inline leaves that subschema opaque, so it only defers more often.
+	docs[registeredName] = doc
+	var quick *quickSchema
+	if inl, err := inlineRefs(doc, registeredName, docs, 0); err == nil {
+		quick = compileQuick(inl)
+	}
+	return payloadSchema{lib: s, quick: quick}, nil
 }
+
+// registeredName is the file name a registered schema's own "#/$defs/..."
+// references resolve against while inlining.
+const registeredName = "registered.json"
 
 // HasPayloadSchema reports whether check 9 has a schema for t.
 func HasPayloadSchema(t Type) bool {
@@ -246,10 +286,10 @@ func HasPayloadSchema(t Type) bool {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.payloads[t] != nil
+	return r.payloads[t].lib != nil
 }
 
-func (r *registry) payload(t Type) *jsonschema.Schema {
+func (r *registry) payload(t Type) payloadSchema {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.payloads[t]

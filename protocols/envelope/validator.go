@@ -198,10 +198,10 @@ func checkPayload(t Type, payload any) error {
 		return err
 	}
 	s := r.payload(t)
-	if s == nil {
+	if s.lib == nil {
 		return nil
 	}
-	if err := s.Validate(payload); err != nil {
+	if err := s.validate(payload); err != nil {
 		return schemaError(err, ErrPayloadSchema, CheckPayload, "payload")
 	}
 	return nil
