@@ -461,7 +461,7 @@ func (t *Transport) onLinkDown(l *link) {
 	t.link = nil
 	for _, cs := range t.chans {
 		cs.mu.Lock()
-		cs.link, cs.ackArmed = nil, false
+		cs.link = nil
 		cs.mu.Unlock()
 	}
 	closed := t.closed || t.closing

@@ -166,14 +166,16 @@ type outFrame struct {
 
 // collect takes, under the channel lock, everything the writer may send
 // now: heartbeat frames, data within the peer's credit, and an ack when one
-// is due. ackWait reports an ack that may wait for AckDelay.
-func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out []outFrame, ack, winF, winB uint64, ackWait, bye bool) {
+// is due. An ack that may wait arms the channel's delayed-ack timer.
+func (l *link) collect(cs *chanState, batch []outFrame) (out []outFrame, ack, winF, winB uint64, bye bool) {
 	cfg := &l.t.svc.cfg
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.link != l {
-		return batch, 0, 0, 0, false, false // this link is finished
+		return batch, 0, 0, 0, false // this link is finished
 	}
+	ackTimerFired := cs.ackFired
+	cs.ackFired = false
 	if cs.pongPending {
 		batch = append(batch, outFrame{kind: KindPong, seq: cs.pongID})
 		cs.pongPending = false
@@ -199,7 +201,7 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 		if ackTimerFired || cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
 			batch = append(batch, outFrame{kind: KindAck})
 		} else {
-			ackWait = true
+			cs.armAckLocked(cfg.AckDelay)
 		}
 	}
 	if cs.closePending {
@@ -218,17 +220,17 @@ func (l *link) collect(cs *chanState, batch []outFrame, ackTimerFired bool) (out
 		cs.advAck, cs.advBytes, cs.advWinFrames, cs.advWinBytes = ack, cs.deliveredBytes, winF, winB
 		cs.ackDirty = false
 	}
-	return batch, ack, winF, winB, ackWait, bye
+	return batch, ack, winF, winB, bye
 }
 
 // writeBatch writes what is ready on stream i (one collect) and flushes
 // when nothing more is ready, so a busy channel costs one flush per batch
 // rather than per frame. Callers hold wmu[i]. more reports that a full
 // batch was written and more may be ready.
-func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err error) {
+func (l *link) writeBatch(i int) (more bool, err error) {
 	cs := l.t.chans[i]
 	if l.streams[i] == nil {
-		return false, false, nil // not joined yet: frames stay queued
+		return false, nil // not joined yet: frames stay queued
 	}
 	bw := l.bw[i]
 	if bw == nil {
@@ -236,14 +238,14 @@ func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err er
 		l.bw[i] = bw
 	}
 	var scratch [maxWriteBatch + 3]outFrame
-	batch, ack, winF, winB, ackWait, bye := l.collect(cs, scratch[:0], ackTimerFired)
+	batch, ack, winF, winB, bye := l.collect(cs, scratch[:0])
 	if len(batch) == 0 {
 		if bw.Buffered() > 0 {
 			if err := bw.Flush(); err != nil {
-				return false, ackWait, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+				return false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 			}
 		}
-		return false, ackWait, nil
+		return false, nil
 	}
 	f := Frame{Channel: cs.ch, Session: l.t.id}
 	var hdr [MaxHeaderSize]byte
@@ -264,7 +266,7 @@ func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err er
 			_, err = bw.Write(h)
 		}
 		if err != nil {
-			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+			return false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 		}
 	}
 	if lastData > 0 {
@@ -277,29 +279,22 @@ func (l *link) writeBatch(i int, ackTimerFired bool) (more, ackWait bool, err er
 	more = len(batch) >= maxWriteBatch
 	if !more || bye {
 		if err := bw.Flush(); err != nil {
-			return false, false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
+			return false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 		}
 	}
-	return more, ackWait, nil
+	return more, nil
 }
 
 // writeLoop drives stream i's writes while the link lives: it writes
-// whenever poked (new data, credit, acks, heartbeats) and runs the
-// delayed-ack timer.
+// whenever poked (new data, credit, acks, heartbeats, the delayed-ack
+// timer).
 func (l *link) writeLoop(i int) {
 	defer l.wg.Done()
 	cs := l.t.chans[i]
-	cfg := &l.t.svc.cfg
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	var timerC <-chan time.Time
-	fired := false
 	for {
 		l.wmu[i].Lock()
-		more, ackWait, err := l.writeBatch(i, fired)
+		more, err := l.writeBatch(i)
 		l.wmu[i].Unlock()
-		fired = false
 		if err != nil {
 			l.fail(err)
 			return
@@ -307,21 +302,8 @@ func (l *link) writeLoop(i int) {
 		if more {
 			continue
 		}
-		if ackWait && timerC == nil {
-			timer.Reset(cfg.AckDelay)
-			timerC = timer.C
-			cs.mu.Lock()
-			cs.ackArmed = true
-			cs.mu.Unlock()
-		}
 		select {
 		case <-cs.wake:
-		case <-timerC:
-			timerC = nil
-			fired = true
-			cs.mu.Lock()
-			cs.ackArmed = false
-			cs.mu.Unlock()
 		case <-l.dying:
 			return
 		}
@@ -445,7 +427,7 @@ func (l *link) readLoop(i int) {
 				}
 				cs.recvQ = append(cs.recvQ, qframe{payload: f.Payload, fin: fin})
 				cs.recvBytes += len(f.Payload)
-				broadcastIf(&cs.data, &cs.dataWaited)
+				cs.passDataLocked()
 			}
 			cs.delivered++
 			cs.deliveredBytes += uint64(len(f.Payload))
@@ -458,8 +440,12 @@ func (l *link) readLoop(i int) {
 			cs.ackDirty = true
 			if cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
 				wake = true
-			} else if !cs.ackArmed && br.Buffered() == 0 {
-				wake = true // let the writer arm its delayed-ack timer
+			} else {
+				// The ack may wait for data going back (a reply rides
+				// it for free). Arming the timer here, rather than
+				// waking the writer to arm it, saves a goroutine
+				// hand-off per received message.
+				cs.armAckLocked(cfg.AckDelay)
 			}
 		case KindPing:
 			cs.pongPending, cs.pongID = true, f.Seq

@@ -71,9 +71,9 @@ type chanState struct {
 	winBytes   uint64
 	sendClosed bool
 	space      chan struct{} // closed and replaced when the send queue shrinks
-	// spaceWaited / dataWaited: someone waits on space / data, so the
-	// hot path closes (and reallocates) the channel only when needed.
-	spaceWaited, dataWaited bool
+	// spaceWaited: someone waits on space, so the hot path closes (and
+	// reallocates) the channel only when needed.
+	spaceWaited bool
 	// receive side
 	recvQ          []qframe
 	recvBytes      int
@@ -87,7 +87,10 @@ type chanState struct {
 	ackQF, ackQB   uint64 // send a pure ack at once after this much unacked
 	recvClosed     bool
 	finRecv        bool
-	data           chan struct{} // closed and replaced when recvQ grows
+	// dataSig (cap 1) wakes one of the dataWaiters Receive calls when
+	// recvQ grows or the channel closes; see passDataLocked.
+	dataSig     chan struct{}
+	dataWaiters int
 	// control channel only
 	pingPending  bool
 	pingID       uint64
@@ -103,9 +106,32 @@ type chanState struct {
 	// writtenUpTo: the writer of the current link finished writing every
 	// frame up to this seq; only such frames' buffers may be reused.
 	writtenUpTo uint64
-	// ackArmed: the writer's delayed-ack timer is running, so the reader
-	// need not wake it for a non-urgent ack.
+	// Delayed acks: ackTimer (created on first use) runs while ackArmed;
+	// when it fires it sets ackFired and pokes the writer, whose next
+	// collect then sends a pure ack if one is still owed.
+	ackTimer *time.Timer
 	ackArmed bool
+	ackFired bool
+}
+
+// armAckLocked starts the delayed-ack timer unless it is running.
+func (cs *chanState) armAckLocked(d time.Duration) {
+	if cs.ackArmed {
+		return
+	}
+	cs.ackArmed = true
+	if cs.ackTimer == nil {
+		cs.ackTimer = time.AfterFunc(d, cs.ackTimeout)
+		return
+	}
+	cs.ackTimer.Reset(d)
+}
+
+func (cs *chanState) ackTimeout() {
+	cs.mu.Lock()
+	cs.ackArmed, cs.ackFired = false, true
+	cs.mu.Unlock()
+	poke(cs.wake)
 }
 
 func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Transport {
@@ -117,7 +143,7 @@ func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Tran
 	for i := range t.chans {
 		t.chans[i] = &chanState{
 			ch: Channels[i], wake: make(chan struct{}, 1),
-			space: make(chan struct{}), data: make(chan struct{}),
+			space: make(chan struct{}), dataSig: make(chan struct{}, 1),
 			winFrames: uint64(s.cfg.RecvQueueFrames), winBytes: uint64(s.cfg.RecvQueueBytes),
 			ackQF: 1, ackQB: 1, prom: s.metrics.forChannel(Channels[i]),
 		}
@@ -301,13 +327,13 @@ func (t *Transport) writeNow(cs *chanState) {
 		poke(cs.wake)
 		return
 	}
-	more, ackWait, err := l.writeBatch(i, false)
+	more, err := l.writeBatch(i)
 	l.wmu[i].Unlock()
 	if err != nil {
 		l.fail(err)
 		return
 	}
-	if more || ackWait {
+	if more {
 		poke(cs.wake)
 	}
 }
@@ -323,6 +349,7 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 	cs.mu.Lock()
 	for {
 		if cs.recvClosed || cs.finRecv {
+			cs.passDataLocked()
 			cs.mu.Unlock()
 			return nil, fmt.Errorf("%w: channel %s", ErrClosed, ch)
 		}
@@ -340,6 +367,7 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 			if f.fin {
 				cs.finRecv = true
 			}
+			cs.passDataLocked()
 			cs.mu.Unlock()
 			if urgent {
 				poke(cs.wake)
@@ -351,20 +379,34 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 		}
 		select {
 		case <-t.done:
+			cs.passDataLocked()
 			cs.mu.Unlock()
 			return nil, fmt.Errorf("%w: session %s", ErrClosed, t.sid())
 		default:
 		}
-		wait := cs.data
-		cs.dataWaited = true
+		cs.dataWaiters++
 		cs.mu.Unlock()
 		select {
 		case <-ctx.Done():
+			cs.mu.Lock()
+			cs.dataWaiters--
+			cs.mu.Unlock()
 			return nil, ctx.Err()
-		case <-t.done:
-		case <-wait:
+		case <-cs.dataSig:
 		}
 		cs.mu.Lock()
+		cs.dataWaiters--
+	}
+}
+
+// passDataLocked hands the data token on to the next waiting Receive when
+// there is something for it to see: a pending frame or a closed channel
+// or session. One token wakes one waiter, which passes it on as it
+// leaves, so several waiters drain a burst (or all see a close) without a
+// wake-up per frame for a single waiter.
+func (cs *chanState) passDataLocked() {
+	if cs.dataWaiters > 0 {
+		poke(cs.dataSig)
 	}
 }
 
@@ -419,7 +461,7 @@ func (t *Transport) CloseChannel(ch Channel) error {
 	cs.recvQ, cs.recvBytes = cs.recvQ[:0], 0
 	cs.ackDirty = true
 	broadcast(&cs.space)
-	broadcast(&cs.data)
+	poke(cs.dataSig)
 	cs.mu.Unlock()
 	poke(cs.wake)
 	return nil
@@ -507,7 +549,11 @@ func (t *Transport) close(reason string) {
 	for _, cs := range t.chans {
 		cs.mu.Lock()
 		broadcast(&cs.space)
-		broadcast(&cs.data)
+		poke(cs.dataSig)
+		if cs.ackTimer != nil {
+			cs.ackTimer.Stop()
+		}
+		cs.ackArmed = false
 		cs.mu.Unlock()
 	}
 	t.svc.forget(t)
