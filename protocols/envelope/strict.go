@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gowebpki/jcs"
 )
@@ -384,8 +385,11 @@ func (s *scanner) value(depth int) (any, error) {
 			}
 		}
 	case c == '"':
-		if v, ok := s.interned(); ok {
-			return v, nil
+		if raw, ok := s.plainStr(); ok {
+			if k, ok := lookupInterned(raw); ok {
+				return k.v, nil
+			}
+			return s.view(raw), nil
 		}
 		return s.str()
 	case c == 't':
@@ -463,28 +467,20 @@ func (s *scanner) num() (any, error) {
 // rejecting control characters and unpaired surrogates, and noting whether
 // its escaping is the minimal one RFC 8785 prescribes.
 func (s *scanner) str() (string, error) {
+	if raw, ok := s.plainStr(); ok {
+		if k, ok := lookupInterned(raw); ok {
+			return k.s, nil
+		}
+		return s.view(raw), nil
+	}
 	s.i++ // opening quote
 	start := s.i
 	b := s.b
-	// Fast path: no escapes.
-	for s.i < len(b) {
-		c := b[s.i]
-		if c == '"' {
-			if k, ok := internTable[string(b[start:s.i])]; ok {
-				s.i++
-				return k.s, nil
-			}
-			out := string(b[start:s.i])
-			s.i++
-			return out, nil
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return "", s.fail("control character in string at offset %d", s.i)
-		}
+	for s.i < len(b) && b[s.i] != '\\' && b[s.i] >= 0x20 && b[s.i] != '"' {
 		s.i++
+	}
+	if s.i < len(b) && b[s.i] < 0x20 {
+		return "", s.fail("control character in string at offset %d", s.i)
 	}
 	buf := append([]byte(nil), b[start:s.i]...)
 	for s.i < len(b) {
@@ -598,25 +594,50 @@ func utf16Key(r rune) uint32 {
 	return uint32(r) << 16
 }
 
-// interned returns the boxed value of a string token that is one of the
-// shipped schemas' property names or enum/const values, without allocating
-// (map lookups keyed by string(bytes) do not copy). Most strings of an
-// envelope are such words.
-func (s *scanner) interned() (any, bool) {
+// plainStr is the fast path of a string token starting at the opening
+// quote: one with no escapes and no control characters, the common case
+// (and always in RFC 8785 form). It returns the bytes between the quotes
+// and moves past the closing one; otherwise it returns false and leaves
+// s.i alone for the decoding path, which also reports the errors.
+func (s *scanner) plainStr() ([]byte, bool) {
 	b := s.b
 	j := s.i + 1
-	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+	for j < len(b) {
+		c := b[j]
+		if c == '"' {
+			raw := b[s.i+1 : j]
+			s.i = j + 1
+			return raw, true
+		}
+		if c == '\\' || c < 0x20 {
+			return nil, false
+		}
 		j++
 	}
-	if j >= len(b) || b[j] != '"' || j-s.i-1 > maxInterned {
-		return nil, false
+	return nil, false
+}
+
+// view returns raw as a string without copying it. Strings of the value
+// tree share the parsed buffer: parseStrict parses its own copy, which the
+// envelope keeps (Raw, Payload) and nothing writes to; parseStrictValue's
+// caller's buffer is only read during the validation it serves.
+func (s *scanner) view(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
 	}
-	k, ok := internTable[string(b[s.i+1:j])]
-	if !ok {
-		return nil, false
+	return unsafe.String(&raw[0], len(raw))
+}
+
+// lookupInterned finds a string that is one of the shipped schemas'
+// property names or enum/const values (the map lookup keyed by
+// string(bytes) does not copy). Most strings of an envelope are such
+// words, and their boxed values are shared.
+func lookupInterned(raw []byte) (internEntry, bool) {
+	if len(raw) > maxInterned {
+		return internEntry{}, false
 	}
-	s.i = j + 1
-	return k.v, true
+	k, ok := internTable[string(raw)]
+	return k, ok
 }
 
 const maxInterned = 32
