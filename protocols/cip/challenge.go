@@ -58,7 +58,7 @@ func VerifyChallenge(responder ed25519.PublicKey, response, challenge, challenge
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: response is not a base64 64-byte signature", ErrChallenge)
 	}
-	if !ed25519.Verify(responder, msg, sig) {
+	if !envelope.VerifyBytes(responder, msg, sig) {
 		return fmt.Errorf("%w: signature does not verify", ErrChallenge)
 	}
 	return nil

@@ -23,8 +23,12 @@ func kibPayload() string {
 // BenchmarkEnvelopeVerify measures the full receive path of a ~1 KiB
 // envelope — strict parse, envelope schema, JCS, ed25519 verify, clock,
 // replay, receiver and payload schema — and reports its throughput as a
-// ratio to bare ed25519.Verify over the same signed bytes, measured in the
-// same run (target ≥ 0.6).
+// ratio to a bare signature verification over the same signed bytes,
+// measured in the same run (target ≥ 0.6). The baseline ("raw") is the
+// primitive the validator itself uses, VerifyBytes (curve25519-voi with its
+// expanded-key cache, warm as it is for a peer's second message), so the
+// ratio measures only what the envelope layer adds; "stdlib-ratio" is the
+// same against crypto/ed25519.Verify, the baseline of earlier figures.
 func BenchmarkEnvelopeVerify(b *testing.B) {
 	e := newEnv(FactPropose, kibPayload())
 	wire := seal(b, e, aliceKey)
@@ -47,18 +51,19 @@ func BenchmarkEnvelopeVerify(b *testing.B) {
 		Replay:           NewReplayCache(time.Nanosecond, 0), // every msg_id expires at once: measure, don't reject
 		LocalFingerprint: bobFP,
 	})
-	// Interleave baseline and subject so both see the same machine load
+	// Interleave baselines and subject so all see the same machine load
 	// (other processes share the CPUs), and compare medians so that a
 	// preempted iteration on either side does not swing the ratio. The
 	// timer reads cost ~50 ns against tens of µs per operation.
 	rawT := make([]time.Duration, 0, b.N)
+	stdT := make([]time.Duration, 0, b.N)
 	fullT := make([]time.Duration, 0, b.N)
 	b.SetBytes(int64(len(wire)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t1 := time.Now()
-		if !ed25519.Verify(pub, msg, sig) {
+		if !VerifyBytes(pub, msg, sig) {
 			b.Fatal("verify")
 		}
 		t2 := time.Now()
@@ -66,13 +71,20 @@ func BenchmarkEnvelopeVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("verify")
+		}
+		t4 := time.Now()
 		rawT = append(rawT, t2.Sub(t1))
 		fullT = append(fullT, t3.Sub(t2))
+		stdT = append(stdT, t4.Sub(t3))
 	}
 	b.StopTimer()
-	rawMed, fullMed := median(rawT), median(fullT)
+	rawMed, fullMed, stdMed := median(rawT), median(fullT), median(stdT)
 	b.ReportMetric(rawMed.Seconds()/fullMed.Seconds(), "ratio")
+	b.ReportMetric(stdMed.Seconds()/fullMed.Seconds(), "stdlib-ratio")
 	b.ReportMetric(1/rawMed.Seconds(), "raw-verify/s")
+	b.ReportMetric(1/stdMed.Seconds(), "stdlib-verify/s")
 	b.ReportMetric(1/fullMed.Seconds(), "envelopes/s")
 }
 
@@ -92,7 +104,7 @@ func mustB64(tb testing.TB, s string) []byte {
 }
 
 // BenchmarkSteps breaks the receive path into its parts. Each reports its
-// cost as a ratio to one ed25519.Verify of the same envelope, measured
+// cost as a ratio to one VerifyBytes of the same envelope, measured
 // interleaved in the same run (lower is better; the four parts plus 1 is
 // roughly the inverse of BenchmarkEnvelopeVerify's ratio).
 func BenchmarkSteps(b *testing.B) {
@@ -130,7 +142,7 @@ func BenchmarkSteps(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				t1 := time.Now()
-				if !ed25519.Verify(pub, msg, sig) {
+				if !VerifyBytes(pub, msg, sig) {
 					b.Fatal("verify")
 				}
 				t2 := time.Now()

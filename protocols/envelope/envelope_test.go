@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -608,6 +609,129 @@ func TestSignBytesMatchesStdlib(t *testing.T) {
 			t.Fatalf("key %d, %d-byte message: SignBytes differs from crypto/ed25519", i, len(msg))
 		}
 	}
+}
+
+// edgePoints are Ed25519 point encodings where verifiers disagree: the
+// eight small-order points and non-canonical encodings (y >= p).
+var edgePoints = []string{
+	"0100000000000000000000000000000000000000000000000000000000000000",
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"0000000000000000000000000000000000000000000000000000000000000080",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	"0100000000000000000000000000000000000000000000000000000000000080",
+}
+
+// edgeScalars are S values around the group order L (S >= L must be
+// rejected).
+var edgeScalars = []string{
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"0100000000000000000000000000000000000000000000000000000000000000",
+	"ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", // L-1
+	"edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", // L
+	"eed3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", // L+1
+	"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0f",
+}
+
+func mustHex(tb testing.TB, s string) []byte {
+	tb.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// VerifyBytes (curve25519-voi with a key cache) accepts exactly what
+// crypto/ed25519.Verify accepts: valid signatures, every single-bit
+// corruption of them, and the small-order / non-canonical / S >= L corner
+// cases where Ed25519 verifiers are known to differ.
+func TestVerifyBytesMatchesStdlib(t *testing.T) {
+	check := func(pub, msg, sig []byte) {
+		t.Helper()
+		if got, want := VerifyBytes(pub, msg, sig), ed25519.Verify(pub, msg, sig); got != want {
+			t.Fatalf("pub %x sig %x msg %x: VerifyBytes %v, crypto/ed25519 %v", pub, sig, msg, got, want)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	accepted := 0
+	for i := range 40 {
+		seed := make([]byte, ed25519.SeedSize)
+		for j := range seed {
+			seed[j] = byte(r.Uint32())
+		}
+		key := ed25519.NewKeyFromSeed(seed)
+		pub := key.Public().(ed25519.PublicKey)
+		msg := make([]byte, i*29)
+		for j := range msg {
+			msg[j] = byte(r.Uint32())
+		}
+		sig := ed25519.Sign(key, msg)
+		if !VerifyBytes(pub, msg, sig) {
+			t.Fatalf("key %d: a valid signature does not verify", i)
+		}
+		accepted++
+		for bit := 0; bit < 8*len(sig); bit += 1 + i%5 {
+			bad := bytes.Clone(sig)
+			bad[bit/8] ^= 1 << (bit % 8)
+			check(pub, msg, bad)
+		}
+		for bit := 0; bit < 8*len(pub); bit += 3 + i%7 {
+			bad := bytes.Clone(pub)
+			bad[bit/8] ^= 1 << (bit % 8)
+			check(bad, msg, sig)
+		}
+		if len(msg) > 0 {
+			check(pub, msg[1:], sig)
+		}
+	}
+	for _, a := range edgePoints {
+		for _, rr := range edgePoints {
+			for _, sc := range edgeScalars {
+				sig := append(mustHex(t, rr), mustHex(t, sc)...)
+				for _, msg := range [][]byte{nil, []byte("web4"), make([]byte, 100)} {
+					check(mustHex(t, a), msg, sig)
+					if ed25519.Verify(mustHex(t, a), msg, sig) {
+						accepted++
+					}
+				}
+			}
+		}
+	}
+	if accepted <= 40 {
+		t.Fatal("no corner case verifies: the corner cases test nothing")
+	}
+	if VerifyBytes(make([]byte, 31), nil, make([]byte, 64)) || VerifyBytes(make([]byte, 32), nil, make([]byte, 63)) {
+		t.Fatal("bad lengths must fail, not panic or verify")
+	}
+}
+
+// FuzzVerifyBytes: VerifyBytes and crypto/ed25519.Verify agree on any
+// 32-byte key, 64-byte signature and message.
+func FuzzVerifyBytes(f *testing.F) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	msg := []byte("web4-envelope/1.0\n{}")
+	f.Add([]byte(key.Public().(ed25519.PublicKey)), msg, ed25519.Sign(key, msg))
+	for _, a := range edgePoints {
+		f.Add(mustHex(f, a), []byte("x"), append(mustHex(f, edgePoints[0]), mustHex(f, edgeScalars[0])...))
+	}
+	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
+		if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+			if VerifyBytes(pub, msg, sig) {
+				t.Fatal("bad length verified")
+			}
+			return
+		}
+		if got, want := VerifyBytes(pub, msg, sig), ed25519.Verify(pub, msg, sig); got != want {
+			t.Fatalf("VerifyBytes %v, crypto/ed25519 %v", got, want)
+		}
+	})
 }
 
 // withSign (Seal's fast path) yields exactly the canonical encoding of the

@@ -184,7 +184,7 @@ func checkSignature(env *Envelope, pub ed25519.PublicKey) error {
 	if err != nil {
 		return newErr(ErrSignatureMismatch, CheckSignature, "sign.signature", "cannot compute signed bytes: "+err.Error())
 	}
-	if !ed25519.Verify(pub, msg, sig) {
+	if !VerifyBytes(pub, msg, sig) {
 		return newErr(ErrSignatureMismatch, CheckSignature, "sign.signature", "does not verify under sender.pubkey")
 	}
 	return nil
