@@ -19,7 +19,7 @@ import (
 // ratio = (connect + RTT + CIP) / bare connect. Host creation is outside
 // the timed region for both.
 func BenchmarkHandshake(b *testing.B) {
-	server := newAgent(b, "server", nil)
+	server := newBenchAgent(b, "server")
 	ai := peer.AddrInfo{ID: server.n.ID(), Addrs: server.n.Host().Addrs()}
 	pub, _ := server.n.ID().ExtractPublicKey()
 	rawPub, _ := pub.Raw()

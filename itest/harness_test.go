@@ -20,6 +20,10 @@ type agent struct {
 	n    *node.Node
 	ring *events.Ring
 	chk  *events.CheckingSink
+	// unchecked leaves the event-contract check out of the emit path, for
+	// benchmarks: it validates every event against the JSON Schema
+	// synchronously, which no production sink does.
+	unchecked bool
 }
 
 // newAgent starts a node; mutate adjusts its config (data dir, anchors...).
@@ -38,12 +42,30 @@ func newAgent(t testing.TB, name string, mutate func(*node.Config)) *agent {
 	return a
 }
 
+// newBenchAgent is newAgent without the event-contract check (see
+// agent.unchecked); events are still recorded.
+func newBenchAgent(b *testing.B, name string) *agent {
+	b.Helper()
+	cfg := node.DefaultConfig()
+	cfg.DataDir = b.TempDir()
+	cfg.AgentID = name
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	a := &agent{t: b, cfg: cfg, unchecked: true}
+	a.start()
+	b.Cleanup(a.stop)
+	return a
+}
+
 func (a *agent) start() {
 	a.t.Helper()
 	a.ring = events.NewRing(8192)
 	a.chk = &events.CheckingSink{Next: a.ring}
 	cfg := a.cfg
-	cfg.Sinks = append(append([]events.Sink(nil), cfg.Sinks...), a.chk)
+	var sink events.Sink = a.chk
+	if a.unchecked {
+		sink = a.ring
+	}
+	cfg.Sinks = append(append([]events.Sink(nil), cfg.Sinks...), sink)
 	n, err := node.New(cfg)
 	if err != nil {
 		a.t.Fatal(err)
