@@ -67,8 +67,11 @@ func getBuf(n int) []byte { return getSized(headroom + n) }
 func getSized(n int) []byte {
 	size := classSize(n)
 	if c, sub, ok := classOf(size); ok {
-		if b, ok := bufPools[c][sub].Get().(*[]byte); ok {
-			return (*b)[:n]
+		if h, ok := bufPools[c][sub].Get().(*[]byte); ok {
+			b := *h
+			*h = nil
+			headers.Put(h)
+			return b[:n]
 		}
 	}
 	return make([]byte, n, size)
@@ -81,6 +84,15 @@ func putBuf(b []byte) {
 	if !ok {
 		return
 	}
-	b = b[:0]
-	bufPools[c][sub].Put(&b)
+	h, _ := headers.Get().(*[]byte)
+	if h == nil {
+		h = new([]byte)
+	}
+	*h = b[:0]
+	bufPools[c][sub].Put(h)
 }
+
+// headers recycles the *[]byte boxes the buffer pools hold, so that a
+// put does not allocate one per buffer (a sync.Pool stores interfaces,
+// and a slice header is not pointer-shaped).
+var headers sync.Pool

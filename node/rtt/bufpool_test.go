@@ -133,3 +133,12 @@ func TestRecycleKeepsPayloadsIntact(t *testing.T) {
 	}
 	tb.Recycle(nil) // harmless
 }
+
+// A buffer going round the pool costs no allocation once the pool is warm:
+// neither the buffer nor the box sync.Pool keeps it in.
+func TestPoolRoundTripDoesNotAllocate(t *testing.T) {
+	putBuf(getSized(1024))
+	if n := testing.AllocsPerRun(1000, func() { putBuf(getSized(1024)) }); n > 0.01 {
+		t.Fatalf("%.2f allocations per get/put", n)
+	}
+}

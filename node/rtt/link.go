@@ -50,6 +50,9 @@ type link struct {
 	// and setting up a link does not zero buffers it may never use.
 	wmu [numChannels]sync.Mutex
 	bw  [numChannels]*bufio.Writer
+	// Header scratch of stream i's writer (under wmu[i]).
+	hdrScratch [numChannels][MaxHeaderSize]byte
+	lenScratch [numChannels][binary.MaxVarintLen64]byte
 
 	outstanding atomic.Int32  // unanswered pings
 	pingSeq     atomic.Uint64 // id of the last ping
@@ -248,8 +251,9 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 		return false, nil
 	}
 	f := Frame{Channel: cs.ch, Session: l.t.id}
-	var hdr [MaxHeaderSize]byte
-	var lp [binary.MaxVarintLen64]byte
+	// Per-stream scratch (writers of stream i hold wmu[i]): on the stack
+	// they would escape through bw.Write, two allocations per batch.
+	hdr, lp := &l.hdrScratch[i], &l.lenScratch[i]
 	var lastData uint64
 	for _, o := range batch {
 		f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes = o.kind, o.flags, o.seq, ack, winF, winB
