@@ -175,7 +175,9 @@ func (s *scanner) top() (*document, error) {
 		return nil, errors.New("top level is not a JSON object")
 	}
 	s.i++
-	doc := &document{raw: s.b, root: map[string]any{}}
+	// An envelope has ten or eleven top-level members: sized for them, the
+	// map never grows (a small map holds eight).
+	doc := &document{raw: s.b, root: make(map[string]any, 12)}
 	signStart, signEnd := -1, -1
 	prev := ""
 	for n := 0; ; n++ {
@@ -348,10 +350,7 @@ func (s *scanner) value(depth int) (any, error) {
 		}
 	case c == '[':
 		s.i++
-		var a []any
-		if !s.check {
-			a = make([]any, 0, 4)
-		}
+		var a []any // nil until the first element: an empty array boxes without allocating
 		for n := 0; ; n++ {
 			s.ws()
 			if s.i >= len(s.b) {
@@ -381,6 +380,9 @@ func (s *scanner) value(depth int) (any, error) {
 					return nil, errNotCanonical
 				}
 			} else {
+				if a == nil {
+					a = make([]any, 0, 4)
+				}
 				a = append(a, v)
 			}
 		}
@@ -602,20 +604,26 @@ func utf16Key(r rune) uint32 {
 func (s *scanner) plainStr() ([]byte, bool) {
 	b := s.b
 	j := s.i + 1
-	for j < len(b) {
-		c := b[j]
-		if c == '"' {
-			raw := b[s.i+1 : j]
-			s.i = j + 1
-			return raw, true
-		}
-		if c == '\\' || c < 0x20 {
-			return nil, false
-		}
+	for j < len(b) && !strSpecial[b[j]] {
 		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		raw := b[s.i+1 : j]
+		s.i = j + 1
+		return raw, true
 	}
 	return nil, false
 }
+
+// strSpecial marks the bytes that end plainStr's scan: the closing quote,
+// a backslash, and the control characters (invalid in a string).
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // view returns raw as a string without copying it. Strings of the value
 // tree share the parsed buffer: parseStrict parses its own copy, which the
