@@ -254,7 +254,7 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 	// Per-stream scratch (writers of stream i hold wmu[i]): on the stack
 	// they would escape through bw.Write, two allocations per batch.
 	hdr, lp := &l.hdrScratch[i], &l.lenScratch[i]
-	var lastData uint64
+	var lastData, marked uint64
 	for _, o := range batch {
 		f.Kind, f.Flags, f.Seq, f.Ack, f.WinFrames, f.WinBytes = o.kind, o.flags, o.seq, ack, winF, winB
 		h := appendHeader(hdr[:0], &f)
@@ -266,6 +266,13 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 			copy(o.buf[start+n:], h)
 			_, err = bw.Write(o.buf[start : headroom+len(o.payload)])
 			lastData = o.seq
+			if err == nil && len(o.payload) >= markEachFrame {
+				// A large frame's ack can come back before the rest of
+				// the batch is written; marked now, its buffer returns
+				// to the pool on that ack instead of to the GC.
+				l.markWritten(cs, o.seq)
+				marked = o.seq
+			}
 		} else if _, err = bw.Write(lp[:n]); err == nil {
 			_, err = bw.Write(h)
 		}
@@ -273,12 +280,8 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 			return false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 		}
 	}
-	if lastData > 0 {
-		cs.mu.Lock()
-		if cs.link == l && lastData > cs.writtenUpTo {
-			cs.writtenUpTo = lastData
-		}
-		cs.mu.Unlock()
+	if lastData > marked {
+		l.markWritten(cs, lastData)
 	}
 	more = len(batch) >= maxWriteBatch
 	if !more || bye {
@@ -287,6 +290,21 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 		}
 	}
 	return more, nil
+}
+
+// markEachFrame: frames at least this large are marked written one by one
+// (see writeBatch); smaller ones once per batch, one lock for many.
+const markEachFrame = 4 << 10
+
+// markWritten records that this link's writer is done with every data
+// frame up to seq: their buffers may be reused once acknowledged (bw.Write
+// has copied them or handed them to the stream, which copies too).
+func (l *link) markWritten(cs *chanState, seq uint64) {
+	cs.mu.Lock()
+	if cs.link == l && seq > cs.writtenUpTo {
+		cs.writtenUpTo = seq
+	}
+	cs.mu.Unlock()
 }
 
 // writeLoop drives stream i's writes while the link lives: it writes
