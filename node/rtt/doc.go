@@ -62,8 +62,11 @@
 // and its bounded send queue (queued + unacknowledged) is what Send blocks
 // on and TrySend refuses (ErrBackpressure); nothing is ever dropped
 // silently. Pure acks are delayed up to AckDelay to ride on data going the
-// other way, and sent at once when a quarter of the window is used. A
-// writer batches what is ready and flushes only when nothing more is.
+// other way, and sent at once when a quarter of the window is used; the
+// delay is a per-channel timer that the reader arms itself, so a received
+// frame wakes no other goroutine than a waiting Receive (which is woken by
+// a token passed from waiter to waiter, not a broadcast). A writer batches
+// what is ready and flushes only when nothing more is.
 //
 // A frame whose seq was already delivered, or which carries another
 // session's ID, is dropped, counted (Telemetry.ReplayDrops) and reported
@@ -93,7 +96,9 @@
 // on the network like a bare stream Write would. TrySend never writes
 // itself. A pooled buffer is reused only after the peer acknowledged the
 // frame and its writer recorded (under the channel lock) that it finished
-// writing it; before a resume rewinds, the link monitor waits until no
+// writing it — a frame of 4 KiB or more as soon as its Write returns,
+// smaller ones once per batch, so a large frame's early ack does not send
+// its buffer to the GC; before a resume rewinds, the link monitor waits until no
 // fast-path writer is still on the old link.
 //
 // On the receiving side a stream's reader buffers only headers and small
@@ -110,7 +115,9 @@
 //
 // Per live link: one reader and one writer per stream and a monitor
 // (heartbeat, then cleanup); per down session: one reconnect or expiry
-// goroutine. All are tracked by the Service; Close waits for them.
+// goroutine. All are tracked by the Service; Close waits for them. The
+// delayed-ack timers (time.AfterFunc) only poke a writer when they fire
+// and are stopped when the session closes.
 //
 // Lock order (acquire left to right, never the reverse):
 //

@@ -19,7 +19,16 @@
 //
 // JSON Schemas (draft 2020-12) for the envelopes and every CIP payload ship
 // in schema/ and are embedded; HCP and LIP packages add theirs with
-// RegisterPayloadSchema. The trust table of check 8 is not here: the router
+// RegisterPayloadSchema. The schemas, validated by
+// santhosh-tekuri/jsonschema, are the single authority on what is valid and
+// on every schema error; two fast pre-checks only shortcut the common
+// valid case (quickCIP for CIP envelopes, quickSchema for payloads, both
+// tested and fuzzed against the library).
+//
+// Signatures are made and verified with curve25519-voi (SignBytes,
+// VerifyBytes) under exactly crypto/ed25519's rules, with a process-wide
+// cache of expanded public keys: about 37 µs per verification instead of
+// 65 µs on the benchmark machine. The trust table of check 8 is not here: the router
 // supplies it as Config.Policy, so this package stays a pure leaf with no
 // networking or trust imports. Bounds live in limits.go.
 package envelope
