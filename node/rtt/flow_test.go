@@ -2,6 +2,7 @@ package rtt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sync"
@@ -203,4 +204,92 @@ func fill(t *testing.T, from, to *Transport, ch Channel, payload []byte, cfg Con
 	}
 	waitCond(t, 5*time.Second, "both queues full", full)
 	return sent
+}
+
+// A frame nobody answers is still acknowledged: the receiver's delayed-ack
+// timer (armed by its reader, AckDelay) sends a pure ack, and the sender's
+// queue empties. With AckDelay far above the test's patience, nothing would.
+func TestDelayedAckWithoutReplies(t *testing.T) {
+	cfg := testConfig()
+	cfg.AckDelay = 20 * time.Millisecond
+	a, b := pair(t, false, cfg, cfg)
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 10*time.Second)
+	for _, ch := range Channels {
+		if err := ta.Send(ctx, ch, []byte("one-way")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tb.Receive(ctx, ch); err != nil || string(got) != "one-way" {
+			t.Fatalf("%s: %q %v", ch, got, err)
+		}
+		waitCond(t, 5*time.Second, ch.String()+" acknowledged", func() bool {
+			return ta.Telemetry().Channels[ch.index()].SendQueueFrames == 0
+		})
+	}
+	// The timer re-arms: a second one-way frame is acknowledged too.
+	if err := ta.Send(ctx, Knowledge, []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Receive(ctx, Knowledge); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, 5*time.Second, "second frame acknowledged", func() bool {
+		return ta.Telemetry().Channels[Knowledge.index()].SendQueueFrames == 0
+	})
+}
+
+// Several goroutines may wait in Receive on one channel: every frame goes
+// to exactly one of them, in order per channel, and closing the session
+// wakes every waiter that is left.
+func TestConcurrentReceivers(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 20*time.Second)
+	const waiters, frames = 4, 400
+	got := make(chan int, frames)
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			for {
+				p, err := tb.Receive(ctx, State)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got <- int(binary.BigEndian.Uint32(p))
+			}
+		}()
+	}
+	for i := range frames {
+		var p [4]byte
+		binary.BigEndian.PutUint32(p[:], uint32(i))
+		if err := ta.Send(ctx, State, p[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := make([]bool, frames)
+	for range frames {
+		select {
+		case i := <-got:
+			if seen[i] {
+				t.Fatalf("frame %d delivered twice", i)
+			}
+			seen[i] = true
+		case <-ctx.Done():
+			t.Fatal("not every frame was delivered")
+		}
+	}
+	if err := tb.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range waiters {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("waiter ended with %v, want ErrClosed", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a Receive waiter was not woken by the close")
+		}
+	}
 }
