@@ -34,6 +34,16 @@
 // first control messages need not wait for it. Streams that have not
 // joined within HandshakeTimeout fail the link, and the dialer resumes.
 //
+// DialEarly puts a first control payload (at most MaxEarlySize) into a
+// fresh session's Hello: it is control frame 1 of the session, queued like
+// a Send. The responder, if it is within its MaxFrameSize, delivers it
+// before its HelloAck goes out, and the HelloAck's control resume point (1)
+// acknowledges it, so it costs no round trip of its own (0-RTT); the CIP
+// HELLO travels this way. A payload over the responder's MaxFrameSize is
+// not taken, and the dial fails with ErrFrameTooLarge, since it could not
+// be sent as a frame either. A resume never carries early data: the frame
+// is in the send queue and the resume points decide, as for any frame.
+//
 // Simultaneous dials converge deterministically: when a fresh Hello
 // arrives while this side has its own dial pending (or its own session
 // up), the session initiated by the smaller peer ID wins; the loser's Dial

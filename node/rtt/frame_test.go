@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -121,7 +122,7 @@ func TestHelloRoundTrip(t *testing.T) {
 		Channels: [3]ChannelResume{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}},
 	}
 	got, err := DecodeHello(AppendHello(nil, &h))
-	if err != nil || got != h {
+	if err != nil || !reflect.DeepEqual(got, h) {
 		t.Fatalf("%+v %v", got, err)
 	}
 	b := AppendHello(nil, &h)
@@ -132,6 +133,35 @@ func TestHelloRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeHello(append(b, 0)); !errors.Is(err, ErrMalformedFrame) {
 		t.Fatalf("trailing byte: %v", err)
+	}
+
+	// Early data: round trip, and every way of getting it wrong.
+	e := h
+	e.Resume, e.Status = false, StatusOK
+	e.Early = []byte("first control payload")
+	eb := AppendHello(nil, &e)
+	if got, err := DecodeHello(eb); err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("early: %+v %v", got, err)
+	}
+	for i := range eb {
+		if _, err := DecodeHello(eb[:i]); err == nil {
+			t.Fatalf("truncated early hello (%d of %d bytes) accepted", i, len(eb))
+		}
+	}
+	resumeEarly := bytes.Clone(eb)
+	resumeEarly[2] |= helloFlagResume // flags byte follows the 1-byte version and the status
+	if _, err := DecodeHello(resumeEarly); !errors.Is(err, ErrMalformedFrame) {
+		t.Fatalf("early data in a resume: %v", err)
+	}
+	big := e
+	big.Early = make([]byte, MaxEarlySize+1)
+	if _, err := DecodeHello(AppendHello(nil, &big)); !errors.Is(err, ErrMalformedFrame) {
+		t.Fatalf("early data over MaxEarlySize: %v", err)
+	}
+	empty := AppendHello(nil, &h) // no early data, then the flag set by hand with length 0
+	empty[2] = helloFlagEarly
+	if _, err := DecodeHello(append(empty, 0)); !errors.Is(err, ErrMalformedFrame) {
+		t.Fatalf("empty early data: %v", err)
 	}
 }
 
@@ -173,6 +203,7 @@ func FuzzFrameDecode(f *testing.F) {
 // round-trips.
 func FuzzHelloDecode(f *testing.F) {
 	f.Add(AppendHello(nil, &Hello{Version: 1, Status: StatusOK, From: "a", To: "b"}))
+	f.Add(AppendHello(nil, &Hello{Version: 1, Status: StatusOK, From: "a", To: "b", Early: []byte("hi")}))
 	f.Add([]byte{1, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := DecodeHello(b)
@@ -180,7 +211,7 @@ func FuzzHelloDecode(f *testing.F) {
 			return
 		}
 		h2, err := DecodeHello(AppendHello(nil, &h))
-		if err != nil || h2 != h {
+		if err != nil || !reflect.DeepEqual(h2, h) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})

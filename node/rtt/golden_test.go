@@ -29,6 +29,8 @@ func TestWireGolden(t *testing.T) {
 	resume := hello
 	resume.Resume = true
 	resume.Channels[1].Delivered = 41
+	early := hello
+	early.Early = []byte("CIP HELLO")
 	steps := []struct {
 		what string
 		f    Frame
@@ -40,6 +42,7 @@ func TestWireGolden(t *testing.T) {
 		{"dialer → responder, state: data seq 1 ack 0 window 1024/8MiB", Frame{Kind: KindData, Channel: State, Session: sid, Seq: 1, WinFrames: 1024, WinBytes: 8 << 20, Payload: []byte("STATE_UPDATE")}},
 		{"responder → dialer, control: ping 7", Frame{Kind: KindPing, Channel: Control, Session: sid, Seq: 7}},
 		{"dialer → responder, control: resume hello (state delivered 41)", Frame{Kind: KindHello, Channel: Control, Session: sid, Payload: AppendHello(nil, &resume)}},
+		{"dialer → responder, control: hello with early data (DialEarly)", Frame{Kind: KindHello, Channel: Control, Session: sid, Payload: AppendHello(nil, &early)}},
 	}
 	var b strings.Builder
 	for _, s := range steps {

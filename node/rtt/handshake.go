@@ -146,6 +146,9 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 		_ = str.SetDeadline(dl)
 	}
 	hello := t.ourHello(StatusOK, resume, 0)
+	if !resume {
+		hello.Early = t.early
+	}
 	b, err := EncodeFrame(&Frame{Kind: KindHello, Channel: Control, Session: t.id, Payload: AppendHello(nil, &hello)}, maxHelloSize)
 	if err != nil {
 		return fail(err)
@@ -175,6 +178,9 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 	}
 	if f.Session != t.id {
 		return fail(fmt.Errorf("%w: hello_ack for another session", ErrHandshake))
+	}
+	if len(ph.Early) > 0 {
+		return fail(fmt.Errorf("%w: hello_ack carries early data", ErrMalformedFrame))
 	}
 	if ph.From != p || ph.To != s.h.ID() {
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
@@ -296,6 +302,9 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	t.epoch++
+	if len(h.Early) > 0 {
+		t.acceptEarlyLocked(h.Early)
+	}
 	// The link starts with control alone once the hello_ack is out (its
 	// writer must not get ahead of the ack); state and knowledge join as
 	// their Attach frames arrive, which may be before it starts: t.pending
@@ -323,6 +332,33 @@ func (s *Service) handleControl(str network.Stream) {
 	if !h.Resume {
 		s.offerInbound(t)
 	}
+}
+
+// acceptEarlyLocked delivers a fresh session's early data (the dialer's
+// Hello.Early) as control frame 1 if it is within this side's MaxFrameSize;
+// the HelloAck's control resume point then tells the dialer it arrived. A
+// larger one is left alone, and the dialer, which then cannot send it as a
+// frame either, fails the dial with ErrFrameTooLarge. Callers hold t.mu.
+func (t *Transport) acceptEarlyLocked(early []byte) {
+	cfg := &t.svc.cfg
+	cs := t.chans[Control.index()]
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	// RecvQueueBytes >= MaxFrameSize and RecvQueueFrames >= 1 (Config
+	// validation), so a frame within MaxFrameSize fits the empty queue.
+	if cs.delivered != 0 || len(early) > cfg.MaxFrameSize {
+		return
+	}
+	p := getSized(len(early))
+	copy(p, early)
+	cs.recvQ = append(cs.recvQ, qframe{payload: p})
+	cs.recvBytes += len(p)
+	cs.delivered, cs.deliveredBytes = 1, uint64(len(p))
+	cs.framesIn++
+	cs.bytesIn += uint64(len(p))
+	cs.prom.framesIn.Inc()
+	cs.prom.bytesIn.Add(float64(len(p)))
+	cs.passDataLocked()
 }
 
 // abortPending gives up on a responder's link that could not be started

@@ -63,9 +63,18 @@ type Hello struct {
 	SendQueueFrames, SendQueueBytes uint64
 	RecvQueueFrames, RecvQueueBytes uint64
 	Channels                        [numChannels]ChannelResume
+	// Early is a dialer's first control payload, carried in a fresh
+	// session's Hello (never in a resume or a HelloAck): the responder
+	// delivers it as control frame 1 if it fits its limits and says so with
+	// its control resume point; otherwise the dialer sends it as an
+	// ordinary frame once the link is up. At most MaxEarlySize bytes.
+	Early []byte
 }
 
-const helloFlagResume = 1
+const (
+	helloFlagResume = 1
+	helloFlagEarly  = 2
+)
 
 // AppendHello appends the encoding of h.
 func AppendHello(dst []byte, h *Hello) []byte {
@@ -73,6 +82,9 @@ func AppendHello(dst []byte, h *Hello) []byte {
 	flags := byte(0)
 	if h.Resume {
 		flags |= helloFlagResume
+	}
+	if len(h.Early) > 0 {
+		flags |= helloFlagEarly
 	}
 	dst = append(dst, byte(h.Status), flags)
 	for _, id := range []peer.ID{h.From, h.To} {
@@ -86,6 +98,10 @@ func AppendHello(dst []byte, h *Hello) []byte {
 		dst = binary.AppendUvarint(dst, c.Delivered)
 		dst = binary.AppendUvarint(dst, c.WinFrames)
 		dst = binary.AppendUvarint(dst, c.WinBytes)
+	}
+	if len(h.Early) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(h.Early)))
+		dst = append(dst, h.Early...)
 	}
 	return dst
 }
@@ -114,11 +130,15 @@ func DecodeHello(b []byte) (Hello, error) {
 		return h, fmt.Errorf("%w: hello truncated at status", ErrMalformedFrame)
 	}
 	h.Status, h.Resume = Status(r[0]), r[1]&helloFlagResume != 0
+	early := r[1]&helloFlagEarly != 0
 	if h.Status < StatusOK || h.Status > statusMax {
 		return h, fmt.Errorf("%w: hello.status %d", ErrMalformedFrame, r[0])
 	}
-	if r[1]&^helloFlagResume != 0 {
+	if r[1]&^(helloFlagResume|helloFlagEarly) != 0 {
 		return h, fmt.Errorf("%w: hello.flags %#x", ErrMalformedFrame, r[1])
+	}
+	if early && h.Resume {
+		return h, fmt.Errorf("%w: hello carries early data in a resume", ErrMalformedFrame)
 	}
 	r = r[2:]
 	for _, dst := range []*peer.ID{&h.From, &h.To} {
@@ -145,6 +165,16 @@ func DecodeHello(b []byte) (Hello, error) {
 				return h, err
 			}
 		}
+	}
+	if early {
+		n, err := uv("early_len")
+		if err != nil {
+			return h, err
+		}
+		if n == 0 || n > MaxEarlySize || n > uint64(len(r)) {
+			return h, fmt.Errorf("%w: hello early data length %d (1..%d)", ErrMalformedFrame, n, MaxEarlySize)
+		}
+		h.Early, r = r[:n], r[n:]
 	}
 	if len(r) != 0 {
 		return h, fmt.Errorf("%w: hello has %d trailing bytes", ErrMalformedFrame, len(r))

@@ -1,6 +1,7 @@
 package rtt
 
 import (
+	"encoding/binary"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -20,10 +21,15 @@ const (
 	// uvarints). A frame's body is at most MaxHeaderSize + payload limit.
 	MaxHeaderSize = fixedHeaderSize + 4*10
 
-	// maxHelloSize bounds a handshake payload (two peer IDs of at most
-	// maxPeerIDLen bytes plus a few dozen uvarints).
-	maxHelloSize = 1024
+	// maxHelloSize bounds a handshake payload: two peer IDs of at most
+	// maxPeerIDLen bytes plus a few dozen uvarints (1 KiB), and a dialer's
+	// early data (see MaxEarlySize).
+	maxHelloSize = 1024 + MaxEarlySize + binary.MaxVarintLen64
 	maxPeerIDLen = 128
+
+	// MaxEarlySize bounds the early data a DialEarly may carry in its
+	// Hello (one control payload, sent 0-RTT).
+	MaxEarlySize = 16 << 10
 
 	// maxWriteBatch bounds how many frames a channel writer takes from its
 	// queue before writing them, so a flush happens at least that often.

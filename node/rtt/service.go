@@ -1,6 +1,7 @@
 package rtt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -185,8 +186,29 @@ func (s *Service) offerInbound(t *Transport) {
 // peer share one attempt; simultaneous Dials from both ends converge on
 // the session initiated by the peer with the smaller ID.
 func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
+	return s.DialEarly(ctx, p, nil)
+}
+
+// DialEarly is Dial with a first control payload that travels in the
+// session handshake itself (0-RTT): when this call creates the session,
+// early becomes control frame 1, carried in the Hello, and a responder
+// whose limits it fits delivers it before its HelloAck is even out (a
+// responder it does not fit gets it as an ordinary frame right after).
+// Either way it arrives exactly once, first, like a Send right after Dial;
+// the returned session's Early reports it. When the call does not create
+// the session (one exists, a concurrent Dial creates it, or the peer's
+// simultaneous dial wins), early is not sent at all and Early is nil or
+// another caller's: check it before relying on the payload having gone.
+// early must be at most MaxEarlySize and the local MaxFrameSize bytes.
+//
+// CIP uses it to send its HELLO with the session handshake, which saves
+// the handshake one one-way trip.
+func (s *Service) DialEarly(ctx context.Context, p peer.ID, early []byte) (*Transport, error) {
 	if p == s.h.ID() {
 		return nil, fmt.Errorf("%w: cannot dial self %s", ErrHandshake, p)
+	}
+	if len(early) > MaxEarlySize || len(early) > s.cfg.MaxFrameSize {
+		return nil, fmt.Errorf("%w: early data %d bytes > %d", ErrFrameTooLarge, len(early), min(MaxEarlySize, s.cfg.MaxFrameSize))
 	}
 	for {
 		s.mu.Lock()
@@ -214,7 +236,7 @@ func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
 		s.dialing[p] = dc
 		s.mu.Unlock()
 
-		t, err := s.dialNew(ctx, p)
+		t, err := s.dialNew(ctx, p, early)
 		if errors.Is(err, errConflict) {
 			t, err = s.awaitInbound(ctx, p)
 		}
@@ -259,17 +281,31 @@ func (s *Service) newSessionID() ([16]byte, error) {
 }
 
 // dialNew runs the handshake of a fresh session.
-func (s *Service) dialNew(ctx context.Context, p peer.ID) (*Transport, error) {
+func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transport, error) {
 	id, err := s.newSessionID()
 	if err != nil {
 		return nil, err
 	}
 	t := newTransport(s, p, id, true)
+	if len(early) > 0 {
+		// Queued as control frame 1, as a Send would: if the responder
+		// does not take it from the Hello, the link sends it; if it does,
+		// its resume point acknowledges it.
+		if err := t.TrySend(Control, early); err != nil {
+			return nil, err
+		}
+		t.early = bytes.Clone(early)
+	}
 	l, ph, err := s.handshakeOut(ctx, t, false)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := t.applyPeerResume(&ph); err != nil {
+		l.fail(err)
+		s.handshakeFailed(p, "dialer", err)
+		return nil, err
+	}
+	if err := t.checkEarly(); err != nil {
 		l.fail(err)
 		s.handshakeFailed(p, "dialer", err)
 		return nil, err
@@ -293,6 +329,26 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID) (*Transport, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkEarly runs after the HelloAck: early data the responder did not
+// take (it is over the responder's MaxFrameSize) cannot be sent as a frame
+// either, so the dial fails rather than leave it stuck in the queue.
+func (t *Transport) checkEarly() error {
+	if t.early == nil {
+		return nil
+	}
+	cs := t.chans[Control.index()]
+	cs.mu.Lock()
+	taken := cs.peerAck >= 1
+	cs.mu.Unlock()
+	t.mu.Lock()
+	limit := t.maxPayload
+	t.mu.Unlock()
+	if !taken && len(t.early) > limit {
+		return fmt.Errorf("%w: early data %d bytes > the peer's frame limit %d", ErrFrameTooLarge, len(t.early), limit)
+	}
+	return nil
 }
 
 // resume re-runs the handshake of t (dialer side) on a new connection.

@@ -23,6 +23,7 @@ type Transport struct {
 	initiator bool
 	done      chan struct{}
 	chans     [numChannels]*chanState
+	early     []byte // DialEarly's payload for a session it created (a copy)
 
 	mu          sync.Mutex // guards the fields below; order: Service.mu → Transport.mu → chanState.mu
 	closed      bool
@@ -158,6 +159,11 @@ func (t *Transport) RemotePeer() peer.ID { return t.remote }
 func (t *Transport) SessionID() [16]byte { return t.id }
 
 func (t *Transport) sid() string { return hex.EncodeToString(t.id[:]) }
+
+// Early returns the early payload of the DialEarly call that created this
+// session (dialer side): it is control frame 1 of the session. nil for a
+// session created by Dial, or by the peer. Do not modify it.
+func (t *Transport) Early() []byte { return t.early }
 
 // Done is closed when the session ends for good (Shutdown, peer's
 // shutdown, ResumeWindow expiry, Service.Close).

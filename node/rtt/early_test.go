@@ -1,0 +1,133 @@
+package rtt
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// DialEarly on a fresh session: the payload rides in the Hello, the
+// responder delivers it as control frame 1 before its HelloAck is out, and
+// the HelloAck acknowledges it, so nothing of it is left to send when
+// DialEarly returns. The session then carries on as usual, both ways.
+func TestDialEarly(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ctx := ctxT(t, 10*time.Second)
+	early := []byte("HELLO as early data")
+	ta, err := a.s.DialEarly(ctx, b.h.ID(), early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ta.Early(), early) {
+		t.Fatalf("Early() = %q", ta.Early())
+	}
+	if q := ta.Telemetry().Channels[Control.index()].SendQueueFrames; q != 0 {
+		t.Fatalf("early data still queued after the HelloAck (%d frames): not taken 0-RTT", q)
+	}
+	tb, err := b.s.Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.Early() != nil {
+		t.Fatal("the responder's session reports early data of its own")
+	}
+	if got, err := tb.Receive(ctx, Control); err != nil || !bytes.Equal(got, early) {
+		t.Fatalf("first control payload: %q %v", got, err)
+	}
+	if err := ta.Send(ctx, Control, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tb.Receive(ctx, Control); err != nil || string(got) != "second" {
+		t.Fatalf("after early data: %q %v", got, err)
+	}
+	if err := tb.Send(ctx, Control, []byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ta.Receive(ctx, Control); err != nil || string(got) != "reply" {
+		t.Fatalf("reply: %q %v", got, err)
+	}
+	if got := tb.Telemetry().Channels[Control.index()].FramesIn; got != 2 {
+		t.Fatalf("responder counted %d control frames in, want 2", got)
+	}
+
+	// A DialEarly that finds the session sends nothing.
+	again, err := a.s.DialEarly(ctx, b.h.ID(), []byte("must not be sent"))
+	if err != nil || again != ta || !bytes.Equal(again.Early(), early) {
+		t.Fatalf("second DialEarly: %v, same session %v, Early %q", err, again == ta, again.Early())
+	}
+	if err := ta.Send(ctx, Control, []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tb.Receive(ctx, Control); err != nil || string(got) != "marker" {
+		t.Fatalf("a DialEarly on an existing session sent its payload: got %q %v", got, err)
+	}
+}
+
+// Early data is delivered exactly once across a connection cut right after
+// the handshake: the resume point says the responder has it.
+func TestDialEarlySurvivesResume(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ctx := ctxT(t, 20*time.Second)
+	ta, err := a.s.DialEarly(ctx, b.h.ID(), []byte("early"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.s.Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 10*time.Second, "web4.rtt.resumed", nil)
+	if err := ta.Send(ctx, Control, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"early", "after"} {
+		if got, err := tb.Receive(ctx, Control); err != nil || string(got) != want {
+			t.Fatalf("got %q %v, want %q", got, err, want)
+		}
+	}
+}
+
+// Bad early data fails the dial with ErrFrameTooLarge and no session: over
+// MaxEarlySize before anything is sent; over the responder's MaxFrameSize
+// after its HelloAck (it does not take it, and it could not be sent as a
+// frame either).
+func TestDialEarlyTooLarge(t *testing.T) {
+	small := testConfig()
+	small.MaxFrameSize = 64
+	small.SendQueueBytes, small.RecvQueueBytes = 64<<10, 64<<10
+	a, b := pair(t, false, testConfig(), small)
+	ctx := ctxT(t, 10*time.Second)
+	if _, err := a.s.DialEarly(ctx, b.h.ID(), make([]byte, MaxEarlySize+1)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("over MaxEarlySize: %v", err)
+	}
+	if _, err := a.s.DialEarly(ctx, b.h.ID(), make([]byte, 100)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("over the responder's MaxFrameSize: %v", err)
+	}
+	if a.s.Session(b.h.ID()) != nil {
+		t.Fatal("a failed DialEarly left a session")
+	}
+	// Within the responder's limit it works. (The responder had answered
+	// the refused attempt's Hello before the dialer gave up, so Listen
+	// may hand out that session first; it is closed by now, replaced.)
+	if _, err := a.s.DialEarly(ctx, b.h.ID(), make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		tb, err := b.s.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tb.Receive(ctx, Control)
+		if errors.Is(err, ErrClosed) {
+			continue
+		}
+		if err != nil || len(got) != 64 {
+			t.Fatalf("%d bytes, %v", len(got), err)
+		}
+		return
+	}
+}
