@@ -1,8 +1,8 @@
 package rtt
 
 import (
-	"encoding/binary"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"time"
