@@ -220,6 +220,68 @@ func TestHandshakeGoldenTranscript(t *testing.T) {
 	}
 }
 
+// A HELLO built ahead by BuildHello and sent before Initiate runs (as the
+// node sends it, in the RTT handshake) makes exactly the golden
+// transcript: BuildHello draws the clock and randomness as step 1 does.
+func TestSentHelloMatchesGolden(t *testing.T) {
+	gl := &gateLog{}
+	p := newPair(gl)
+	hello, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.a.SentHello = hello
+	ca, cb := pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ca.Send(ctx, hello); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.resA, p.errA = Initiate(ctx, ca, p.a) }()
+	go func() { defer wg.Done(); p.resB, p.errB = Respond(ctx, cb, p.b) }()
+	wg.Wait()
+	if p.errA != nil || p.errB != nil {
+		t.Fatalf("initiator %v, responder %v", p.errA, p.errB)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "handshake.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := transcriptText(p.resA, gl); got != string(want) {
+		t.Fatalf("transcript with a pre-sent HELLO differs from the golden one:\n%s", got)
+	}
+}
+
+// A SentHello that is not our initiating HELLO to this peer fails the
+// handshake at its first step, before anything is sent.
+func TestSentHelloMustBeOurs(t *testing.T) {
+	p := newPair(&gateLog{})
+	theirs, err := BuildHello(p.b.Builder, p.b.RemoteKey, p.b.Features) // bob's HELLO to alice
+	if err != nil {
+		t.Fatal(err)
+	}
+	toCarol, err := BuildHello(p.a.Builder, pub(key("carol")), p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sent := range map[string][]byte{"someone else's": theirs, "to another peer": toCarol, "not JSON": []byte("hello")} {
+		cfg := p.a
+		cfg.SentHello = sent
+		ca, _ := pipe()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := Initiate(ctx, ca, cfg)
+		cancel()
+		if !errors.Is(err, ErrHandshake) || res == nil || !strings.HasPrefix(res.Reason, "hello: sent HELLO") {
+			t.Fatalf("%s: %v (%+v)", name, err, res)
+		}
+	}
+	if _, err := BuildHello(p.a.Builder, nil, p.a.Features); !errors.Is(err, ErrHandshake) {
+		t.Fatalf("BuildHello without a remote key: %v", err)
+	}
+}
+
 func checkOrder(t *testing.T, side string, tr []Record, want []string) {
 	t.Helper()
 	var got []string

@@ -127,6 +127,11 @@ type Config struct {
 	ViewOf func(fingerprint string) envelope.TrustView
 	// Events receives web4.cip.handshake_* events. nil discards.
 	Events *events.Emitter
+	// SentHello is the initiator's HELLO, built by BuildHello and already
+	// on its way to the peer (the node sends it as RTT early data, in the
+	// session handshake itself). Initiate then starts at step 2. nil:
+	// Initiate builds and sends the HELLO itself.
+	SentHello []byte
 }
 
 // run is the state of one handshake on one side.
@@ -197,12 +202,21 @@ func Respond(ctx context.Context, conn Conn, cfg Config) (*Result, error) {
 func (r *run) initiate(ctx context.Context) error {
 	b := r.cfg.Builder
 	// Step 1: HELLO with our nonce and challenge.
-	hello, err := b.NewHello(r.cfg.Features)
-	if err != nil {
-		return r.fail("hello", err)
-	}
-	if err := r.send(ctx, "hello", func() (*Message, error) { return b.Hello(r.peer, hello) }); err != nil {
-		return err
+	var hello Hello
+	if r.cfg.SentHello != nil {
+		var err error
+		if hello, err = r.ownHello(r.cfg.SentHello); err != nil {
+			return r.fail("hello", err)
+		}
+		r.res.Transcript = append(r.res.Transcript, Record{Dir: Sent, Type: envelope.Hello, Wire: r.cfg.SentHello})
+	} else {
+		var err error
+		if hello, err = b.NewHello(r.cfg.Features); err != nil {
+			return r.fail("hello", err)
+		}
+		if err := r.send(ctx, "hello", func() (*Message, error) { return b.Hello(r.peer, hello) }); err != nil {
+			return err
+		}
 	}
 	// Step 2: the peer's HELLO, answering our challenge.
 	env, err := r.receive(ctx, "hello", envelope.Hello)
@@ -338,6 +352,50 @@ func (r *run) respond(ctx context.Context) error {
 	}
 	r.res.Decision = reply.Decision
 	return r.send(ctx, "intent_reply", func() (*Message, error) { return b.IntentReply(r.peer, reply) })
+}
+
+// BuildHello builds the initiator's HELLO (SPEC §4.2 step 1) for the peer
+// whose key is remote, exactly as Initiate would — same envelope, same
+// draws from the builder's clock and randomness — so that it can leave
+// before the handshake runs: the node sends it as RTT early data
+// (rtt.Service.DialEarly) and passes it to Initiate as Config.SentHello.
+func BuildHello(b *Builder, remote ed25519.PublicKey, f Features) ([]byte, error) {
+	if b == nil || b.PublicKey() == nil {
+		return nil, fmt.Errorf("%w: config: Builder with an ed25519 key is required", ErrHandshake)
+	}
+	if len(remote) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: config: RemoteKey must be an ed25519 public key", ErrHandshake)
+	}
+	hello, err := b.NewHello(f)
+	if err != nil {
+		return nil, err
+	}
+	m, err := b.Hello(Peer{Fingerprint: envelope.Fingerprint(remote)}, hello)
+	if err != nil {
+		return nil, err
+	}
+	return m.Wire, nil
+}
+
+// ownHello recovers the HELLO payload (our challenge) from the HELLO we
+// already sent, and checks that it is one: ours, to this peer, without a
+// challenge_response.
+func (r *run) ownHello(wire []byte) (Hello, error) {
+	env, err := envelope.Parse(wire)
+	if err != nil {
+		return Hello{}, fmt.Errorf("sent HELLO: %w", err)
+	}
+	if env.Type != envelope.Hello || env.Sender.Fingerprint != r.localFP || env.Receiver.Fingerprint != r.remoteFP {
+		return Hello{}, fmt.Errorf("sent HELLO is a %v from %s to %s, not our HELLO to %s", env.Type, env.Sender.Fingerprint, env.Receiver.Fingerprint, r.remoteFP)
+	}
+	var h Hello
+	if err := decode(env, &h); err != nil {
+		return Hello{}, err
+	}
+	if h.ChallengeResponse != "" || h.Challenge == "" {
+		return Hello{}, errors.New("sent HELLO is not an initiating HELLO")
+	}
+	return h, nil
 }
 
 func (r *run) sendState(ctx context.Context) error {
