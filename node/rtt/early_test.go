@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/web4p2p/web4p2p/internal/events"
 )
 
 // DialEarly on a fresh session: the payload rides in the Hello, the
@@ -24,6 +26,11 @@ func TestDialEarly(t *testing.T) {
 	}
 	if q := ta.Telemetry().Channels[Control.index()].SendQueueFrames; q != 0 {
 		t.Fatalf("early data still queued after the HelloAck (%d frames): not taken 0-RTT", q)
+	}
+	for n, role := range map[*node]string{a: "dialer", b: "responder"} {
+		waitEvent(t, n, 5*time.Second, "web4.rtt.handshake_completed", func(e events.Event) bool {
+			return e.Data["role"] == role && e.Data["early_data"] == len(early)
+		})
 	}
 	tb, err := b.s.Listen(ctx)
 	if err != nil {

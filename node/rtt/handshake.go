@@ -302,8 +302,9 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	t.epoch++
-	if len(h.Early) > 0 {
-		t.acceptEarlyLocked(h.Early)
+	early := 0
+	if len(h.Early) > 0 && t.acceptEarlyLocked(h.Early) {
+		early = len(h.Early)
 	}
 	// The link starts with control alone once the hello_ack is out (its
 	// writer must not get ahead of the ack); state and knowledge join as
@@ -325,7 +326,7 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	_ = str.SetDeadline(time.Time{})
-	s.handshakeCompleted(t, "responder", l.epoch, h.Resume)
+	s.handshakeCompleted(t, "responder", l.epoch, h.Resume, early)
 	if err := t.startLink(l, h.Resume, resent); err != nil {
 		return
 	}
@@ -339,7 +340,7 @@ func (s *Service) handleControl(str network.Stream) {
 // the HelloAck's control resume point then tells the dialer it arrived. A
 // larger one is left alone, and the dialer, which then cannot send it as a
 // frame either, fails the dial with ErrFrameTooLarge. Callers hold t.mu.
-func (t *Transport) acceptEarlyLocked(early []byte) {
+func (t *Transport) acceptEarlyLocked(early []byte) bool {
 	cfg := &t.svc.cfg
 	cs := t.chans[Control.index()]
 	cs.mu.Lock()
@@ -347,7 +348,7 @@ func (t *Transport) acceptEarlyLocked(early []byte) {
 	// RecvQueueBytes >= MaxFrameSize and RecvQueueFrames >= 1 (Config
 	// validation), so a frame within MaxFrameSize fits the empty queue.
 	if cs.delivered != 0 || len(early) > cfg.MaxFrameSize {
-		return
+		return false
 	}
 	p := getSized(len(early))
 	copy(p, early)
@@ -359,6 +360,7 @@ func (t *Transport) acceptEarlyLocked(early []byte) {
 	cs.prom.framesIn.Inc()
 	cs.prom.bytesIn.Add(float64(len(p)))
 	cs.passDataLocked()
+	return true
 }
 
 // abortPending gives up on a responder's link that could not be started

@@ -305,7 +305,8 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 		s.handshakeFailed(p, "dialer", err)
 		return nil, err
 	}
-	if err := t.checkEarly(); err != nil {
+	earlyTaken, err := t.checkEarly()
+	if err != nil {
 		l.fail(err)
 		s.handshakeFailed(p, "dialer", err)
 		return nil, err
@@ -323,7 +324,7 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 	if old != nil {
 		old.close("replaced by a new session")
 	}
-	s.handshakeCompleted(t, "dialer", ph.Epoch, false)
+	s.handshakeCompleted(t, "dialer", ph.Epoch, false, earlyTaken)
 	if err := t.startLink(l, false, 0); err != nil {
 		t.close("start failed")
 		return nil, err
@@ -331,12 +332,13 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 	return t, nil
 }
 
-// checkEarly runs after the HelloAck: early data the responder did not
-// take (it is over the responder's MaxFrameSize) cannot be sent as a frame
-// either, so the dial fails rather than leave it stuck in the queue.
-func (t *Transport) checkEarly() error {
+// checkEarly runs after the HelloAck and returns how many bytes of early
+// data the responder took. Early data it did not take (it is over the
+// responder's MaxFrameSize) cannot be sent as a frame either, so the dial
+// fails rather than leave it stuck in the queue.
+func (t *Transport) checkEarly() (int, error) {
 	if t.early == nil {
-		return nil
+		return 0, nil
 	}
 	cs := t.chans[Control.index()]
 	cs.mu.Lock()
@@ -345,10 +347,13 @@ func (t *Transport) checkEarly() error {
 	t.mu.Lock()
 	limit := t.maxPayload
 	t.mu.Unlock()
-	if !taken && len(t.early) > limit {
-		return fmt.Errorf("%w: early data %d bytes > the peer's frame limit %d", ErrFrameTooLarge, len(t.early), limit)
+	if !taken {
+		if len(t.early) > limit {
+			return 0, fmt.Errorf("%w: early data %d bytes > the peer's frame limit %d", ErrFrameTooLarge, len(t.early), limit)
+		}
+		return 0, nil
 	}
-	return nil
+	return len(t.early), nil
 }
 
 // resume re-runs the handshake of t (dialer side) on a new connection.
@@ -365,13 +370,16 @@ func (s *Service) resume(t *Transport) error {
 		s.handshakeFailed(t.remote, "dialer", err)
 		return err
 	}
-	s.handshakeCompleted(t, "dialer", ph.Epoch, true)
+	s.handshakeCompleted(t, "dialer", ph.Epoch, true, 0)
 	return t.startLink(l, true, resent)
 }
 
-func (s *Service) handshakeCompleted(t *Transport, role string, epoch uint64, resume bool) {
+// handshakeCompleted reports a handshake; early is the size of the early
+// data the Hello carried and the responder took (0: none).
+func (s *Service) handshakeCompleted(t *Transport, role string, epoch uint64, resume bool, early int) {
 	s.emit("web4.rtt.handshake_completed", t.remote, map[string]any{
 		"session": t.sid(), "role": role, "epoch": epoch, "resume": resume, "version": Version,
+		"early_data": early,
 	})
 }
 
