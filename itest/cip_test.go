@@ -39,6 +39,20 @@ func TestHandshakeTwoAndThreeNodes(t *testing.T) {
 			}
 		}
 	}
+	// The dialing node sends its CIP HELLO inside the RTT handshake (early
+	// data), and the answering node takes it there. (Which side of a pair
+	// dials depends on who connects first, so look at all three.)
+	early := 0
+	for _, x := range []*agent{a, b, c} {
+		for _, e := range x.ring.Events() {
+			if n, ok := e.Data["early_data"].(int); ok && e.Type == "web4.rtt.handshake_completed" && e.Data["role"] == "responder" && n > 0 {
+				early++
+			}
+		}
+	}
+	if early == 0 {
+		t.Fatal("no handshake carried the CIP HELLO as RTT early data")
+	}
 	// Application data flows only between authenticated agents.
 	if err := a.n.OpenChannel(ctx, c.n.ID(), rtt.Knowledge); err != nil {
 		t.Fatal(err)

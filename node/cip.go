@@ -100,6 +100,9 @@ func (n *Node) trustGate(ps *peerSession) func(context.Context, cip.Identity, ci
 	}
 }
 
+// cipFeatures are what this node advertises in its HELLO.
+var cipFeatures = cip.Features{SupportsMesh: true, SupportsMultiplex: true}
+
 // runProtocol leads (dialer) or answers the CIP handshake on the session,
 // then dispatches the peer's envelopes until the session ends.
 func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
@@ -109,11 +112,16 @@ func (n *Node) runProtocol(ctx context.Context, ps *peerSession) {
 		Policy: n.router.Policy().Envelope, TrustGate: n.trustGate(ps),
 		Overloaded: n.overloaded, ViewOf: n.viewOf, Events: n.em,
 		StepTimeout: n.cfg.HandshakeTimeout,
-		Features:    cip.Features{SupportsMesh: true, SupportsMultiplex: true},
+		Features:    cipFeatures,
 	}
 	var res *cip.Result
 	var err error
 	if ps.initiator {
+		// Our HELLO went out with the RTT handshake if this session
+		// came from Session's DialEarly (otherwise Initiate sends it).
+		if e := ps.t.Early(); len(e) > 1 && e[0] == TagEnvelope {
+			cfg.SentHello = e[1:]
+		}
 		res, err = cip.Initiate(ctx, conn, cfg)
 	} else {
 		res, err = cip.Respond(ctx, conn, cfg)

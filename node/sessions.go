@@ -113,12 +113,36 @@ func (n *Node) Session(ctx context.Context, p peer.ID) (*rtt.Transport, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	t, err := n.rtt.Dial(ctx, p)
+	// The CIP HELLO goes out inside the RTT handshake (early data), so the
+	// peer can answer it as soon as its side of the session is up: one
+	// one-way trip less per handshake. If this call does not create the
+	// session, the HELLO is simply not sent (runProtocol looks at
+	// Transport.Early).
+	var early []byte
+	if pub, ok := peerEdKey(p); ok {
+		if h, err := cip.BuildHello(n.builder(), pub, cipFeatures); err == nil {
+			early = append([]byte{TagEnvelope}, h...) // framed as sendEnvelope frames it
+		}
+	}
+	t, err := n.rtt.DialEarly(ctx, p, early)
 	if err != nil {
 		return nil, err
 	}
 	n.adopt(n.Context(), t)
 	return t, nil
+}
+
+// peerEdKey returns p's Ed25519 public key, if its ID embeds one.
+func peerEdKey(p peer.ID) (ed25519.PublicKey, bool) {
+	pub, err := p.ExtractPublicKey()
+	if err != nil {
+		return nil, false
+	}
+	raw, err := pub.Raw()
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, false
+	}
+	return ed25519.PublicKey(raw), true
 }
 
 func (n *Node) peerSession(p peer.ID) *peerSession {
@@ -144,11 +168,8 @@ func (n *Node) adopt(ctx context.Context, t *rtt.Transport) {
 		return
 	}
 	ps := &peerSession{t: t, initiator: t.Initiator(), envIn: make(chan envelopeIn, 256), ready: make(chan struct{})}
-	if pub, err := p.ExtractPublicKey(); err == nil {
-		if raw, err := pub.Raw(); err == nil && len(raw) == ed25519.PublicKeySize {
-			ps.pub = ed25519.PublicKey(raw)
-			ps.fp = envelope.Fingerprint(ps.pub)
-		}
+	if pub, ok := peerEdKey(p); ok {
+		ps.pub, ps.fp = pub, envelope.Fingerprint(pub)
 	}
 	if ps.pub == nil {
 		n.sess.mu.Unlock()
