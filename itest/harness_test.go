@@ -29,6 +29,11 @@ type agent struct {
 // newAgent starts a node; mutate adjusts its config (data dir, anchors...).
 func newAgent(t testing.TB, name string, mutate func(*node.Config)) *agent {
 	t.Helper()
+	return startAgent(t, name, mutate, false)
+}
+
+func startAgent(t testing.TB, name string, mutate func(*node.Config), unchecked bool) *agent {
+	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.AgentID = name
@@ -36,7 +41,7 @@ func newAgent(t testing.TB, name string, mutate func(*node.Config)) *agent {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a := &agent{t: t, cfg: cfg}
+	a := &agent{t: t, cfg: cfg, unchecked: unchecked}
 	a.start()
 	t.Cleanup(a.stop)
 	return a
@@ -46,14 +51,7 @@ func newAgent(t testing.TB, name string, mutate func(*node.Config)) *agent {
 // agent.unchecked); events are still recorded.
 func newBenchAgent(b *testing.B, name string) *agent {
 	b.Helper()
-	cfg := node.DefaultConfig()
-	cfg.DataDir = b.TempDir()
-	cfg.AgentID = name
-	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	a := &agent{t: b, cfg: cfg, unchecked: true}
-	a.start()
-	b.Cleanup(a.stop)
-	return a
+	return startAgent(b, name, nil, true)
 }
 
 func (a *agent) start() {

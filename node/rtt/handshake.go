@@ -339,7 +339,8 @@ func (s *Service) handleControl(str network.Stream) {
 // Hello.Early) as control frame 1 if it is within this side's MaxFrameSize;
 // the HelloAck's control resume point then tells the dialer it arrived. A
 // larger one is left alone, and the dialer, which then cannot send it as a
-// frame either, fails the dial with ErrFrameTooLarge. Callers hold t.mu.
+// frame either, fails the dial with ErrFrameTooLarge. Callers hold t.mu;
+// the receive queue is empty (a fresh session), so it has room.
 func (t *Transport) acceptEarlyLocked(early []byte) bool {
 	cfg := &t.svc.cfg
 	cs := t.chans[Control.index()]
@@ -352,14 +353,7 @@ func (t *Transport) acceptEarlyLocked(early []byte) bool {
 	}
 	p := getSized(len(early))
 	copy(p, early)
-	cs.recvQ = append(cs.recvQ, qframe{payload: p})
-	cs.recvBytes += len(p)
-	cs.delivered, cs.deliveredBytes = 1, uint64(len(p))
-	cs.framesIn++
-	cs.bytesIn += uint64(len(p))
-	cs.prom.framesIn.Inc()
-	cs.prom.bytesIn.Add(float64(len(p)))
-	cs.passDataLocked()
+	cs.deliverLocked(p, false) // frame 1
 	return true
 }
 

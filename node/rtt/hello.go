@@ -65,9 +65,10 @@ type Hello struct {
 	Channels                        [numChannels]ChannelResume
 	// Early is a dialer's first control payload, carried in a fresh
 	// session's Hello (never in a resume or a HelloAck): the responder
-	// delivers it as control frame 1 if it fits its limits and says so with
-	// its control resume point; otherwise the dialer sends it as an
-	// ordinary frame once the link is up. At most MaxEarlySize bytes.
+	// delivers it as control frame 1 if it is within its MaxFrameSize and
+	// says so with its control resume point (1); otherwise the resume
+	// point stays 0 and the dialer fails the dial. At most MaxEarlySize
+	// bytes.
 	Early []byte
 }
 

@@ -447,18 +447,8 @@ func (l *link) readLoop(i int) {
 					l.fail(err)
 					return
 				}
-				cs.recvQ = append(cs.recvQ, qframe{payload: f.Payload, fin: fin})
-				cs.recvBytes += len(f.Payload)
-				cs.passDataLocked()
 			}
-			cs.delivered++
-			cs.deliveredBytes += uint64(len(f.Payload))
-			if !fin {
-				cs.framesIn++
-				cs.bytesIn += uint64(len(f.Payload))
-				cs.prom.framesIn.Inc()
-				cs.prom.bytesIn.Add(float64(len(f.Payload)))
-			}
+			cs.deliverLocked(f.Payload, fin)
 			cs.ackDirty = true
 			if cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
 				wake = true

@@ -191,11 +191,11 @@ func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
 
 // DialEarly is Dial with a first control payload that travels in the
 // session handshake itself (0-RTT): when this call creates the session,
-// early becomes control frame 1, carried in the Hello, and a responder
-// whose limits it fits delivers it before its HelloAck is even out (a
-// responder it does not fit gets it as an ordinary frame right after).
-// Either way it arrives exactly once, first, like a Send right after Dial;
-// the returned session's Early reports it. When the call does not create
+// early becomes control frame 1, carried in the Hello, and the responder
+// delivers it before its HelloAck is even out — exactly once, first, like
+// a Send right after Dial; the returned session's Early reports it. A
+// payload over the responder's MaxFrameSize is refused and the dial fails
+// with ErrFrameTooLarge (it could not be sent as a frame either). When the call does not create
 // the session (one exists, a concurrent Dial creates it, or the peer's
 // simultaneous dial wins), early is not sent at all and Early is nil or
 // another caller's: check it before relying on the payload having gone.
@@ -288,9 +288,8 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 	}
 	t := newTransport(s, p, id, true)
 	if len(early) > 0 {
-		// Queued as control frame 1, as a Send would: if the responder
-		// does not take it from the Hello, the link sends it; if it does,
-		// its resume point acknowledges it.
+		// Queued as control frame 1, as a Send would, so that the
+		// responder's resume point acknowledges it like any frame.
 		if err := t.TrySend(Control, early); err != nil {
 			return nil, err
 		}

@@ -405,6 +405,26 @@ func (t *Transport) Receive(ctx context.Context, ch Channel) ([]byte, error) {
 	}
 }
 
+// deliverLocked takes the next frame (seq delivered+1) into the receive
+// queue — unless this side closed the channel, then it is only counted as
+// delivered — and wakes a waiting Receive. The reader does this for every
+// data frame, the responder's handshake for a Hello's early data.
+func (cs *chanState) deliverLocked(payload []byte, fin bool) {
+	if !cs.recvClosed {
+		cs.recvQ = append(cs.recvQ, qframe{payload: payload, fin: fin})
+		cs.recvBytes += len(payload)
+		cs.passDataLocked()
+	}
+	cs.delivered++
+	cs.deliveredBytes += uint64(len(payload))
+	if !fin {
+		cs.framesIn++
+		cs.bytesIn += uint64(len(payload))
+		cs.prom.framesIn.Inc()
+		cs.prom.bytesIn.Add(float64(len(payload)))
+	}
+}
+
 // passDataLocked hands the data token on to the next waiting Receive when
 // there is something for it to see: a pending frame or a closed channel
 // or session. One token wakes one waiter, which passes it on as it

@@ -146,12 +146,20 @@ type run struct {
 	initiator bool
 }
 
-func newRun(conn Conn, cfg Config, initiator bool) (*run, error) {
-	if cfg.Builder == nil || cfg.Builder.PublicKey() == nil {
-		return nil, fmt.Errorf("%w: config: Builder with an ed25519 key is required", ErrHandshake)
+// checkKeys validates the two keys every handshake needs.
+func checkKeys(b *Builder, remote ed25519.PublicKey) error {
+	if b == nil || b.PublicKey() == nil {
+		return fmt.Errorf("%w: config: Builder with an ed25519 key is required", ErrHandshake)
 	}
-	if len(cfg.RemoteKey) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: config: RemoteKey must be an ed25519 public key", ErrHandshake)
+	if len(remote) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: config: RemoteKey must be an ed25519 public key", ErrHandshake)
+	}
+	return nil
+}
+
+func newRun(conn Conn, cfg Config, initiator bool) (*run, error) {
+	if err := checkKeys(cfg.Builder, cfg.RemoteKey); err != nil {
+		return nil, err
 	}
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = DefaultStepTimeout
@@ -360,11 +368,8 @@ func (r *run) respond(ctx context.Context) error {
 // before the handshake runs: the node sends it as RTT early data
 // (rtt.Service.DialEarly) and passes it to Initiate as Config.SentHello.
 func BuildHello(b *Builder, remote ed25519.PublicKey, f Features) ([]byte, error) {
-	if b == nil || b.PublicKey() == nil {
-		return nil, fmt.Errorf("%w: config: Builder with an ed25519 key is required", ErrHandshake)
-	}
-	if len(remote) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: config: RemoteKey must be an ed25519 public key", ErrHandshake)
+	if err := checkKeys(b, remote); err != nil {
+		return nil, err
 	}
 	hello, err := b.NewHello(f)
 	if err != nil {
