@@ -86,8 +86,8 @@ func (t *Transport) applyPeerResume(h *Hello) (resent int, err error) {
 			return 0, fmt.Errorf("%w: %s resume point %d outside [%d, %d]", ErrHandshake, Channels[i], c.Delivered, lo, hi)
 		}
 	}
+	t.maxPayload.Store(int64(min(uint64(cfg.MaxFrameSize), h.MaxFrame)))
 	t.mu.Lock()
-	t.maxPayload = int(min(uint64(cfg.MaxFrameSize), h.MaxFrame))
 	t.peerVersion = h.Version
 	t.mu.Unlock()
 	for i, cs := range t.chans {

@@ -343,9 +343,7 @@ func (t *Transport) checkEarly() (int, error) {
 	cs.mu.Lock()
 	taken := cs.peerAck >= 1
 	cs.mu.Unlock()
-	t.mu.Lock()
-	limit := t.maxPayload
-	t.mu.Unlock()
+	limit := int(t.maxPayload.Load())
 	if !taken {
 		if len(t.early) > limit {
 			return 0, fmt.Errorf("%w: early data %d bytes > the peer's frame limit %d", ErrFrameTooLarge, len(t.early), limit)

@@ -31,10 +31,13 @@ type Transport struct {
 	pending     *link         // responder: link answered but not started yet
 	epoch       uint64        // generation of the newest handshake
 	upNotify    chan struct{} // closed when the next link starts (nil while up)
-	maxPayload  int           // negotiated payload limit for sending
 	peerVersion uint64
 	everUp      bool // a link has run at least once
 	closing     bool // Shutdown in progress: a link loss does not reconnect
+
+	// maxPayload: the negotiated payload limit for sending (set by each
+	// handshake); atomic, so Send does not take mu.
+	maxPayload atomic.Int64
 
 	reconnects   atomic.Uint64
 	replayDrops  atomic.Uint64
@@ -139,8 +142,9 @@ func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Tran
 	t := &Transport{
 		svc: s, remote: remote, id: id, initiator: initiator,
 		done: make(chan struct{}), upNotify: make(chan struct{}),
-		maxPayload: s.cfg.MaxFrameSize, rtts: make([]time.Duration, 0, rttSamples),
+		rtts: make([]time.Duration, 0, rttSamples),
 	}
+	t.maxPayload.Store(int64(s.cfg.MaxFrameSize))
 	for i := range t.chans {
 		t.chans[i] = &chanState{
 			ch: Channels[i], wake: make(chan struct{}, 1),
@@ -251,9 +255,7 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	limit := t.maxPayload
-	t.mu.Unlock()
+	limit := int(t.maxPayload.Load())
 	if len(payload) > limit {
 		return fmt.Errorf("%w: %s payload %d bytes > %d", ErrFrameTooLarge, ch, len(payload), limit)
 	}
@@ -308,11 +310,12 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 	cs.nextSeq++
 	cs.framesOut++
 	cs.bytesOut += uint64(len(p))
+	l := cs.link
 	cs.mu.Unlock()
 	cs.prom.framesOut.Inc()
 	cs.prom.bytesOut.Add(float64(len(p)))
 	if block {
-		t.writeNow(cs)
+		writeNow(cs, l)
 	} else {
 		poke(cs.wake)
 	}
@@ -324,10 +327,11 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 // hand-off per message (it matters for request/response latency). If the
 // writer is busy, it is poked instead and picks the frame up. TrySend never
 // takes this path, so it never waits on the network.
-func (t *Transport) writeNow(cs *chanState) {
-	t.mu.Lock()
-	l := t.link
-	t.mu.Unlock()
+//
+// l is the channel's link as Send saw it (cs.link): if it has died since,
+// writeBatch finds cs.link changed and writes nothing; the next link's
+// writer sends the frame.
+func writeNow(cs *chanState, l *link) {
 	i := cs.ch.index()
 	if l == nil || !l.wmu[i].TryLock() {
 		poke(cs.wake)
