@@ -20,7 +20,7 @@ const bareProto protocol.ID = "/web4/itest/bare/1.0"
 // BenchmarkRTTThroughput: 64 KiB messages one way on one channel, against
 // a bare libp2p stream between the same two hosts in the same run.
 // Reports MB/s of each and ratio = rtt/bare (target ≥ 0.9), the median of
-// the per-block ratios (see interleave and sliceTimes.ratio).
+// the per-block ratios (see interleave and blockTimes.ratio).
 //
 // One operation is a burst of 16 messages (1 MiB), timed from the first
 // Write or Send until the receiving side has read the last byte; bursts of
@@ -145,7 +145,7 @@ func BenchmarkRTTThroughput(b *testing.B) {
 // BenchmarkRTTEcho: 1 KiB request/response round trips on control, against
 // the same exchange on a bare libp2p stream between the same hosts.
 // Reports the latency of each and ratio = rtt/bare (target ≤ 1.2), the
-// median of the per-block ratios (see interleave and sliceTimes.ratio).
+// median of the per-block ratios (see interleave and blockTimes.ratio).
 //
 // The paths take turns one round trip at a time, in a fresh (seeded) random
 // order every round, so whatever the machine does — load from elsewhere,
@@ -251,10 +251,10 @@ func BenchmarkRTTEcho(b *testing.B) {
 // per round, in a random order drawn anew every round (from a fixed seed,
 // so every run draws the same orders); it returns each path's time in
 // each of up to 20 blocks of consecutive rounds.
-func interleave(n int, paths ...func()) sliceTimes {
+func interleave(n int, paths ...func()) blockTimes {
 	const count = 20
 	rng := rand.New(rand.NewPCG(1, 2))
-	out := make(sliceTimes, len(paths))
+	out := make(blockTimes, len(paths))
 	for j := range out {
 		out[j] = make([]time.Duration, 0, count)
 	}
@@ -282,12 +282,12 @@ func interleave(n int, paths ...func()) sliceTimes {
 	return out
 }
 
-// sliceTimes holds each path's time per block ([path][block]); within a
+// blockTimes holds each path's time per block ([path][block]); within a
 // block every path ran the same number of operations.
-type sliceTimes [][]time.Duration
+type blockTimes [][]time.Duration
 
 // total is path p's time over all blocks.
-func (s sliceTimes) total(p int) time.Duration {
+func (s blockTimes) total(p int) time.Duration {
 	var t time.Duration
 	for _, d := range s[p] {
 		t += d
@@ -300,7 +300,7 @@ func (s sliceTimes) total(p int) time.Duration {
 // the machine (it comes and goes within seconds here) skews one pair
 // instead of the whole total; the median then ignores it, whichever path
 // it hit.
-func (s sliceTimes) ratio(a, b int) float64 {
+func (s blockTimes) ratio(a, b int) float64 {
 	r := make([]float64, len(s[a]))
 	for i := range r {
 		r[i] = float64(s[a][i]) / float64(s[b][i])
