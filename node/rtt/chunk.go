@@ -24,13 +24,15 @@ const yamuxHeaderSize = 12
 // noiseYamuxChunk bytes fits one Noise message and the rest a second. The
 // third one is pure per-message cost (a seal and a syscall on one side, a
 // read on the other). BenchmarkRTTThroughput, 64 KiB payloads, 2-core VM:
-// rtt/bare went from 0.89–0.95 to 0.95–1.01 with it; a bare stream written
-// 64 KiB at a time still pays the three.
+// rtt/bare went from 0.89–0.95 to 0.93–0.99 with it; a bare stream written
+// 64 KiB at a time still pays the three (the benchmark also reports RTT
+// against a bare stream written in the same pieces: aligned-ratio).
 const noiseYamuxChunk = noise.MaxPlaintextLength - yamuxHeaderSize
 
 // writeChunk returns the size a stream's large writes are cut to (see
-// noiseYamuxChunk), or 0 to write them whole: on QUIC, or any security and
-// muxer other than Noise and yamux, the cut would buy nothing.
+// noiseYamuxChunk), or 0 to write them whole: the size is Noise's message
+// less yamux's header, so on QUIC, or any other security or muxer, the
+// cut would only add writes.
 func writeChunk(s network.Stream) int {
 	c := s.Conn()
 	if c == nil {
