@@ -114,7 +114,7 @@ func (c conn) Send(ctx context.Context, b []byte) error {
 	if c.rewrite != nil {
 		b = c.rewrite(b)
 	}
-	return c.t.Send(ctx, rtt.Control, append([]byte{node.TagEnvelope}, b...))
+	return c.t.Send(ctx, rtt.Control, node.EnvelopeFrame(b))
 }
 
 func (c conn) Receive(ctx context.Context) ([]byte, error) {

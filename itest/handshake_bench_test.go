@@ -62,7 +62,7 @@ func BenchmarkHandshake(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tr, err := svc.DialEarly(ctx, server.n.ID(), append([]byte{node.TagEnvelope}, hello...))
+		tr, err := svc.DialEarly(ctx, server.n.ID(), node.EnvelopeFrame(hello))
 		if err != nil {
 			b.Fatal(err)
 		}

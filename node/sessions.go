@@ -121,7 +121,7 @@ func (n *Node) Session(ctx context.Context, p peer.ID) (*rtt.Transport, error) {
 	var early []byte
 	if pub, ok := peerEdKey(p); ok {
 		if h, err := cip.BuildHello(n.builder(), pub, cipFeatures); err == nil {
-			early = append([]byte{TagEnvelope}, h...) // framed as sendEnvelope frames it
+			early = EnvelopeFrame(h)
 		}
 	}
 	t, err := n.rtt.DialEarly(ctx, p, early)
@@ -257,8 +257,12 @@ func (n *Node) nextEnvelope(ctx context.Context, ps *peerSession, ch rtt.Channel
 
 // sendEnvelope sends a signed envelope to p on ch.
 func (ps *peerSession) sendEnvelope(ctx context.Context, ch rtt.Channel, env []byte) error {
-	return ps.t.Send(ctx, ch, append([]byte{TagEnvelope}, env...))
+	return ps.t.Send(ctx, ch, EnvelopeFrame(env))
 }
+
+// EnvelopeFrame is the RTT payload that carries a signed envelope:
+// TagEnvelope, then the envelope's bytes.
+func EnvelopeFrame(env []byte) []byte { return append([]byte{TagEnvelope}, env...) }
 
 // OpenChannel makes ch usable for application data with p, opening the
 // RTT session if there is none and waiting for the CIP handshake: the

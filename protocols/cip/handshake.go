@@ -211,14 +211,13 @@ func (r *run) initiate(ctx context.Context) error {
 	b := r.cfg.Builder
 	// Step 1: HELLO with our nonce and challenge.
 	var hello Hello
+	var err error
 	if r.cfg.SentHello != nil {
-		var err error
 		if hello, err = r.ownHello(r.cfg.SentHello); err != nil {
 			return r.fail("hello", err)
 		}
 		r.res.Transcript = append(r.res.Transcript, Record{Dir: Sent, Type: envelope.Hello, Wire: r.cfg.SentHello})
 	} else {
-		var err error
 		if hello, err = b.NewHello(r.cfg.Features); err != nil {
 			return r.fail("hello", err)
 		}

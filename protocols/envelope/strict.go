@@ -391,9 +391,9 @@ func (s *scanner) value(depth int) (any, error) {
 			if k, ok := lookupInterned(raw); ok {
 				return k.v, nil
 			}
-			return s.view(raw), nil
+			return view(raw), nil
 		}
-		return s.str()
+		return s.decodeStr()
 	case c == 't':
 		return true, s.lit("true")
 	case c == 'f':
@@ -473,12 +473,18 @@ func (s *scanner) str() (string, error) {
 		if k, ok := lookupInterned(raw); ok {
 			return k.s, nil
 		}
-		return s.view(raw), nil
+		return view(raw), nil
 	}
+	return s.decodeStr()
+}
+
+// decodeStr is str's path for a string plainStr could not take: one with
+// escapes (or an error to report). s.i is at the opening quote.
+func (s *scanner) decodeStr() (string, error) {
 	s.i++ // opening quote
 	start := s.i
 	b := s.b
-	for s.i < len(b) && b[s.i] != '\\' && b[s.i] >= 0x20 && b[s.i] != '"' {
+	for s.i < len(b) && !strSpecial[b[s.i]] {
 		s.i++
 	}
 	if s.i < len(b) && b[s.i] < 0x20 {
@@ -629,7 +635,7 @@ var strSpecial = func() (t [256]bool) {
 // tree share the parsed buffer: parseStrict parses its own copy, which the
 // envelope keeps (Raw, Payload) and nothing writes to; parseStrictValue's
 // caller's buffer is only read during the validation it serves.
-func (s *scanner) view(raw []byte) string {
+func view(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
 	}
