@@ -16,6 +16,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/protocols/cip"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -54,16 +55,16 @@ func TestHandshakeTwoAndThreeNodes(t *testing.T) {
 		t.Fatal("no handshake carried the CIP HELLO as RTT early data")
 	}
 	// Application data flows only between authenticated agents.
-	if err := a.n.OpenChannel(ctx, c.n.ID(), rtt.Knowledge); err != nil {
+	if err := a.n.Peers().OpenChannel(ctx, c.n.ID(), rtt.Knowledge); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.n.OpenChannel(ctx, a.n.ID(), rtt.Knowledge); err != nil {
+	if err := c.n.Peers().OpenChannel(ctx, a.n.ID(), rtt.Knowledge); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.n.SendApp(ctx, c.n.ID(), rtt.Knowledge, []byte("hi c")); err != nil {
+	if err := a.n.Peers().SendApp(ctx, c.n.ID(), rtt.Knowledge, []byte("hi c")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.n.ReceiveApp(ctx, a.n.ID(), rtt.Knowledge); err != nil || string(got) != "hi c" {
+	if got, err := c.n.Peers().ReceiveApp(ctx, a.n.ID(), rtt.Knowledge); err != nil || string(got) != "hi c" {
 		t.Fatalf("got %q %v", got, err)
 	}
 }
@@ -114,7 +115,7 @@ func (c conn) Send(ctx context.Context, b []byte) error {
 	if c.rewrite != nil {
 		b = c.rewrite(b)
 	}
-	return c.t.Send(ctx, rtt.Control, node.EnvelopeFrame(b))
+	return c.t.Send(ctx, rtt.Control, peers.EnvelopeFrame(b))
 }
 
 func (c conn) Receive(ctx context.Context) ([]byte, error) {
@@ -123,7 +124,7 @@ func (c conn) Receive(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(b) > 0 && b[0] == node.TagEnvelope {
+		if len(b) > 0 && b[0] == peers.TagEnvelope {
 			return b[1:], nil
 		}
 	}

@@ -59,7 +59,7 @@ func benchConsensus(b *testing.B, n int) {
 				done <- fmt.Errorf("%s never saw %s", a.cfg.AgentID, id)
 				return
 			}
-			done <- a.n.VoteFact(ctx, id, true, 0.9, "bench")
+			done <- a.n.Mesh().VoteFact(ctx, id, true, 0.9, "bench")
 		}
 	}
 	var base, cons time.Duration
@@ -67,7 +67,7 @@ func benchConsensus(b *testing.B, n int) {
 	for i := 0; i < b.N; i++ {
 		// Baseline: one gossip message to every node.
 		t0 := time.Now()
-		id, err := nodes[0].n.ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("baseline %d %d", n, i), Domain: "bench", Confidence: 0.5}, cip.DMPTrace{})
+		id, err := nodes[0].n.Mesh().ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("baseline %d %d", n, i), Domain: "bench", Confidence: 0.5}, cip.DMPTrace{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func benchConsensus(b *testing.B, n int) {
 		go voter(nodes[1], ids1, done)
 		go voter(nodes[2], ids2, done)
 		t1 := time.Now()
-		id, err = nodes[0].n.ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("consensus %d %d", n, i), Domain: "bench", Confidence: 0.9}, cip.DMPTrace{})
+		id, err = nodes[0].n.Mesh().ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("consensus %d %d", n, i), Domain: "bench", Confidence: 0.9}, cip.DMPTrace{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/protocols/cip"
 )
@@ -62,7 +62,7 @@ func BenchmarkHandshake(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tr, err := svc.DialEarly(ctx, server.n.ID(), node.EnvelopeFrame(hello))
+		tr, err := svc.DialEarly(ctx, server.n.ID(), peers.EnvelopeFrame(hello))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func BenchmarkHandshake(b *testing.B) {
 		// once the messages are out) before the next timed connect, so
 		// neither measurement pays for the other's leftovers.
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := server.n.WaitReady(wctx, h2.ID()); err != nil {
+		if err := server.n.Peers().WaitReady(wctx, h2.ID()); err != nil {
 			b.Fatal(err)
 		}
 		cancel()

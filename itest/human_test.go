@@ -36,15 +36,14 @@ func newHumanAgent(t *testing.T, name string, ld *synthLoad) *agent {
 	a := &agent{t: t, cfg: cfg, ring: events.NewRing(8192)}
 	a.chk = &events.CheckingSink{Next: a.ring}
 	cfg.Sinks = []events.Sink{a.chk}
+	cfg.Human = node.DefaultHumanConfig()
+	cfg.Human.Sampler = ld
+	cfg.Human.Loop.Weights = agentloop.Weights{CPU: 1}
+	cfg.Human.Loop.Tick = 10 * time.Millisecond
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := node.DefaultHumanConfig()
-	hc.Sampler = ld
-	hc.Loop.Weights = agentloop.Weights{CPU: 1}
-	hc.Loop.Tick = 10 * time.Millisecond
-	n.SetHumanConfig(hc)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := n.Start(ctx); err != nil {
@@ -86,15 +85,15 @@ func TestHumanIntentCrossesToPeerAndOverloadDefers(t *testing.T) {
 	b.waitTrust(ctx, a.n.ID(), trust.Probing)
 	// Trust moves before the handshake's last step: wait until A counts B
 	// among the peers it may ask.
-	if err := a.n.WaitReady(ctx, b.n.ID()); err != nil {
+	if err := a.n.Peers().WaitReady(ctx, b.n.ID()); err != nil {
 		t.Fatal(err)
 	}
 	bID := b.n.ID().String()
 
-	if _, err := a.n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+	if _, err := a.n.Human().SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "research", Priority: hcp.PriorityHigh, Context: "find papers"})
+	res, err := a.n.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "research", Priority: hcp.PriorityHigh, Context: "find papers"})
 	if err != nil || res.Status != "accepted" {
 		t.Fatalf("human intent: %v %+v", err, res)
 	}
@@ -117,12 +116,12 @@ func TestHumanIntentCrossesToPeerAndOverloadDefers(t *testing.T) {
 	a.waitEvent(ctx, "B's STATE_UPDATE overloaded", func(e events.Event) bool {
 		return e.Type == "web4.cip.state_update" && e.Subject == bID && e.Data["presence"] == "overloaded" && num(e.Data["lri"]) == 95
 	})
-	reply, err := a.n.SendIntent(ctx, b.n.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "research", Priority: cip.PriorityNormal})
+	reply, err := a.n.Peers().SendIntent(ctx, b.n.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "research", Priority: cip.PriorityNormal})
 	if err != nil || reply.Decision != cip.Defer {
 		t.Fatalf("overloaded B answered %+v %v, want defer", reply, err)
 	}
 	// A's loop does not ask a peer it knows to be overloaded.
-	res2, err := a.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "research", Priority: hcp.PriorityNormal})
+	res2, err := a.n.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "research", Priority: hcp.PriorityNormal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestHumanIntentCrossesToPeerAndOverloadDefers(t *testing.T) {
 	a.waitEvent(ctx, "B's STATE_UPDATE after recovery", func(e events.Event) bool {
 		return e.Type == "web4.cip.state_update" && e.Subject == bID && e.Data["presence"] != "overloaded" && num(e.Data["lri"]) == 10
 	})
-	reply, err = a.n.SendIntent(ctx, b.n.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "research", Priority: cip.PriorityNormal})
+	reply, err = a.n.Peers().SendIntent(ctx, b.n.ID(), cip.IntentRequest{Goal: cip.GoalAsk, Topic: "research", Priority: cip.PriorityNormal})
 	if err != nil || reply.Decision != cip.Accept {
 		t.Fatalf("recovered B answered %+v %v, want accept", reply, err)
 	}

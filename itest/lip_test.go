@@ -20,6 +20,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/lip"
 	"github.com/web4p2p/web4p2p/protocols/lip/fetch"
@@ -90,11 +91,11 @@ func startLIPAgent(t *testing.T, name string, key crypto.PrivKey, anchors []stri
 	a.ring = events.NewRing(8192)
 	a.chk = &events.CheckingSink{Next: a.ring}
 	cfg.Sinks = []events.Sink{a.chk}
+	cfg.LIP = lc
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.SetLIPConfig(lc)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := n.Start(ctx); err != nil {
@@ -164,7 +165,7 @@ func TestLIPLowTierNeedsTwoTrustedCorroborators(t *testing.T) {
 	url := itWeb(t)
 	nodes := lipMesh(t, 3)
 	a := nodes[0]
-	res, err := a.n.Learn(ctx, node.LearnRequest{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
+	res, err := a.n.LIP().Learn(ctx, learn.Request{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,13 +175,13 @@ func TestLIPLowTierNeedsTwoTrustedCorroborators(t *testing.T) {
 	id := res.Claims[0].ID
 	requireEvidenceRouted(ctx, t, nodes[1], a)
 	for _, x := range nodes {
-		ok := eventually(ctx, func() bool { e, _ := x.n.LIPClaims(lip.Accepted); return hasClaim(e, id) })
+		ok := eventually(ctx, func() bool { e, _ := x.n.LIP().Claims(lip.Accepted); return hasClaim(e, id) })
 		if !ok {
-			cs, _ := x.n.LIPClaims(0)
+			cs, _ := x.n.LIP().Claims(0)
 			t.Fatalf("%s: claim never accepted: %+v", x.cfg.AgentID, cs)
 		}
 	}
-	es, _ := a.n.LIPClaims(lip.Accepted)
+	es, _ := a.n.LIP().Claims(lip.Accepted)
 	e := es[0]
 	if e.Reason != lip.ReasonCorroborated || len(e.Support) < 2 {
 		t.Fatalf("accepted on %v with support %v", e.Reason, e.Support)
@@ -204,10 +205,10 @@ func TestLIPClaimReviewFalseConflicts(t *testing.T) {
 	url := itWeb(t)
 	nodes := lipMesh(t, 2)
 	a, b := nodes[0], nodes[1]
-	if _, err := b.n.Learn(ctx, node.LearnRequest{URI: url("factcheck.test", "/review.html")}); err != nil {
+	if _, err := b.n.LIP().Learn(ctx, learn.Request{URI: url("factcheck.test", "/review.html")}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.n.Learn(ctx, node.LearnRequest{URI: url("blog.test", "/blog.html"), Statements: []string{itMoon}})
+	res, err := a.n.LIP().Learn(ctx, learn.Request{URI: url("blog.test", "/blog.html"), Statements: []string{itMoon}})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("blog: %+v %v", res, err)
 	}
@@ -243,21 +244,21 @@ func TestLIPRefusalAndRestartKeepsQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startLIPAgent(t, "solo", k, nil, itLIPConfig())
-	if _, err := a.n.Learn(ctx, node.LearnRequest{URI: "http://10.0.0.1/", Statements: []string{itWater}}); !errors.Is(err, fetch.ErrForbiddenAddress) {
+	if _, err := a.n.LIP().Learn(ctx, learn.Request{URI: "http://10.0.0.1/", Statements: []string{itWater}}); !errors.Is(err, fetch.ErrForbiddenAddress) {
 		t.Fatalf("private address: %v", err)
 	}
-	if cs, _ := a.n.LIPClaims(0); len(cs) != 0 {
+	if cs, _ := a.n.LIP().Claims(0); len(cs) != 0 {
 		t.Fatalf("refused fetch queued %+v", cs)
 	}
 	if fs := a.n.Knowledge().Facts(); len(fs) != 0 {
 		t.Fatalf("refused fetch reached knowledge: %+v", fs)
 	}
-	res, err := a.n.Learn(ctx, node.LearnRequest{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
+	res, err := a.n.LIP().Learn(ctx, learn.Request{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
 	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Pending {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
 	a.restart() // default LIP config: the queue comes from the store
-	cs, err := a.n.LIPClaims(lip.Pending)
+	cs, err := a.n.LIP().Claims(lip.Pending)
 	if err != nil || len(cs) != 1 || cs[0].ID != res.Claims[0].ID || cs[0].Claim.Provenance.ContentSHA256 != res.ContentSHA256 {
 		t.Fatalf("after restart: %+v %v", cs, err)
 	}

@@ -124,7 +124,7 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 	proposer := nodes[2]
 	var facts []string
 	for i, stmt := range []string{"water boils at 100 C at sea level", "the moon orbits the earth"} {
-		id, err := proposer.n.ProposeFact(ctx, cip.Fact{Statement: stmt, Domain: "science", Confidence: 0.9, Context: fmt.Sprint("fact ", i)}, cip.DMPTrace{})
+		id, err := proposer.n.Mesh().ProposeFact(ctx, cip.Fact{Statement: stmt, Domain: "science", Confidence: 0.9, Context: fmt.Sprint("fact ", i)}, cip.DMPTrace{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 			waitFact(ctx, t, a, id, "proposed", func(knowledge.Result, []knowledge.Vote) bool { return true })
 		}
 		// One trusted confirmation: recorded everywhere, accepted nowhere.
-		if err := nodes[0].n.VoteFact(ctx, id, true, 0.9, "checked"); err != nil {
+		if err := nodes[0].n.Mesh().VoteFact(ctx, id, true, 0.9, "checked"); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range nodes {
@@ -143,7 +143,7 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 			}
 		}
 		// A probing confirmer does not count either.
-		if err := nodes[3].n.VoteFact(ctx, id, true, 0.8, "looks right"); err != nil {
+		if err := nodes[3].n.Mesh().VoteFact(ctx, id, true, 0.8, "looks right"); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range nodes {
@@ -152,7 +152,7 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 				t.Fatalf("%s accepted with one trusted + one probing confirmer", a.cfg.AgentID)
 			}
 		}
-		if err := nodes[1].n.VoteFact(ctx, id, true, 0.95, "checked"); err != nil {
+		if err := nodes[1].n.Mesh().VoteFact(ctx, id, true, 0.95, "checked"); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range nodes {
@@ -175,15 +175,15 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 	nodes[4].waitTrust(ctx, eq.n.ID(), trust.Probing)
 	eq.waitTrust(ctx, nodes[4].n.ID(), trust.Probing)
 	// A fresh fact for eve to equivocate on; n4 relays both halves.
-	f3, err := nodes[4].n.ProposeFact(ctx, cip.Fact{Statement: "paris is in france", Domain: "geo", Confidence: 1}, cip.DMPTrace{})
+	f3, err := nodes[4].n.Mesh().ProposeFact(ctx, cip.Fact{Statement: "paris is in france", Domain: "geo", Confidence: 1}, cip.DMPTrace{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFact(ctx, t, eq, f3, "known to eve", func(knowledge.Result, []knowledge.Vote) bool { return true })
-	if err := eq.n.VoteFact(ctx, f3, true, 0.9, "yes"); err != nil {
+	if err := eq.n.Mesh().VoteFact(ctx, f3, true, 0.9, "yes"); err != nil {
 		t.Fatal(err)
 	}
-	if err := eq.n.VoteFact(ctx, f3, false, 0.9, "no"); err != nil {
+	if err := eq.n.Mesh().VoteFact(ctx, f3, false, 0.9, "no"); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range nodes {
@@ -192,10 +192,10 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 	// Its later gossip is not forwarded: a new proposal from eve reaches
 	// none of the five (n0..n3 are not directly connected to eve).
 	later := envelope.FactID("gossip", "eve says the sky is green")
-	_, _ = eq.n.ProposeFact(ctx, cip.Fact{Statement: "eve says the sky is green", Domain: "gossip", Confidence: 1}, cip.DMPTrace{})
+	_, _ = eq.n.Mesh().ProposeFact(ctx, cip.Fact{Statement: "eve says the sky is green", Domain: "gossip", Confidence: 1}, cip.DMPTrace{})
 	// Settle: a fact n4 proposes after eve's must arrive everywhere, and
 	// eve's must not have.
-	marker, err := nodes[4].n.ProposeFact(ctx, cip.Fact{Statement: "marker after eve", Domain: "test", Confidence: 1}, cip.DMPTrace{})
+	marker, err := nodes[4].n.Mesh().ProposeFact(ctx, cip.Fact{Statement: "marker after eve", Domain: "test", Confidence: 1}, cip.DMPTrace{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestMesh30ReachesSameAcceptedSet(t *testing.T) {
 	waitMeshFormed(ctx, t, nodes)
 	var ids []string
 	for i := 0; i < 3; i++ {
-		id, err := nodes[0].n.ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("mesh fact %d", i), Domain: "mesh", Confidence: 0.9}, cip.DMPTrace{})
+		id, err := nodes[0].n.Mesh().ProposeFact(ctx, cip.Fact{Statement: fmt.Sprintf("mesh fact %d", i), Domain: "mesh", Confidence: 0.9}, cip.DMPTrace{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +257,7 @@ func TestMesh30ReachesSameAcceptedSet(t *testing.T) {
 	for _, id := range ids {
 		for _, voter := range nodes[1:3] {
 			waitFact(ctx, t, voter, id, "proposed", func(knowledge.Result, []knowledge.Vote) bool { return true })
-			if err := voter.n.VoteFact(ctx, id, true, 0.9, "ok"); err != nil {
+			if err := voter.n.Mesh().VoteFact(ctx, id, true, 0.9, "ok"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -299,7 +299,7 @@ func waitMeshFormed(ctx context.Context, t testing.TB, nodes []*agent) {
 	t.Helper()
 	for _, a := range nodes {
 		ok := eventually(ctx, func() bool {
-			g := a.n.Gossip()
+			g := a.n.Mesh().Gossip()
 			// A grafted mesh of at least two peers (or every peer): relays
 			// have somewhere to forward. GossipSub may keep fewer than all
 			// peers in the mesh (D, backoff), so more is not guaranteed.

@@ -54,7 +54,7 @@ func BenchmarkIngest(b *testing.B) {
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.Propose(context.Background(), benchFact(int(next.Add(1)))); err != nil {
+				if _, _, err := s.Propose(context.Background(), benchFact(int(next.Add(1)))); err != nil {
 					b.Error(err)
 					return
 				}
@@ -73,7 +73,7 @@ func BenchmarkIngest(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			batch = append(batch, benchFact(i))
 			if len(batch) == cap(batch) || i == b.N-1 {
-				if _, err := s.Ingest(context.Background(), batch, nil); err != nil {
+				if _, _, err := s.Ingest(context.Background(), batch, nil); err != nil {
 					b.Fatal(err)
 				}
 				batch = batch[:0]

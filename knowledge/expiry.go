@@ -72,8 +72,7 @@ func (s *Store) checkRefs(facts []Fact, votes []Vote) error {
 
 // ExpireDue rejects the facts whose expiry has passed at now without
 // reaching acceptance (SPEC §8: "expiry without quorum"), emitting
-// web4.knowledge.fact_rejected and calling OnStatus for each, and returns
-// the changes. The node calls it on a ticker; between ticks a fact's status
+// web4.knowledge.fact_rejected for each, and returns the changes. The node calls it on a ticker; between ticks a fact's status
 // is brought up to date whenever a vote touches it anyway. Only undecided
 // facts (not accepted or rejected) whose Expires ≤ now are re-tallied, so a
 // tick with nothing due costs one pass over the in-memory index and no
@@ -87,6 +86,5 @@ func (s *Store) ExpireDue(now time.Time) []Change {
 	})
 	changes := s.reevaluateLocked(ids, now)
 	s.mu.Unlock()
-	s.deliver(changes)
 	return changes
 }

@@ -21,7 +21,7 @@ func BenchmarkExpireDue(b *testing.B) {
 		f.Expires = t0.Add(time.Duration(1+i%100) * time.Minute)
 		batch = append(batch, f)
 	}
-	if _, err := s.Ingest(context.Background(), batch, nil); err != nil {
+	if _, _, err := s.Ingest(context.Background(), batch, nil); err != nil {
 		b.Fatal(err)
 	}
 	tick := t0.Add(50 * time.Minute)

@@ -9,32 +9,37 @@ import (
 	"time"
 
 	"github.com/web4p2p/web4p2p/protocols/envelope"
-	"github.com/web4p2p/web4p2p/protocols/router"
 )
 
 // ErrUnsupportedType: Decode was given a message type that is not FACT_*.
 var ErrUnsupportedType = errors.New("knowledge: unsupported message type")
 
 // Incoming is one verified knowledge message, reduced to what this package
-// needs. The node fills it from a verified envelope: Sender is the verified
-// signer's fingerprint, Time the envelope's timestamp.
+// needs. The wiring fills it from a verified envelope: Type is the type the
+// validator parsed, Sender the verified signer's fingerprint, Time the
+// envelope's timestamp.
 type Incoming struct {
-	// Type is FACT_PROPOSE, FACT_CONFIRM, FACT_REJECT or FACT_CHALLENGE
-	// (either spelling).
-	Type    string
+	// Type is FACT_PROPOSE, FACT_CONFIRM, FACT_REJECT, FACT_CHALLENGE or
+	// DECISION_SHARE.
+	Type    envelope.Type
 	Sender  string
 	MsgID   string
 	Time    time.Time
 	Payload json.RawMessage
 }
 
+// proposePayload is a FACT_PROPOSE payload: the fact and its provenance.
 type proposePayload struct {
 	FactID *string `json:"fact_id"`
 	Fact   *struct {
 		Statement  string   `json:"statement"`
 		Domain     string   `json:"domain"`
 		Confidence *float64 `json:"confidence"`
+		Sources    []string `json:"sources"`
+		Context    string   `json:"context"`
 	} `json:"fact"`
+	Trace       *DMPTrace `json:"dmp_trace"`
+	CausalLinks []string  `json:"causal_links"`
 }
 
 type votePayload struct {
@@ -44,71 +49,161 @@ type votePayload struct {
 	Reason     string   `json:"reason"`
 }
 
+// Message is one knowledge message decoded from its payload once: a
+// FACT_PROPOSE is a Fact and its Provenance, a vote a Vote, a
+// DECISION_SHARE a Decision. Store.Apply records it.
+type Message struct {
+	Type       envelope.Type
+	Fact       *Fact
+	Provenance *Provenance
+	Vote       *Vote
+	Decision   *Decision
+}
+
+// DecodeMessage decodes a knowledge message's payload once into what the
+// store records: a FACT_PROPOSE yields the fact and its provenance (both
+// validated, so a proposal with a malformed trace leaves nothing behind), a
+// FACT_CONFIRM, FACT_REJECT or FACT_CHALLENGE a vote, a DECISION_SHARE a
+// decision. It checks what the payload schema cannot (fact_id equals
+// FactID(domain, statement), a vote's decision agrees with its type) and
+// refuses anything it cannot use, so it is safe on unvalidated input. Errors
+// wrap ErrInvalidFact, ErrInvalidVote, ErrInvalidProvenance or
+// ErrUnsupportedType.
+func DecodeMessage(in Incoming) (Message, error) {
+	m := Message{Type: in.Type}
+	switch in.Type {
+	case envelope.FactPropose:
+		var p proposePayload
+		if err := decodeOne(in.Payload, &p); err != nil {
+			return m, fmt.Errorf("%w: payload: %v", ErrInvalidFact, err)
+		}
+		f, err := factOf(in, &p)
+		if err != nil {
+			return m, err
+		}
+		pv, err := provenanceOf(in, &p)
+		if err != nil {
+			return m, err
+		}
+		m.Fact, m.Provenance = f, pv
+	case envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge:
+		v, err := voteOf(in)
+		if err != nil {
+			return m, err
+		}
+		m.Vote = v
+	case envelope.DecisionShare:
+		d, err := decisionOf(in)
+		if err != nil {
+			return m, err
+		}
+		m.Decision = d
+	default:
+		return m, fmt.Errorf("%w: %s", ErrUnsupportedType, in.Type)
+	}
+	return m, nil
+}
+
+// Apply records a decoded message — a proposal with its provenance, a vote,
+// or a shared decision — and returns the status changes it caused, for the
+// caller to apply to the trust ledger (see Change). Nothing of a proposal
+// is stored if any part of it is refused.
+func (s *Store) Apply(ctx context.Context, m Message) ([]Change, error) {
+	switch {
+	case m.Fact != nil:
+		_, changes, err := s.Propose(ctx, *m.Fact)
+		if err != nil {
+			return changes, err
+		}
+		if m.Provenance != nil {
+			err = s.RecordProvenance(ctx, []Provenance{*m.Provenance}, nil)
+		}
+		return changes, err
+	case m.Vote != nil:
+		_, changes, err := s.Vote(ctx, *m.Vote)
+		return changes, err
+	case m.Decision != nil:
+		return nil, s.RecordProvenance(ctx, nil, []Decision{*m.Decision})
+	}
+	return nil, fmt.Errorf("%w: empty message", ErrUnsupportedType)
+}
+
+// Types lists the message types DecodeMessage accepts.
+func Types() []envelope.Type {
+	return []envelope.Type{envelope.FactPropose, envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge, envelope.DecisionShare}
+}
+
 // Decode turns a FACT_PROPOSE into a Fact, or a FACT_CONFIRM, FACT_REJECT
 // or FACT_CHALLENGE into a Vote (SPEC §4.1). Exactly one of the results is
-// non-nil on success. It checks what the payload schema cannot: a
-// FACT_PROPOSE's fact_id, when present, must equal FactID(domain,
-// statement), and a vote's decision must agree with its type. The full
-// payload schema is the envelope validator's job (check 9); Decode still
-// refuses anything it cannot use, so it is safe on unvalidated input.
+// non-nil on success. Unlike DecodeMessage it does not need the proposal's
+// provenance.
 func Decode(in Incoming) (*Fact, *Vote, error) {
-	t, err := envelope.ParseType(in.Type)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %q", ErrUnsupportedType, clip(in.Type))
-	}
-	switch t {
+	switch in.Type {
 	case envelope.FactPropose:
 		var p proposePayload
 		if err := decodeOne(in.Payload, &p); err != nil {
 			return nil, nil, fmt.Errorf("%w: payload: %v", ErrInvalidFact, err)
 		}
-		if p.Fact == nil {
-			return nil, nil, fmt.Errorf("%w: payload.fact: required", ErrInvalidFact)
-		}
-		if p.Fact.Confidence == nil {
-			return nil, nil, fmt.Errorf("%w: payload.fact.confidence: required", ErrInvalidFact)
-		}
-		f := Fact{Statement: p.Fact.Statement, Domain: p.Fact.Domain, Confidence: *p.Fact.Confidence,
-			Proposer: in.Sender, MsgID: in.MsgID, ProposedAt: in.Time.UTC()}
-		if p.FactID != nil {
-			f.ID = *p.FactID
-		}
-		if err := f.Validate(); err != nil {
-			return nil, nil, err
-		}
-		if f.ID == "" {
-			f.ID, _ = FactID(f.Domain, f.Statement)
-		}
-		return &f, nil, nil
+		f, err := factOf(in, &p)
+		return f, nil, err
 	case envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge:
-		var p votePayload
-		if err := decodeOne(in.Payload, &p); err != nil {
-			return nil, nil, fmt.Errorf("%w: payload: %v", ErrInvalidVote, err)
-		}
-		v := Vote{Voter: in.Sender, FactID: p.FactRef, MsgID: in.MsgID, Time: in.Time.UTC()}
-		switch t {
-		case envelope.FactConfirm:
-			v.Kind = Confirm
-		case envelope.FactReject:
-			v.Kind = Reject
-		default:
-			v.Kind = Challenge
-		}
-		if t != envelope.FactChallenge {
-			if p.Decision != v.Kind.String() {
-				return nil, nil, fmt.Errorf("%w: payload.decision: %q does not match type %s", ErrInvalidVote, clip(p.Decision), t)
-			}
-			if p.Confidence == nil {
-				return nil, nil, fmt.Errorf("%w: payload.confidence: required", ErrInvalidVote)
-			}
-			v.Confidence = *p.Confidence
-		}
-		if err := v.Validate(); err != nil {
-			return nil, nil, err
-		}
-		return nil, &v, nil
+		v, err := voteOf(in)
+		return nil, v, err
 	}
-	return nil, nil, fmt.Errorf("%w: %s", ErrUnsupportedType, t)
+	return nil, nil, fmt.Errorf("%w: %s", ErrUnsupportedType, in.Type)
+}
+
+// factOf builds and validates the Fact of a decoded FACT_PROPOSE.
+func factOf(in Incoming, p *proposePayload) (*Fact, error) {
+	if p.Fact == nil {
+		return nil, fmt.Errorf("%w: payload.fact: required", ErrInvalidFact)
+	}
+	if p.Fact.Confidence == nil {
+		return nil, fmt.Errorf("%w: payload.fact.confidence: required", ErrInvalidFact)
+	}
+	f := Fact{Statement: p.Fact.Statement, Domain: p.Fact.Domain, Confidence: *p.Fact.Confidence,
+		Proposer: in.Sender, MsgID: in.MsgID, ProposedAt: in.Time.UTC()}
+	if p.FactID != nil {
+		f.ID = *p.FactID
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if f.ID == "" {
+		f.ID, _ = FactID(f.Domain, f.Statement)
+	}
+	return &f, nil
+}
+
+// voteOf decodes and validates a FACT_CONFIRM, FACT_REJECT or
+// FACT_CHALLENGE.
+func voteOf(in Incoming) (*Vote, error) {
+	var p votePayload
+	if err := decodeOne(in.Payload, &p); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrInvalidVote, err)
+	}
+	v := Vote{Voter: in.Sender, FactID: p.FactRef, MsgID: in.MsgID, Time: in.Time.UTC()}
+	switch in.Type {
+	case envelope.FactConfirm:
+		v.Kind = Confirm
+	case envelope.FactReject:
+		v.Kind = Reject
+	default:
+		v.Kind = Challenge
+	}
+	if in.Type != envelope.FactChallenge {
+		if p.Decision != v.Kind.String() {
+			return nil, fmt.Errorf("%w: payload.decision: %q does not match type %s", ErrInvalidVote, clip(p.Decision), in.Type)
+		}
+		if p.Confidence == nil {
+			return nil, fmt.Errorf("%w: payload.confidence: required", ErrInvalidVote)
+		}
+		v.Confidence = *p.Confidence
+	}
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // decodeOne decodes one JSON value and refuses anything after it.
@@ -121,58 +216,4 @@ func decodeOne(raw []byte, v any) error {
 		return errors.New("trailing data")
 	}
 	return nil
-}
-
-// Handler adapts a Store to the router's Knowledge route for FACT_*
-// messages (combine it with the LIP runtime through router.TypeMux). It
-// reads Kind, Sender (or Peer), MsgID, Time and Payload from the message.
-type Handler struct {
-	Store *Store
-}
-
-// Handle decodes and ingests one message: a FACT_PROPOSE becomes a fact
-// plus its provenance (DMP trace, sources, causal links), a vote is
-// recorded, a DECISION_SHARE is kept as a Decision. Invalid payloads return
-// an error wrapping ErrInvalidFact, ErrInvalidVote or ErrInvalidProvenance
-// (the caller may count it as an invalid message of the delivering peer);
-// votes on unknown or expired facts return ErrUnknownFact / ErrExpired.
-func (h Handler) Handle(ctx context.Context, m *router.Message) error {
-	if h.Store == nil {
-		return errors.New("knowledge: Handler without a Store")
-	}
-	sender := m.Sender
-	if sender == "" {
-		sender = m.Peer
-	}
-	in := Incoming{Type: m.Kind.String(), Sender: sender, MsgID: m.MsgID, Time: m.Time, Payload: m.Payload}
-	if m.Kind == envelope.DecisionShare {
-		_, d, err := DecodeProvenance(in)
-		if err != nil {
-			return err
-		}
-		return h.Store.RecordProvenance(ctx, nil, []Decision{*d})
-	}
-	f, v, err := Decode(in)
-	if err != nil {
-		return err
-	}
-	if v != nil {
-		_, err = h.Store.Vote(ctx, *v)
-		return err
-	}
-	// Decode the provenance before storing anything, so a proposal whose
-	// trace is malformed leaves no fact behind.
-	p, _, err := DecodeProvenance(in)
-	if err != nil {
-		return err
-	}
-	if _, err := h.Store.Propose(ctx, *f); err != nil {
-		return err
-	}
-	return h.Store.RecordProvenance(ctx, []Provenance{*p}, nil)
-}
-
-// Types lists the message types Handler accepts, for building a TypeMux.
-func (Handler) Types() []envelope.Type {
-	return []envelope.Type{envelope.FactPropose, envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge, envelope.DecisionShare}
 }

@@ -6,12 +6,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/web4p2p/web4p2p/internal/events"
-	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
-	"github.com/web4p2p/web4p2p/protocols/router"
 	"github.com/web4p2p/web4p2p/trust"
 )
 
@@ -35,7 +31,7 @@ func voteJSON(ref, decision string, conf float64) json.RawMessage {
 
 func TestDecode(t *testing.T) {
 	id := mustID(t, "astro", "the sky is blue")
-	in := Incoming{Type: "FACTPROPOSE", Sender: "alice", MsgID: "m1", Time: t0, Payload: proposeJSON("the sky is blue", "astro", 0.7, id)}
+	in := Incoming{Type: ty("FACTPROPOSE"), Sender: "alice", MsgID: "m1", Time: t0, Payload: proposeJSON("the sky is blue", "astro", 0.7, id)}
 	f, v, err := Decode(in)
 	if err != nil || v != nil || f.ID != id || f.Proposer != "alice" || f.Confidence != 0.7 || !f.ProposedAt.Equal(t0) || f.MsgID != "m1" {
 		t.Fatalf("propose: %+v %+v %v", f, v, err)
@@ -49,7 +45,7 @@ func TestDecode(t *testing.T) {
 		if kind == Challenge {
 			payload, _ = json.Marshal(map[string]any{"fact_ref": id, "reason": "conflict", "notes": "x"})
 		}
-		_, v, err := Decode(Incoming{Type: typ, Sender: "bob", MsgID: "v1", Time: t0, Payload: payload})
+		_, v, err := Decode(Incoming{Type: ty(typ), Sender: "bob", MsgID: "v1", Time: t0, Payload: payload})
 		if err != nil || v.Kind != kind || v.FactID != id || v.Voter != "bob" {
 			t.Fatalf("%s: %+v %v", typ, v, err)
 		}
@@ -60,18 +56,18 @@ func TestDecode(t *testing.T) {
 		in   Incoming
 		want error
 	}{
-		{"fact_id mismatch", Incoming{Type: "FACT_PROPOSE", Sender: "a", Time: t0, Payload: proposeJSON("s", "d", 0.5, id)}, ErrInvalidFact},
-		{"no fact", Incoming{Type: "FACT_PROPOSE", Sender: "a", Time: t0, Payload: json.RawMessage(`{}`)}, ErrInvalidFact},
-		{"no confidence", Incoming{Type: "FACT_PROPOSE", Sender: "a", Time: t0, Payload: json.RawMessage(`{"fact":{"statement":"s","domain":"d"}}`)}, ErrInvalidFact},
-		{"confidence out of range", Incoming{Type: "FACT_PROPOSE", Sender: "a", Time: t0, Payload: proposeJSON("s", "d", 1.5, "")}, ErrInvalidFact},
-		{"trailing data", Incoming{Type: "FACT_PROPOSE", Sender: "a", Time: t0, Payload: append(proposeJSON("s", "d", 0.5, ""), []byte(" {}")...)}, ErrInvalidFact},
-		{"not JSON", Incoming{Type: "FACT_CONFIRM", Sender: "a", MsgID: "m", Time: t0, Payload: json.RawMessage(`{`)}, ErrInvalidVote},
-		{"decision mismatch", Incoming{Type: "FACT_CONFIRM", Sender: "a", MsgID: "m", Time: t0, Payload: voteJSON(id, "reject", 0.5)}, ErrInvalidVote},
-		{"vote without confidence", Incoming{Type: "FACT_REJECT", Sender: "a", MsgID: "m", Time: t0, Payload: json.RawMessage(`{"fact_ref":"` + id + `","decision":"reject"}`)}, ErrInvalidVote},
-		{"bad fact_ref", Incoming{Type: "FACT_CONFIRM", Sender: "a", MsgID: "m", Time: t0, Payload: voteJSON("abc", "confirm", 0.5)}, ErrInvalidVote},
-		{"no msg_id", Incoming{Type: "FACT_CONFIRM", Sender: "a", Time: t0, Payload: voteJSON(id, "confirm", 0.5)}, ErrInvalidVote},
-		{"not a knowledge type", Incoming{Type: "DECISION_SHARE", Payload: json.RawMessage(`{}`)}, ErrUnsupportedType},
-		{"unknown type", Incoming{Type: "FACT_MAYBE"}, ErrUnsupportedType},
+		{"fact_id mismatch", Incoming{Type: ty("FACT_PROPOSE"), Sender: "a", Time: t0, Payload: proposeJSON("s", "d", 0.5, id)}, ErrInvalidFact},
+		{"no fact", Incoming{Type: ty("FACT_PROPOSE"), Sender: "a", Time: t0, Payload: json.RawMessage(`{}`)}, ErrInvalidFact},
+		{"no confidence", Incoming{Type: ty("FACT_PROPOSE"), Sender: "a", Time: t0, Payload: json.RawMessage(`{"fact":{"statement":"s","domain":"d"}}`)}, ErrInvalidFact},
+		{"confidence out of range", Incoming{Type: ty("FACT_PROPOSE"), Sender: "a", Time: t0, Payload: proposeJSON("s", "d", 1.5, "")}, ErrInvalidFact},
+		{"trailing data", Incoming{Type: ty("FACT_PROPOSE"), Sender: "a", Time: t0, Payload: append(proposeJSON("s", "d", 0.5, ""), []byte(" {}")...)}, ErrInvalidFact},
+		{"not JSON", Incoming{Type: ty("FACT_CONFIRM"), Sender: "a", MsgID: "m", Time: t0, Payload: json.RawMessage(`{`)}, ErrInvalidVote},
+		{"decision mismatch", Incoming{Type: ty("FACT_CONFIRM"), Sender: "a", MsgID: "m", Time: t0, Payload: voteJSON(id, "reject", 0.5)}, ErrInvalidVote},
+		{"vote without confidence", Incoming{Type: ty("FACT_REJECT"), Sender: "a", MsgID: "m", Time: t0, Payload: json.RawMessage(`{"fact_ref":"` + id + `","decision":"reject"}`)}, ErrInvalidVote},
+		{"bad fact_ref", Incoming{Type: ty("FACT_CONFIRM"), Sender: "a", MsgID: "m", Time: t0, Payload: voteJSON("abc", "confirm", 0.5)}, ErrInvalidVote},
+		{"no msg_id", Incoming{Type: ty("FACT_CONFIRM"), Sender: "a", Time: t0, Payload: voteJSON(id, "confirm", 0.5)}, ErrInvalidVote},
+		{"not a knowledge type", Incoming{Type: ty("DECISION_SHARE"), Payload: json.RawMessage(`{}`)}, ErrUnsupportedType},
+		{"unknown type", Incoming{Type: ty("FACT_MAYBE")}, ErrUnsupportedType},
 	}
 	for _, b := range bad {
 		if f, v, err := Decode(b.in); !errors.Is(err, b.want) || f != nil || v != nil {
@@ -88,7 +84,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("FACT_REJECT", []byte(`{"fact_ref":1}`))
 	f.Add("HELLO", []byte(`null`))
 	f.Fuzz(func(t *testing.T, typ string, payload []byte) {
-		fact, vote, err := Decode(Incoming{Type: typ, Sender: "s", MsgID: "m", Time: t0, Payload: payload})
+		fact, vote, err := Decode(Incoming{Type: ty(typ), Sender: "s", MsgID: "m", Time: t0, Payload: payload})
 		if err != nil {
 			if fact != nil || vote != nil {
 				t.Fatal("result with error")
@@ -111,84 +107,61 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// TestHandlerThroughRouter runs FACT_* messages through the real router
-// (trust gate, routing matrix, TypeMux) into the Store with a real Ledger:
-// a probing newcomer proposes, two anchors confirm, the fact is accepted;
-// a probing peer's vote is gated in but not counted; an untrusted peer's
-// vote never reaches the store.
-func TestHandlerThroughRouter(t *testing.T) {
+// ty parses a type name (either spelling); unknown names are the invalid
+// type 0, which every decoder refuses.
+func ty(name string) envelope.Type {
+	t, _ := envelope.ParseType(name)
+	return t
+}
+
+// TestDecodeMessageOnce: a proposal decodes into its fact and provenance
+// together; a malformed trace refuses both.
+func TestDecodeMessageOnce(t *testing.T) {
+	id := mustID(t, "astro", "the sky is blue")
+	m, err := DecodeMessage(Incoming{Type: envelope.FactPropose, Sender: "alice", MsgID: "m1", Time: t0, Payload: proposeJSON("the sky is blue", "astro", 0.7, id)})
+	if err != nil || m.Fact == nil || m.Provenance == nil || m.Vote != nil || m.Fact.ID != id || m.Provenance.FactID != id || m.Provenance.Proposer != "alice" {
+		t.Fatalf("propose: %+v %v", m, err)
+	}
+	noTrace := json.RawMessage(`{"fact":{"statement":"s","domain":"d","confidence":0.5}}`)
+	if m, err := DecodeMessage(Incoming{Type: envelope.FactPropose, Sender: "a", MsgID: "m", Time: t0, Payload: noTrace}); !errors.Is(err, ErrInvalidProvenance) || m.Fact != nil {
+		t.Fatalf("proposal without trace: %+v %v", m, err)
+	}
+	if m, err := DecodeMessage(Incoming{Type: envelope.FactConfirm, Sender: "b", MsgID: "v", Time: t0, Payload: voteJSON(id, "confirm", 1)}); err != nil || m.Vote == nil || m.Fact != nil {
+		t.Fatalf("vote: %+v %v", m, err)
+	}
+	if _, err := DecodeMessage(Incoming{Type: envelope.Hello, Payload: json.RawMessage(`{}`)}); !errors.Is(err, ErrUnsupportedType) {
+		t.Fatalf("hello: %v", err)
+	}
+}
+
+// TestApplyReturnsChanges: the store hands its status changes back to the
+// caller instead of calling out.
+func TestApplyReturnsChanges(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ring := events.NewRing(256)
-	chk := &events.CheckingSink{Next: ring}
-	em := events.NewEmitter(testPeerID, chk, nil)
-	anchorA, anchorB, newcomer, prober, outcast := fp('1'), fp('2'), fp('3'), fp('4'), fp('5')
-	l, err := trust.OpenLedger(db, trust.LedgerConfig{Anchors: []string{anchorA, anchorB}, Events: em})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{newcomer, prober} {
-		if _, err := l.Apply(p, trust.ValidHandshake, "hello"); err != nil {
+	tv := &trustView{m: map[string]trust.State{"t1": trust.Trusted, "t2": trust.Trusted}}
+	h := openHarness(t, filepath.Join(t.TempDir(), "db"), tv, &fakeClock{t: t0})
+	id := mustID(t, "astro", "the sky is blue")
+	apply := func(typ envelope.Type, sender, msgID string, payload json.RawMessage) []Change {
+		t.Helper()
+		m, err := DecodeMessage(Incoming{Type: typ, Sender: sender, MsgID: msgID, Time: t0, Payload: payload})
+		if err != nil {
 			t.Fatal(err)
 		}
+		c, err := h.s.Apply(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	if _, err := l.Apply(outcast, trust.BadSignature, "hello"); err != nil {
-		t.Fatal(err)
+	if c := apply(envelope.FactPropose, "prop", "p", proposeJSON("the sky is blue", "astro", 0.7, id)); len(c) != 1 || c[0].Result.Status != Proposed {
+		t.Fatalf("proposal changes %+v", c)
 	}
-	ks, err := OpenStore(db, StoreConfig{View: l.State, Events: em})
-	if err != nil {
-		t.Fatal(err)
+	if p, err := h.s.Provenance(id); err != nil || len(p) != 1 {
+		t.Fatalf("provenance %+v %v", p, err)
 	}
-	r := router.New(router.Config{Trust: l, Events: em})
-	kh := Handler{Store: ks}
-	mux := router.TypeMux{}
-	for _, typ := range kh.Types() {
-		mux[typ] = kh
-	}
-	if _, err := r.Register(router.Knowledge, mux); err != nil {
-		t.Fatal(err)
-	}
-	id := mustID(t, "geo", "Paris is the capital of France")
-	now := time.Now()
-	send := func(peer, typ, msgID string, payload json.RawMessage) error {
-		return r.Route(ctx, &router.Message{Peer: peer, Type: typ, MsgID: msgID, Time: now, Channel: "knowledge", Payload: payload})
-	}
-	if err := send(newcomer, "FACT_PROPOSE", "p1", proposeJSON("Paris is the capital of France", "geo", 0.9, id)); err != nil {
-		t.Fatal(err)
-	}
-	if err := send(prober, "FACT_CONFIRM", "v0", voteJSON(id, "confirm", 0.9)); err != nil {
-		t.Fatal(err)
-	}
-	if err := send(outcast, "FACT_CONFIRM", "vx", voteJSON(id, "confirm", 0.9)); !errors.Is(err, envelope.ErrTrustViolation) {
-		t.Fatalf("untrusted vote: %v", err)
-	}
-	if err := send(anchorA, "FACT_CONFIRM", "v1", voteJSON(id, "confirm", 0.9)); err != nil {
-		t.Fatal(err)
-	}
-	if _, r, _ := ks.Fact(id); r.Status != Pending || r.Uncounted != 1 {
-		t.Fatalf("after one anchor: %+v", r)
-	}
-	if err := send(anchorB, "FACTCONFIRM", "v2", voteJSON(id, "confirm", 0.9)); err != nil {
-		t.Fatal(err)
-	}
-	if _, r, _ := ks.Fact(id); r.Status != Accepted {
-		t.Fatalf("after two anchors: %+v", r)
-	}
-	if len(ks.Votes(id)) != 3 {
-		t.Fatalf("votes %+v", ks.Votes(id))
-	}
-	// A malformed vote fails in the handler: error returned, event emitted.
-	if err := send(anchorA, "FACT_REJECT", "v3", voteJSON(id, "confirm", 0.9)); !errors.Is(err, ErrInvalidVote) {
-		t.Fatalf("malformed vote: %v", err)
-	}
-	if ring.Count(EventFactAccepted) != 1 || ring.Count(router.EventRouted) != 5 {
-		t.Fatalf("events: accepted=%d routed=%d", ring.Count(EventFactAccepted), ring.Count(router.EventRouted))
-	}
-	if f := chk.Failures(); len(f) != 0 {
-		t.Fatal(f)
+	apply(envelope.FactConfirm, "t1", "v1", voteJSON(id, "confirm", 1))
+	c := apply(envelope.FactConfirm, "t2", "v2", voteJSON(id, "confirm", 1))
+	if len(c) != 1 || c[0].Result.Status != Accepted || c[0].From != Pending || len(c[0].Result.Confirmers) != 2 {
+		t.Fatalf("quorum changes %+v", c)
 	}
 }

@@ -76,18 +76,6 @@ type Decision struct {
 	Retrospective string    `json:"retrospective"`
 }
 
-type provenancePayload struct {
-	FactID *string `json:"fact_id"`
-	Fact   *struct {
-		Statement string   `json:"statement"`
-		Domain    string   `json:"domain"`
-		Sources   []string `json:"sources"`
-		Context   string   `json:"context"`
-	} `json:"fact"`
-	Trace       *DMPTrace `json:"dmp_trace"`
-	CausalLinks []string  `json:"causal_links"`
-}
-
 type decisionPayload struct {
 	Decision *struct {
 		Choice  string `json:"choice"`
@@ -102,57 +90,68 @@ type decisionPayload struct {
 // causal_links, sources, context) or a DECISION_SHARE. Exactly one result
 // is non-nil on success; other types are ErrUnsupportedType. Like Decode it
 // is safe on unvalidated input and enforces the schema's bounds itself.
+// The receive path uses DecodeMessage, which decodes a proposal once for
+// both its fact and its provenance.
 func DecodeProvenance(in Incoming) (*Provenance, *Decision, error) {
-	t, err := envelope.ParseType(in.Type)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %q", ErrUnsupportedType, clip(in.Type))
-	}
-	switch t {
+	switch in.Type {
 	case envelope.FactPropose:
-		var p provenancePayload
+		var p proposePayload
 		if err := decodeOne(in.Payload, &p); err != nil {
 			return nil, nil, fmt.Errorf("%w: payload: %v", ErrInvalidProvenance, err)
 		}
-		if p.Fact == nil {
-			return nil, nil, fmt.Errorf("%w: payload.fact: required", ErrInvalidProvenance)
-		}
-		if p.Trace == nil {
-			return nil, nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
-		}
-		id, err := FactID(p.Fact.Domain, p.Fact.Statement)
-		if err != nil {
-			return nil, nil, err
-		}
-		if p.FactID != nil && *p.FactID != id {
-			return nil, nil, fmt.Errorf("%w: payload.fact_id: does not match the statement", ErrInvalidFact)
-		}
-		pv := Provenance{FactID: id, MsgID: in.MsgID, Proposer: in.Sender, At: in.Time.UTC(),
-			Sources: nonNilStrings(p.Fact.Sources), Context: p.Fact.Context, Trace: normTrace(*p.Trace),
-			CausalLinks: nonNilStrings(p.CausalLinks)}
-		if err := pv.Validate(); err != nil {
-			return nil, nil, err
-		}
-		return &pv, nil, nil
+		pv, err := provenanceOf(in, &p)
+		return pv, nil, err
 	case envelope.DecisionShare:
-		var p decisionPayload
-		if err := decodeOne(in.Payload, &p); err != nil {
-			return nil, nil, fmt.Errorf("%w: payload: %v", ErrInvalidProvenance, err)
-		}
-		if p.Decision == nil {
-			return nil, nil, fmt.Errorf("%w: payload.decision: required", ErrInvalidProvenance)
-		}
-		if p.Trace == nil {
-			return nil, nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
-		}
-		d := Decision{ID: p.Trace.DecisionID, MsgID: in.MsgID, Sender: in.Sender, At: in.Time.UTC(),
-			Choice: p.Decision.Choice, Outcome: p.Decision.Outcome, Context: p.Decision.Context,
-			Trace: normTrace(*p.Trace), Retrospective: p.Retrospective}
-		if err := d.Validate(); err != nil {
-			return nil, nil, err
-		}
-		return nil, &d, nil
+		d, err := decisionOf(in)
+		return nil, d, err
 	}
-	return nil, nil, fmt.Errorf("%w: %s carries no provenance", ErrUnsupportedType, t)
+	return nil, nil, fmt.Errorf("%w: %s carries no provenance", ErrUnsupportedType, in.Type)
+}
+
+// provenanceOf builds and validates the Provenance of a decoded
+// FACT_PROPOSE.
+func provenanceOf(in Incoming, p *proposePayload) (*Provenance, error) {
+	if p.Fact == nil {
+		return nil, fmt.Errorf("%w: payload.fact: required", ErrInvalidProvenance)
+	}
+	if p.Trace == nil {
+		return nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
+	}
+	id, err := FactID(p.Fact.Domain, p.Fact.Statement)
+	if err != nil {
+		return nil, err
+	}
+	if p.FactID != nil && *p.FactID != id {
+		return nil, fmt.Errorf("%w: payload.fact_id: does not match the statement", ErrInvalidFact)
+	}
+	pv := Provenance{FactID: id, MsgID: in.MsgID, Proposer: in.Sender, At: in.Time.UTC(),
+		Sources: nonNilStrings(p.Fact.Sources), Context: p.Fact.Context, Trace: normTrace(*p.Trace),
+		CausalLinks: nonNilStrings(p.CausalLinks)}
+	if err := pv.Validate(); err != nil {
+		return nil, err
+	}
+	return &pv, nil
+}
+
+// decisionOf decodes and validates a DECISION_SHARE.
+func decisionOf(in Incoming) (*Decision, error) {
+	var p decisionPayload
+	if err := decodeOne(in.Payload, &p); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrInvalidProvenance, err)
+	}
+	if p.Decision == nil {
+		return nil, fmt.Errorf("%w: payload.decision: required", ErrInvalidProvenance)
+	}
+	if p.Trace == nil {
+		return nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
+	}
+	d := Decision{ID: p.Trace.DecisionID, MsgID: in.MsgID, Sender: in.Sender, At: in.Time.UTC(),
+		Choice: p.Decision.Choice, Outcome: p.Decision.Outcome, Context: p.Decision.Context,
+		Trace: normTrace(*p.Trace), Retrospective: p.Retrospective}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // Validate checks a Provenance against the bounds of limits.go.

@@ -32,10 +32,15 @@ const (
 	EventFactRejected  = "web4.knowledge.fact_rejected"
 )
 
-// Change describes a fact whose status changed. For the TrustFSM: an
-// Accepted change earns the proposer trust.FactAccepted (with
+// Change describes a fact whose status changed. Every Store operation that
+// can change a status returns its changes (raft's Ready, in small): the
+// Store applies nothing outside itself, and the caller feeds them to the
+// TrustFSM — an Accepted change earns the proposer trust.FactAccepted (with
 // len(Result.Confirmers) confirmations); a Rejected change with reason
 // ReasonTrustedRejects is a conflict the proposer lost (trust.ConflictLost).
+// A trust change that follows may change statuses again (TrustChanged);
+// each round is finite because a status only moves when votes or the trust
+// view do.
 type Change struct {
 	Fact   Fact
 	From   Status // 0 for a fact seen for the first time
@@ -55,12 +60,6 @@ type StoreConfig struct {
 	Now func() time.Time
 	// Events receives the web4.knowledge.* events; nil discards.
 	Events *events.Emitter
-	// OnStatus, if set, is called for every status change, after the
-	// change is persisted and emitted, on the goroutine that caused it and
-	// with no Store lock held (it may call back into the Store). Calls from
-	// concurrent ingesters may run concurrently. The node uses it to feed
-	// trust.FactAccepted / trust.ConflictLost to the proposer's ledger entry.
-	OnStatus func(Change)
 	// HoldUnknown keeps votes for facts not proposed here yet (up to
 	// MaxOrphanFacts) and counts them when the proposal arrives, instead of
 	// refusing them with ErrUnknownFact. Turn it on where the transport
@@ -86,13 +85,12 @@ func (e *entry) voteList() []Vote {
 
 // Store is the persistent fact and vote store. Safe for concurrent use.
 type Store struct {
-	db       *store.DB
-	rules    Rules
-	ttl      time.Duration
-	view     func(string) trust.State
-	now      func() time.Time
-	em       *events.Emitter
-	onStatus func(Change)
+	db    *store.DB
+	rules Rules
+	ttl   time.Duration
+	view  func(string) trust.State
+	now   func() time.Time
+	em    *events.Emitter
 	// holdUnknown: see StoreConfig.HoldUnknown.
 	holdUnknown bool
 
@@ -109,7 +107,7 @@ func OpenStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 		return nil, errors.New("knowledge: OpenStore: nil store")
 	}
 	s := &Store{db: db, rules: cfg.Rules, ttl: cfg.TTL, view: cfg.View, now: cfg.Now,
-		em: cfg.Events, onStatus: cfg.OnStatus, holdUnknown: cfg.HoldUnknown, entries: map[string]*entry{}}
+		em: cfg.Events, holdUnknown: cfg.HoldUnknown, entries: map[string]*entry{}}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
 	}
@@ -182,43 +180,44 @@ func (s *Store) prepareFact(f Fact) (Fact, error) {
 	return f, nil
 }
 
-// Propose records a proposed fact and returns its tally. Proposing a
-// statement that is already known merges the two (see mergeFact).
-func (s *Store) Propose(ctx context.Context, f Fact) (Result, error) {
-	res, err := s.Ingest(ctx, []Fact{f}, nil)
+// Propose records a proposed fact and returns its tally and the status
+// changes. Proposing a statement that is already known merges the two (see
+// mergeFact).
+func (s *Store) Propose(ctx context.Context, f Fact) (Result, []Change, error) {
+	res, changes, err := s.Ingest(ctx, []Fact{f}, nil)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
-	return res[0], nil
+	return res[0], changes, nil
 }
 
 // Vote records a vote and returns the tally of its fact. A vote for a fact
 // not proposed here is refused with ErrUnknownFact (or, with HoldUnknown,
 // kept for it, returning the zero Result); one cast after the fact's
-// expiry with ErrExpired.
-func (s *Store) Vote(ctx context.Context, v Vote) (Result, error) {
-	res, err := s.Ingest(ctx, nil, []Vote{v})
+// expiry with ErrExpired. The changes are those it caused.
+func (s *Store) Vote(ctx context.Context, v Vote) (Result, []Change, error) {
+	res, changes, err := s.Ingest(ctx, nil, []Vote{v})
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
-	return res[0], nil
+	return res[0], changes, nil
 }
 
 // Ingest validates and records facts and votes in one batch transaction,
 // then re-evaluates the facts they touch. It returns one Result per fact
-// followed by one per vote. Nothing is recorded if any item is invalid,
+// followed by one per vote, and the status changes. Nothing is recorded if any item is invalid,
 // names an unknown fact (ErrUnknownFact) or was cast after its fact's
 // expiry (ErrExpired); a vote may name a fact proposed in the same batch.
-func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Result, error) {
+func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Result, []Change, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prepared := make([]Fact, len(facts))
 	for i, f := range facts {
 		p, err := s.prepareFact(f)
 		if err != nil {
 			s.em.Error("knowledge", "invalid_fact", clip(f.ID), err, map[string]any{"proposer": clip(f.Proposer), "msg_id": clip(f.MsgID)})
-			return nil, fmt.Errorf("facts[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("facts[%d]: %w", i, err)
 		}
 		prepared[i] = p
 	}
@@ -226,20 +225,20 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 	for i, v := range votes {
 		if err := v.Validate(); err != nil {
 			s.em.Error("knowledge", "invalid_vote", clip(v.FactID), err, map[string]any{"voter": clip(v.Voter), "msg_id": clip(v.MsgID)})
-			return nil, fmt.Errorf("votes[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("votes[%d]: %w", i, err)
 		}
 		votes[i].Time = v.Time.UTC()
 	}
 	if err := s.checkRefs(prepared, votes); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.checkLimits(prepared, votes); err != nil {
 		s.em.Error("knowledge", "limit", "", err, nil)
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.persist(prepared, votes); err != nil {
 		s.em.Error("knowledge", "persist_failed", "", err, nil)
-		return nil, err
+		return nil, nil, err
 	}
 
 	s.mu.Lock()
@@ -284,8 +283,7 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 		out = append(out, cloneResult(s.entries[v.FactID].res))
 	}
 	s.mu.Unlock()
-	s.deliver(changes)
-	return out, nil
+	return out, changes, nil
 }
 
 // checkLimits refuses votes that would exceed MaxVotersPerFact or
@@ -416,24 +414,22 @@ func mergeFact(a, b Fact) Fact {
 }
 
 // Reevaluate re-tallies every fact at the current time (expiry, trust view
-// changes) and emits and reports the status changes. It returns how many
-// facts changed status.
-func (s *Store) Reevaluate(ctx context.Context) (int, error) {
+// changes), emits the status changes and returns them.
+func (s *Store) Reevaluate(ctx context.Context) ([]Change, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	s.mu.Lock()
 	changes := s.reevaluateLocked(s.factIDsLocked(func(*entry) bool { return true }), s.now())
 	s.mu.Unlock()
-	s.deliver(changes)
-	return len(changes), nil
+	return changes, nil
 }
 
 // TrustChanged re-tallies the facts proposed or voted on by fp; wire it to
-// trust.Ledger.OnChange. It returns how many facts changed status.
-func (s *Store) TrustChanged(ctx context.Context, fp string) (int, error) {
+// trust.Ledger.OnChange. It returns the status changes.
+func (s *Store) TrustChanged(ctx context.Context, fp string) ([]Change, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	s.mu.Lock()
 	ids := s.factIDsLocked(func(e *entry) bool {
@@ -442,8 +438,7 @@ func (s *Store) TrustChanged(ctx context.Context, fp string) (int, error) {
 	})
 	changes := s.reevaluateLocked(ids, s.now())
 	s.mu.Unlock()
-	s.deliver(changes)
-	return len(changes), nil
+	return changes, nil
 }
 
 func (s *Store) factIDsLocked(pred func(*entry) bool) []string {
@@ -491,15 +486,6 @@ func (s *Store) reevaluateLocked(ids []string, now time.Time) []Change {
 		changes = append(changes, Change{Fact: *e.fact, From: old.Status, Result: cloneResult(res)})
 	}
 	return changes
-}
-
-func (s *Store) deliver(changes []Change) {
-	if s.onStatus == nil {
-		return
-	}
-	for _, c := range changes {
-		s.onStatus(c)
-	}
 }
 
 // Fact returns a fact and its current tally.

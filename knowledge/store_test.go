@@ -54,14 +54,12 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 type harness struct {
-	db      *store.DB
-	s       *Store
-	ring    *events.Ring
-	chk     *events.CheckingSink
-	tv      *trustView
-	clk     *fakeClock
-	mu      sync.Mutex
-	changes []Change
+	db   *store.DB
+	s    *Store
+	ring *events.Ring
+	chk  *events.CheckingSink
+	tv   *trustView
+	clk  *fakeClock
 }
 
 func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock, opts ...func(*StoreConfig)) *harness {
@@ -76,11 +74,6 @@ func openHarness(t *testing.T, path string, tv *trustView, clk *fakeClock, opts 
 		View:   tv.State,
 		Now:    clk.Now,
 		Events: events.NewEmitter(testPeerID, h.chk, clk.Now),
-		OnStatus: func(c Change) {
-			h.mu.Lock()
-			h.changes = append(h.changes, c)
-			h.mu.Unlock()
-		},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -122,7 +115,7 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 
 	f := testFact(t)
 	f.ID = "" // the store computes it
-	res, err := h.s.Propose(ctx, f)
+	res, _, err := h.s.Propose(ctx, f)
 	if err != nil || res.Status != Proposed {
 		t.Fatalf("propose: %+v %v", res, err)
 	}
@@ -131,45 +124,46 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 		t.Fatal("no fact_proposed event")
 	}
 	// A probing vote is recorded, not counted.
-	if res, _ = h.s.Vote(ctx, vote(testFact(t), "p1", Confirm, time.Minute, "v0")); res.Status != Proposed || res.Uncounted != 1 {
+	if res, _, _ = h.s.Vote(ctx, vote(testFact(t), "p1", Confirm, time.Minute, "v0")); res.Status != Proposed || res.Uncounted != 1 {
 		t.Fatalf("probing vote: %+v", res)
 	}
-	if res, _ = h.s.Vote(ctx, vote(testFact(t), "t1", Confirm, time.Minute, "v1")); res.Status != Pending {
+	if res, _, _ = h.s.Vote(ctx, vote(testFact(t), "t1", Confirm, time.Minute, "v1")); res.Status != Pending {
 		t.Fatalf("one confirm: %+v", res)
 	}
 	if h.statusEvents(EventFactConfirmed, id) != 1 {
 		t.Fatal("no fact_confirmed event")
 	}
-	if res, _ = h.s.Vote(ctx, vote(testFact(t), "t2", Confirm, 2*time.Minute, "v2")); res.Status != Accepted {
+	res, changes, _ := h.s.Vote(ctx, vote(testFact(t), "t2", Confirm, 2*time.Minute, "v2"))
+	if res.Status != Accepted {
 		t.Fatalf("two confirms: %+v", res)
 	}
 	ev, ok := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventFactAccepted && e.Subject == id })
 	if !ok || ev.Data["confirmers"] != 2 || ev.Data["from"] != "pending" || ev.Data["proposer"] != "prop" {
 		t.Fatalf("fact_accepted event %+v", ev)
 	}
-	h.mu.Lock()
-	last := h.changes[len(h.changes)-1]
-	h.mu.Unlock()
-	if last.Result.Status != Accepted || last.From != Pending || last.Fact.ID != id || len(last.Result.Confirmers) != 2 {
-		t.Fatalf("OnStatus change %+v", last)
+	if len(changes) != 1 {
+		t.Fatalf("changes %+v", changes)
+	}
+	if last := changes[0]; last.Result.Status != Accepted || last.From != Pending || last.Fact.ID != id || len(last.Result.Confirmers) != 2 {
+		t.Fatalf("returned change %+v", last)
 	}
 	// Duplicate delivery changes nothing and emits nothing.
 	before := h.ring.Total()
-	if res, _ = h.s.Vote(ctx, vote(testFact(t), "t2", Confirm, 2*time.Minute, "v2")); res.Status != Accepted || h.ring.Total() != before {
+	if res, _, _ = h.s.Vote(ctx, vote(testFact(t), "t2", Confirm, 2*time.Minute, "v2")); res.Status != Accepted || h.ring.Total() != before {
 		t.Fatalf("duplicate vote: %+v, %d new events", res, h.ring.Total()-before)
 	}
 	// An older vote arriving late does not replace the newer one.
-	if res, _ = h.s.Vote(ctx, vote(testFact(t), "t2", Challenge, time.Second, "v-old")); res.Status != Accepted {
+	if res, _, _ = h.s.Vote(ctx, vote(testFact(t), "t2", Challenge, time.Second, "v-old")); res.Status != Accepted {
 		t.Fatalf("stale challenge counted: %+v", res)
 	}
 
 	// A second fact: challenged → disputed.
 	g := Fact{Statement: "the moon is cheese", Domain: "astro", Confidence: 0.1, Proposer: "p7", MsgID: "p-2", ProposedAt: t0}
 	gid := mustID(t, g.Domain, g.Statement)
-	if _, err := h.s.Propose(ctx, g); err != nil {
+	if _, _, err := h.s.Propose(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ = h.s.Vote(ctx, Vote{Voter: "t1", FactID: gid, Kind: Challenge, MsgID: "c1", Time: t0.Add(time.Minute)}); res.Status != Disputed {
+	if res, _, _ = h.s.Vote(ctx, Vote{Voter: "t1", FactID: gid, Kind: Challenge, MsgID: "c1", Time: t0.Add(time.Minute)}); res.Status != Disputed {
 		t.Fatalf("challenge: %+v", res)
 	}
 	if h.statusEvents(EventFactDisputed, gid) != 1 {
@@ -178,16 +172,16 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 	// Votes before the fact: kept and counted when it arrives.
 	k := Fact{Statement: "late fact", Domain: "d", Proposer: "t9", ProposedAt: t0}
 	kid := mustID(t, k.Domain, k.Statement)
-	if res, err = h.s.Vote(ctx, Vote{Voter: "t1", FactID: kid, Kind: Confirm, MsgID: "k1", Time: t0}); err != nil || res.Status != 0 {
+	if res, _, err = h.s.Vote(ctx, Vote{Voter: "t1", FactID: kid, Kind: Confirm, MsgID: "k1", Time: t0}); err != nil || res.Status != 0 {
 		t.Fatalf("orphan vote: %+v %v", res, err)
 	}
 	if _, _, ok := h.s.Fact(kid); ok {
 		t.Fatal("orphan vote created a fact")
 	}
-	if _, err := h.s.Vote(ctx, Vote{Voter: "t2", FactID: kid, Kind: Confirm, MsgID: "k2", Time: t0}); err != nil {
+	if _, _, err := h.s.Vote(ctx, Vote{Voter: "t2", FactID: kid, Kind: Confirm, MsgID: "k2", Time: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ = h.s.Propose(ctx, k); res.Status != Accepted {
+	if res, _, _ = h.s.Propose(ctx, k); res.Status != Accepted {
 		t.Fatalf("fact after its votes: %+v", res)
 	}
 
@@ -219,9 +213,9 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 
 	// Trust change: t1 becomes untrusted → the accepted fact drops to pending.
 	tv.Set("t1", trust.Untrusted)
-	n, err := h2.s.TrustChanged(ctx, "t1")
-	if err != nil || n != 3 {
-		t.Fatalf("TrustChanged: %d %v", n, err)
+	ch, err := h2.s.TrustChanged(ctx, "t1")
+	if err != nil || len(ch) != 3 {
+		t.Fatalf("TrustChanged: %d %v", len(ch), err)
 	}
 	if _, r, _ := h2.s.Fact(id); r.Status != Pending {
 		t.Fatalf("after trust change: %+v", r)
@@ -231,15 +225,15 @@ func TestStoreLifecycleAndRestart(t *testing.T) {
 	}
 	// Proposer becomes untrusted → rejected.
 	tv.Set("prop", trust.Untrusted)
-	if n, _ := h2.s.TrustChanged(ctx, "prop"); n != 1 || h2.statusEvents(EventFactRejected, id) != 1 {
-		t.Fatalf("proposer untrusted: %d changes", n)
+	if ch, _ := h2.s.TrustChanged(ctx, "prop"); len(ch) != 1 || h2.statusEvents(EventFactRejected, id) != 1 {
+		t.Fatalf("proposer untrusted: %d changes", len(ch))
 	}
 	// Expiry through Reevaluate.
 	clk.Set(t0.Add(2 * time.Hour))
 	// Both facts without quorum expire: the once-disputed one and the late
 	// fact that lost t1's confirmation.
-	if n, _ := h2.s.Reevaluate(ctx); n != 2 {
-		t.Fatalf("expiry changed %d facts, want 2", n)
+	if ch, _ := h2.s.Reevaluate(ctx); len(ch) != 2 {
+		t.Fatalf("expiry changed %d facts, want 2", len(ch))
 	}
 	if _, r, _ := h2.s.Fact(gid); r.Status != Rejected || r.Reason != ReasonExpired {
 		t.Fatalf("expired fact %+v", r)
@@ -252,14 +246,14 @@ func TestStoreRejectsBadInput(t *testing.T) {
 	f := testFact(t)
 	badFacts := []Fact{{}, {Statement: "x", Domain: "d", Proposer: "p", ProposedAt: t0, Confidence: 2}, {Statement: "\xff", Domain: "d", Proposer: "p", ProposedAt: t0}}
 	for i, bf := range badFacts {
-		if _, err := h.s.Propose(ctx, bf); !errors.Is(err, ErrInvalidFact) {
+		if _, _, err := h.s.Propose(ctx, bf); !errors.Is(err, ErrInvalidFact) {
 			t.Fatalf("bad fact %d: %v", i, err)
 		}
 	}
 	badVotes := []Vote{{}, {Voter: "t1", FactID: f.ID, Kind: 0, MsgID: "m", Time: t0}, {Voter: "t1", FactID: "xyz", Kind: Confirm, MsgID: "m", Time: t0},
 		{Voter: "t1", FactID: f.ID, Kind: Confirm, MsgID: "m", Time: t0, Confidence: -0.1}}
 	for i, bv := range badVotes {
-		if _, err := h.s.Vote(ctx, bv); !errors.Is(err, ErrInvalidVote) {
+		if _, _, err := h.s.Vote(ctx, bv); !errors.Is(err, ErrInvalidVote) {
 			t.Fatalf("bad vote %d: %v", i, err)
 		}
 	}
@@ -267,12 +261,12 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		t.Fatalf("%d error events", n)
 	}
 	// One bad item in a batch: nothing is recorded.
-	if _, err := h.s.Ingest(ctx, []Fact{f}, []Vote{badVotes[1]}); err == nil || len(h.s.Facts()) != 0 {
+	if _, _, err := h.s.Ingest(ctx, []Fact{f}, []Vote{badVotes[1]}); err == nil || len(h.s.Facts()) != 0 {
 		t.Fatal("partial batch recorded")
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := h.s.Propose(cctx, f); !errors.Is(err, context.Canceled) {
+	if _, _, err := h.s.Propose(cctx, f); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
@@ -281,21 +275,21 @@ func TestStoreVoterLimit(t *testing.T) {
 	ctx := context.Background()
 	h := openHarness(t, filepath.Join(t.TempDir(), "db"), &trustView{m: map[string]trust.State{}}, &fakeClock{t: t0})
 	f := testFact(t)
-	if _, err := h.s.Propose(ctx, f); err != nil {
+	if _, _, err := h.s.Propose(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	vs := make([]Vote, MaxVotersPerFact)
 	for i := range vs {
 		vs[i] = Vote{Voter: fmt.Sprintf("x%d", i), FactID: f.ID, Kind: Confirm, MsgID: "m", Time: t0}
 	}
-	if _, err := h.s.Ingest(ctx, nil, vs); err != nil {
+	if _, _, err := h.s.Ingest(ctx, nil, vs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.Vote(ctx, Vote{Voter: "one-too-many", FactID: f.ID, Kind: Confirm, MsgID: "m", Time: t0}); !errors.Is(err, ErrLimit) {
+	if _, _, err := h.s.Vote(ctx, Vote{Voter: "one-too-many", FactID: f.ID, Kind: Confirm, MsgID: "m", Time: t0}); !errors.Is(err, ErrLimit) {
 		t.Fatalf("limit: %v", err)
 	}
 	// An existing voter may still change its vote.
-	if _, err := h.s.Vote(ctx, Vote{Voter: "x1", FactID: f.ID, Kind: Reject, MsgID: "n", Time: t0.Add(time.Second)}); err != nil {
+	if _, _, err := h.s.Vote(ctx, Vote{Voter: "x1", FactID: f.ID, Kind: Reject, MsgID: "n", Time: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -310,7 +304,7 @@ func TestStoreConcurrentIngestConverges(t *testing.T) {
 	clk := &fakeClock{t: t0}
 	h := openHarness(t, path, tv, clk)
 	f := testFact(t)
-	if _, err := h.s.Propose(ctx, f); err != nil {
+	if _, _, err := h.s.Propose(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	voters := []string{"t1", "t2", "t3", "p1", "t4"}
@@ -326,7 +320,7 @@ func TestStoreConcurrentIngestConverges(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := g; i < len(all); i += 8 {
-				if _, err := h.s.Vote(ctx, all[i]); err != nil {
+				if _, _, err := h.s.Vote(ctx, all[i]); err != nil {
 					t.Error(err)
 				}
 			}
@@ -365,34 +359,42 @@ func TestStoreFeedsLedger(t *testing.T) {
 	if _, err := l.Apply(newcomer, trust.ValidHandshake, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	var ks *Store
-	ks, err = OpenStore(db, StoreConfig{View: l.State, Now: clk.Now, OnStatus: func(c Change) {
-		if c.Result.Status == Accepted {
-			if _, err := l.ApplyInput(c.Fact.Proposer, trust.Input{Event: trust.FactAccepted, Cause: c.Fact.MsgID, Confirmations: len(c.Result.Confirmers)}); err != nil {
-				t.Error(err)
-			}
-		}
-	}})
+	ks, err := OpenStore(db, StoreConfig{View: l.State, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The wiring's loop: changes the store returns feed the ledger, and a
+	// ledger transition re-tallies that peer's facts.
+	feed := func(cs []Change) {
+		for _, c := range cs {
+			if c.Result.Status == Accepted {
+				if _, err := l.ApplyInput(c.Fact.Proposer, trust.Input{Event: trust.FactAccepted, Cause: c.Fact.MsgID, Confirmations: len(c.Result.Confirmers)}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
 	cancel := l.OnChange(func(tr trust.Transition) {
-		if _, err := ks.TrustChanged(ctx, tr.Peer); err != nil {
+		cs, err := ks.TrustChanged(ctx, tr.Peer)
+		if err != nil {
 			t.Error(err)
 		}
+		feed(cs)
 	})
 	defer cancel()
 	for i, st := range []string{"fact one", "fact two"} {
 		fct := Fact{Statement: st, Domain: "d", Proposer: newcomer, MsgID: fmt.Sprint("p", i), ProposedAt: t0}
 		id := mustID(t, "d", st)
-		if _, err := ks.Propose(ctx, fct); err != nil {
+		if _, _, err := ks.Propose(ctx, fct); err != nil {
 			t.Fatal(err)
 		}
 		// The newcomer's own probing confirmation of another fact is not counted.
 		for _, a := range anchors {
-			if _, err := ks.Vote(ctx, Vote{Voter: a, FactID: id, Kind: Confirm, MsgID: a[:4] + st, Time: t0}); err != nil {
+			_, cs, err := ks.Vote(ctx, Vote{Voter: a, FactID: id, Kind: Confirm, MsgID: a[:4] + st, Time: t0})
+			if err != nil {
 				t.Fatal(err)
 			}
+			feed(cs)
 		}
 	}
 	if st := l.State(newcomer); st != trust.Trusted {
@@ -401,7 +403,7 @@ func TestStoreFeedsLedger(t *testing.T) {
 	// Its confirmations now count: a fact it confirms with one anchor is accepted.
 	g := Fact{Statement: "fact three", Domain: "d", Proposer: anchors[0], ProposedAt: t0}
 	gid := mustID(t, "d", "fact three")
-	if _, err := ks.Ingest(ctx, []Fact{g}, []Vote{
+	if _, _, err := ks.Ingest(ctx, []Fact{g}, []Vote{
 		{Voter: newcomer, FactID: gid, Kind: Confirm, MsgID: "n3", Time: t0},
 		{Voter: anchors[1], FactID: gid, Kind: Confirm, MsgID: "a3", Time: t0}}); err != nil {
 		t.Fatal(err)
@@ -443,30 +445,30 @@ func TestStoreOrphanLimit(t *testing.T) {
 	for i := range vs {
 		vs[i] = orphan(i)
 	}
-	if _, err := h.s.Ingest(ctx, nil, vs); err != nil {
+	if _, _, err := h.s.Ingest(ctx, nil, vs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.Vote(ctx, orphan(-1)); !errors.Is(err, ErrLimit) {
+	if _, _, err := h.s.Vote(ctx, orphan(-1)); !errors.Is(err, ErrLimit) {
 		t.Fatalf("orphan limit: %v", err)
 	}
 	// A fact with its votes in the same batch is not an orphan.
 	f := Fact{Statement: "with votes", Domain: "d", Proposer: "prop", ProposedAt: t0}
 	fid := mustID(t, "d", "with votes")
-	if _, err := h.s.Ingest(ctx, []Fact{f}, []Vote{{Voter: "t1", FactID: fid, Kind: Confirm, MsgID: "x", Time: t0}}); err != nil {
+	if _, _, err := h.s.Ingest(ctx, []Fact{f}, []Vote{{Voter: "t1", FactID: fid, Kind: Confirm, MsgID: "x", Time: t0}}); err != nil {
 		t.Fatal(err)
 	}
 	// Proposing an orphaned fact frees a slot, also after a restart.
-	if _, err := h.s.Propose(ctx, Fact{Statement: "never proposed 0", Domain: "d", Proposer: "prop", ProposedAt: t0}); err != nil {
+	if _, _, err := h.s.Propose(ctx, Fact{Statement: "never proposed 0", Domain: "d", Proposer: "prop", ProposedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	h2 := openHarness(t, path, tv, clk, holdUnknown)
-	if _, err := h2.s.Vote(ctx, orphan(-1)); err != nil {
+	if _, _, err := h2.s.Vote(ctx, orphan(-1)); err != nil {
 		t.Fatalf("slot not freed: %v", err)
 	}
-	if _, err := h2.s.Vote(ctx, orphan(-2)); !errors.Is(err, ErrLimit) {
+	if _, _, err := h2.s.Vote(ctx, orphan(-2)); !errors.Is(err, ErrLimit) {
 		t.Fatalf("limit after restart: %v", err)
 	}
 }

@@ -13,9 +13,23 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/gossip"
+	"github.com/web4p2p/web4p2p/node/human"
+	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/trust"
 )
+
+// HumanConfig configures the HCP runtime and the AgentLoop (node/human).
+type HumanConfig = human.Config
+
+// LIPConfig configures the LIP runtime (node/learn).
+type LIPConfig = learn.Config
+
+// DefaultHumanConfig returns the SPEC §6/§10 defaults of the human runtime.
+func DefaultHumanConfig() HumanConfig { return human.DefaultConfig() }
+
+// DefaultLIPConfig returns the SPEC §7 defaults of the LIP runtime.
+func DefaultLIPConfig() LIPConfig { return learn.DefaultConfig() }
 
 // HomeEnv names the environment variable that overrides the data directory.
 const HomeEnv = "WEB4P2P_HOME"
@@ -72,10 +86,10 @@ type Config struct {
 	// gossip.DefaultConfig() (hooks are set by the node).
 	Gossip gossip.Config
 	// LIP configures the LIP runtime (fetch allow-list, source tiers,
-	// claim TTL); zero fields take DefaultLIPConfig's values.
+	// claim TTL); zero fields take learn.DefaultConfig's values.
 	LIP LIPConfig
 	// Human configures the HCP runtime and the AgentLoop (mission, pacing,
-	// thresholds); zero fields take DefaultHumanConfig's values.
+	// thresholds); zero fields take human.DefaultConfig's values.
 	Human HumanConfig
 	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
 	// fields take the SPEC defaults.

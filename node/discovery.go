@@ -10,10 +10,10 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 )
 
-// startDiscoveryLocked starts mDNS (if on) and the bootstrap dialers.
+// startDiscovery starts mDNS (if on) and the bootstrap dialers.
 // mDNS failing to start (no multicast-capable interface, as in a sandbox)
 // is reported as an event and the node continues without it.
-func (n *Node) startDiscoveryLocked() {
+func (n *Node) startDiscovery() {
 	if n.cfg.MDNS {
 		svc := mdns.NewMdnsService(n.host, n.cfg.MDNSService, mdnsNotifee{n})
 		if err := svc.Start(); err != nil {
@@ -28,7 +28,7 @@ func (n *Node) startDiscoveryLocked() {
 		if ai.ID == n.id {
 			continue
 		}
-		n.Go(func(ctx context.Context) { n.keepBootstrap(ctx, ai) })
+		n.group.Go(func(ctx context.Context) { n.keepBootstrap(ctx, ai) })
 	}
 }
 
@@ -41,7 +41,7 @@ func (m mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 		return
 	}
 	n.em.Emit("web4.discovery.peer_found", ai.ID.String(), map[string]any{"via": "mdns"})
-	n.Go(func(ctx context.Context) {
+	n.group.Go(func(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := n.Connect(cctx, ai); err != nil && ctx.Err() == nil {

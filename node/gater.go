@@ -6,23 +6,24 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/trust"
 )
 
 // gater refuses connections to and from blacklisted peers (SPEC §4.3:
 // blacklisted → none; connection closed), so a blacklisted peer cannot
 // simply redial and keep gossiping until the handshake notices.
-type gater struct{ n *Node }
+type gater struct {
+	trust *trust.Ledger
+	em    *events.Emitter
+}
 
 func (g gater) blacklisted(p peer.ID) bool {
-	if g.n.trust == nil {
-		return false
-	}
 	fp, err := FingerprintOf(p)
 	if err != nil {
 		return false
 	}
-	return g.n.trust.State(fp) == trust.Blacklisted
+	return g.trust.State(fp) == trust.Blacklisted
 }
 
 // InterceptPeerDial refuses dialling a blacklisted peer.
@@ -37,7 +38,7 @@ func (g gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 // InterceptSecured refuses a blacklisted peer once Noise/TLS has proven who it is.
 func (g gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	if g.blacklisted(p) {
-		g.n.em.Emit("web4.node.connection_refused", p.String(), map[string]any{"reason": "blacklisted"})
+		g.em.Emit("web4.node.connection_refused", p.String(), map[string]any{"reason": "blacklisted"})
 		return false
 	}
 	return true

@@ -3,12 +3,10 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
+	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/hcp"
 )
@@ -45,13 +44,14 @@ func (h *humanNode) start() {
 	h.t.Helper()
 	h.ring = events.NewRing(2048)
 	h.chk = &events.CheckingSink{Next: h.ring}
-	n, err := New(Config{DataDir: h.dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, APIAddr: "127.0.0.1:0",
-		Sinks: []events.Sink{h.chk}})
+	cfg := Config{DataDir: h.dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, APIAddr: "127.0.0.1:0",
+		Sinks: []events.Sink{h.chk}}
+	if h.hc != nil {
+		cfg.Human = *h.hc
+	}
+	n, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
-	}
-	if h.hc != nil {
-		n.SetHumanConfig(*h.hc)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -164,7 +164,7 @@ func TestHumanStateValidationNamesTheField(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(body, "extra") {
 		t.Errorf("unknown field: %d %s", code, body)
 	}
-	var st HumanStatus
+	var st human.Status
 	if code, body := h.call("POST", "/v1/human/state", strings.Replace(stateJSON, "%s", "55", 1), &st); code != http.StatusOK {
 		t.Fatalf("valid state refused: %d %s", code, body)
 	}
@@ -187,7 +187,7 @@ func TestHumanConsentHoldsThenReleasesThroughAPI(t *testing.T) {
 	h := startHumanNode(t, t.TempDir(), nil)
 
 	// Before the human said anything, consent is not given: held.
-	var res HumanIntentResult
+	var res human.IntentResult
 	if code, body := h.call("POST", "/v1/human/intent", map[string]any{"goal": "request", "topic": "work"}, &res); code != http.StatusOK {
 		t.Fatalf("intent: %d %s", code, body)
 	}
@@ -209,7 +209,7 @@ func TestHumanConsentHoldsThenReleasesThroughAPI(t *testing.T) {
 	}
 	held := res.MsgID
 	h.waitEvent(ctx, hcp.EventConsentBlocked, func(e events.Event) bool { return e.Subject == held })
-	var st HumanStatus
+	var st human.Status
 	h.call("GET", "/v1/human/state", nil, &st)
 	if st.Held != 1 {
 		t.Fatalf("held = %d, want 1", st.Held)
@@ -233,7 +233,7 @@ func TestHumanConsentHoldsThenReleasesThroughAPI(t *testing.T) {
 		t.Fatalf("after grant: %+v", st)
 	}
 	waitWhy(ctx, t, h.n, held)
-	chain, err := h.n.Why(held)
+	chain, err := h.n.Human().Why(held)
 	if err != nil || len(chain) == 0 || chain[len(chain)-1].ID != held {
 		t.Fatalf("why %s: %v %+v", held, err, chain)
 	}
@@ -256,7 +256,7 @@ func TestHumanDriftAsksForDecisionPacedAndWhySurvivesRestart(t *testing.T) {
 	}
 	var offMission []string
 	for _, topic := range []string{"play", "games", "travel"} {
-		res, err := h.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal})
+		res, err := h.n.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal})
 		if err != nil || res.Status != "accepted" {
 			t.Fatalf("intent %s: %v %+v", topic, err, res)
 		}
@@ -266,14 +266,14 @@ func TestHumanDriftAsksForDecisionPacedAndWhySurvivesRestart(t *testing.T) {
 	if d, _ := drift.Data["drift"].(float64); d != 1 {
 		t.Fatalf("drift = %v, want 1", drift.Data["drift"])
 	}
-	h.waitEvent(ctx, EventDecisionRequested, nil)
+	h.waitEvent(ctx, human.EventDecisionRequested, nil)
 	h.waitEvent(ctx, hcp.EventPromptPaced, nil)
-	if _, ok := h.ring.WaitFor(alreadyDone, func(e events.Event) bool { return e.Type == EventPrompt }); ok {
+	if _, ok := h.ring.WaitFor(alreadyDone, func(e events.Event) bool { return e.Type == human.EventPrompt }); ok {
 		t.Fatal("an overloaded human was prompted")
 	}
 
 	var pend struct {
-		Decisions []PendingDecision `json:"decisions"`
+		Decisions []human.PendingDecision `json:"decisions"`
 	}
 	h.call("GET", "/v1/human/decisions", nil, &pend)
 	if len(pend.Decisions) != 1 || pend.Decisions[0].Paced != hcp.Suppress.String() || len(pend.Decisions[0].Alternatives) == 0 {
@@ -340,7 +340,7 @@ func TestHumanDriftAsksForDecisionPacedAndWhySurvivesRestart(t *testing.T) {
 	h.start()
 	check("after restart")
 	// The human's state (and so consent) survives the restart too.
-	var st HumanStatus
+	var st human.Status
 	h.call("GET", "/v1/human/state", nil, &st)
 	if !strings.Contains(string(st.Human), `"overloaded"`) || !strings.Contains(string(st.Human), `"granted"`) {
 		t.Fatalf("state after restart: %s", st.Human)
@@ -349,13 +349,13 @@ func TestHumanDriftAsksForDecisionPacedAndWhySurvivesRestart(t *testing.T) {
 
 func TestRecordFactWhy(t *testing.T) {
 	h := startHumanNode(t, t.TempDir(), nil)
-	if err := h.n.RecordFact("msg-proposal", nil, "proposal"); err != nil {
+	if err := h.n.Human().RecordFact("msg-proposal", nil, "proposal"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.n.RecordFact("fact-1", []string{"msg-proposal"}, "fact accepted"); err != nil {
+	if err := h.n.Human().RecordFact("fact-1", []string{"msg-proposal"}, "fact accepted"); err != nil {
 		t.Fatal(err)
 	}
-	chain, err := h.n.Why("fact-1")
+	chain, err := h.n.Human().Why("fact-1")
 	if err != nil || len(chain) != 2 || chain[0].ID != "msg-proposal" || chain[1].ID != "fact-1" {
 		t.Fatalf("why fact: %v %+v", err, chain)
 	}
@@ -368,7 +368,7 @@ func waitWhy(ctx context.Context, t *testing.T, n *Node, id string) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := n.Why(id); err == nil {
+		if _, err := n.Human().Why(id); err == nil {
 			return
 		}
 		select {
@@ -383,7 +383,7 @@ func TestWhyFactFromKnowledgeProvenance(t *testing.T) {
 	ctx := humanCtx(t)
 	h := startHumanNode(t, t.TempDir(), nil)
 	// The proposal was caused by a decision the human made earlier.
-	if err := h.n.RecordFact("human-decision-1", nil, "the human chose to verify the claim"); err != nil {
+	if err := h.n.Human().RecordFact("human-decision-1", nil, "the human chose to verify the claim"); err != nil {
 		t.Fatal(err)
 	}
 	factID := strings.Repeat("ab", 32)
@@ -396,7 +396,7 @@ func TestWhyFactFromKnowledgeProvenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := h.n.Why(factID)
+	chain, err := h.n.Human().Why(factID)
 	if err != nil || len(chain) != 3 {
 		t.Fatalf("why fact: %v %+v", err, chain)
 	}
@@ -404,69 +404,9 @@ func TestWhyFactFromKnowledgeProvenance(t *testing.T) {
 		chain[1].Trace.Alternatives[0] != "ignore it" || chain[2].ID != factID || chain[2].Causes[0] != "msg-propose-1" {
 		t.Fatalf("chain: %+v", chain)
 	}
-	if _, err := h.n.Why(strings.Repeat("cd", 32)); !errors.Is(err, agentloop.ErrNotFound) {
+	if _, err := h.n.Human().Why(strings.Repeat("cd", 32)); !errors.Is(err, agentloop.ErrNotFound) {
 		t.Fatalf("unknown fact: %v", err)
 	}
-}
-
-// FuzzHumanAPIBodies feeds arbitrary bodies to the parsers of the human
-// endpoints: nothing panics, every refusal is a 4xx API error, and every
-// accepted body carries valid enums and builds a signed envelope or fails
-// with an error the API reports as 400.
-func FuzzHumanAPIBodies(f *testing.F) {
-	for _, s := range []string{
-		`{"goal":"request","topic":"work","priority":"high","context":"c"}`,
-		`{"goal":"resolve_conflict","topic":"work"}`,
-		`{"goal":"conquer","topic":"work"}`,
-		`{"consent":"limited","scope":["topic:work"],"expires":"2026-11-25T10:00:00Z"}`,
-		`{"consent":"granted","expires":"tomorrow"}`,
-		`{"choice":"approve","rationale":"r","alternatives":["a"]}`,
-		`{"choice":"approve"}`,
-		`{"choice":"maybe","rationale":"r","alternatives":[]}`,
-		`{"topic":""}`, `{}`, `[]`, `null`, `{"goal":1}`, `{"goal":"request"} x`, ``, `{"extra":true}`,
-	} {
-		f.Add([]byte(s))
-	}
-	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
-	b := &hcp.Builder{Key: key, AgentID: "human@fuzz", Human: func() envelope.Human {
-		return envelope.Human{Presence: envelope.Diffuse, Affect: envelope.Calm, Clarity: 50, Pressure: 50,
-			Consent: envelope.ConsentGranted, ConsentScope: []string{}}
-	}}
-	to := hcp.To{AgentID: "fuzz", Fingerprint: strings.Repeat("0", 64)}
-	refused := func(t *testing.T, what string, err error) {
-		t.Helper()
-		if ae := humanAPIError(err); ae.Status < 400 || ae.Status >= 500 {
-			t.Fatalf("%s: %v reported as %d", what, err, ae.Status)
-		}
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		req := func() *http.Request { return httptest.NewRequest("POST", "/", bytes.NewReader(raw)) }
-		if in, err := parseIntentBody(req()); err != nil {
-			refused(t, "intent body", err)
-		} else {
-			if in.Goal < hcp.GoalAlign || in.Goal > hcp.GoalResolveConflict || in.Priority < hcp.PriorityLow || in.Priority > hcp.PrioritySafety {
-				t.Fatalf("accepted invalid enums: %+v", in)
-			}
-			if _, err := b.Intent(to, in); err != nil {
-				refused(t, "intent build", err)
-			}
-		}
-		if c, _, _, err := parseConsentBody(req()); err != nil {
-			refused(t, "consent body", err)
-		} else if c < envelope.ConsentGranted || c > envelope.ConsentRevoked {
-			t.Fatalf("accepted consent %d", c)
-		}
-		if d, err := parseDecisionBody(req()); err != nil {
-			refused(t, "decision body", err)
-		} else {
-			if d.Choice != "approve" && d.Choice != "reject" {
-				t.Fatalf("accepted choice %q", d.Choice)
-			}
-			if _, err := b.Decision(to, d); err != nil {
-				refused(t, "decision build", err)
-			}
-		}
-	})
 }
 
 // BenchmarkHumanIntent measures the whole human path of an intent — sign
@@ -483,22 +423,22 @@ func BenchmarkHumanIntent(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+	if _, err := n.Human().SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
 		b.Fatal(err)
 	}
 	in := hcp.Intent{Goal: hcp.GoalRequest, Topic: "work", Priority: hcp.PriorityNormal}
-	bld := n.human.builder()
+	bld := n.Human().Builder()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		if _, err := bld.Intent(n.human.to(), in); err != nil {
+		if _, err := bld.Intent(n.Human().To(), in); err != nil {
 			b.Fatal(err)
 		}
 	}
 	base := time.Since(start)
 	start = time.Now()
 	for i := 0; i < b.N; i++ {
-		if _, err := n.HumanIntent(ctx, in); err != nil {
+		if _, err := n.Human().Intent(ctx, in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -527,7 +467,7 @@ func TestHumanDeferredPromptIsRetried(t *testing.T) {
 	intents := func(topics ...string) {
 		t.Helper()
 		for _, topic := range topics {
-			res, err := h.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal})
+			res, err := h.n.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal})
 			if err != nil || res.Status != "accepted" {
 				t.Fatalf("intent %s: %v %+v", topic, err, res)
 			}
@@ -541,7 +481,7 @@ func TestHumanDeferredPromptIsRetried(t *testing.T) {
 		h.ring.WaitFor(ctx.Done(), func(events.Event) bool {
 			ids = ids[:0]
 			for _, e := range h.ring.Events() {
-				if e.Type == EventDecisionRequested {
+				if e.Type == human.EventDecisionRequested {
 					ids = append(ids, e.Subject)
 				}
 			}
@@ -554,12 +494,12 @@ func TestHumanDeferredPromptIsRetried(t *testing.T) {
 	}
 	intents("play", "games")
 	first := requested(1)
-	h.waitEvent(ctx, EventPrompt, func(e events.Event) bool { return e.Subject == first })
+	h.waitEvent(ctx, human.EventPrompt, func(e events.Event) bool { return e.Subject == first })
 	intents("work", "work", "play", "games") // the alarm clears, then rises again
 	second := requested(2)
 	h.waitEvent(ctx, hcp.EventPromptPaced, func(e events.Event) bool { return e.Data["outcome"] == hcp.Defer.String() })
-	h.waitEvent(ctx, EventPrompt, func(e events.Event) bool { return e.Subject == second })
-	pend, err := h.n.PendingDecisions()
+	h.waitEvent(ctx, human.EventPrompt, func(e events.Event) bool { return e.Subject == second })
+	pend, err := h.n.Human().PendingDecisions()
 	if err != nil || len(pend) != 2 || pend[1].ID != second || pend[1].Paced != hcp.Allow.String() {
 		t.Fatalf("pending after retry: %v %+v", err, pend)
 	}
@@ -571,20 +511,20 @@ func TestHumanDeferredPromptIsRetried(t *testing.T) {
 func TestHumanHeldIntentSurvivesRestart(t *testing.T) {
 	ctx := humanCtx(t)
 	h := startHumanNode(t, t.TempDir(), nil)
-	if _, err := h.n.SetConsent(ctx, envelope.ConsentLimited, []string{"topic:work"}, time.Time{}); err != nil {
+	if _, err := h.n.Human().SetConsent(ctx, envelope.ConsentLimited, []string{"topic:work"}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.n.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "play", Priority: hcp.PriorityLow})
+	res, err := h.n.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "play", Priority: hcp.PriorityLow})
 	if err != nil || res.Status != "held" {
 		t.Fatalf("intent: %v %+v", err, res)
 	}
 	h.stop()
 	h.start()
-	st, err := h.n.HumanStatus()
+	st, err := h.n.Human().Status()
 	if err != nil || st.Held != 1 || !strings.Contains(string(st.Human), `"limited"`) {
 		t.Fatalf("after restart: %v %+v %s", err, st, st.Human)
 	}
-	if _, err := h.n.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+	if _, err := h.n.Human().SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	h.waitEvent(ctx, hcp.EventActionReleased, func(e events.Event) bool { return e.Subject == res.MsgID })

@@ -19,6 +19,7 @@ import (
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/node/gossip"
+	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/lip"
 	"github.com/web4p2p/web4p2p/protocols/router"
@@ -114,11 +115,10 @@ func (l *lipNode) start() {
 	l.ring = events.NewRing(4096)
 	l.chk = &events.CheckingSink{Next: l.ring}
 	n, err := New(Config{DataDir: l.dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, APIAddr: "127.0.0.1:0",
-		Sinks: []events.Sink{l.chk}})
+		Sinks: []events.Sink{l.chk}, LIP: l.cfg})
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	n.SetLIPConfig(l.cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.Start(ctx); err != nil {
@@ -196,7 +196,7 @@ func TestLIPLearnThroughAPI(t *testing.T) {
 	w := newLipWeb(t)
 	l := startLIPNode(t, t.TempDir(), testLIPConfig())
 
-	var res LearnResult
+	var res learn.Result
 	if code, raw := l.call("POST", "/v1/lip/learn", learnBody(w.url("news.test", "/claims.json")), &res); code != 200 {
 		t.Fatalf("learn: %d %s", code, raw)
 	}
@@ -213,7 +213,7 @@ func TestLIPLearnThroughAPI(t *testing.T) {
 		t.Fatalf("fact %s not proposed by us: %+v %v", factID, f, ok)
 	}
 
-	var blog LearnResult
+	var blog learn.Result
 	if code, raw := l.call("POST", "/v1/lip/learn", learnBody(w.url("blog.test", "/blog.html"), "The Moon is made of cheese."), &blog); code != 200 {
 		t.Fatalf("learn blog: %d %s", code, raw)
 	}
@@ -289,7 +289,7 @@ func TestLIPAPIRefusesForbiddenURI(t *testing.T) {
 	if dials.Load() != 0 {
 		t.Fatalf("%d connections attempted for refused URIs", dials.Load())
 	}
-	if cs, _ := l.n.LIPClaims(0); len(cs) != 0 {
+	if cs, _ := l.n.LIP().Claims(0); len(cs) != 0 {
 		t.Fatalf("claims queued: %+v", cs)
 	}
 	if fs := l.n.Knowledge().Facts(); len(fs) != 0 {
@@ -305,14 +305,14 @@ func TestLIPExpiryAndRestartKeepsQueue(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testLIPConfig()
 	l := startLIPNode(t, dir, cfg)
-	res, err := l.n.Learn(ctx, LearnRequest{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
+	res, err := l.n.LIP().Learn(ctx, learn.Request{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
 	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Pending {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
 	id := res.Claims[0].ID
 	l.stop()
 	l.start()
-	cs, err := l.n.LIPClaims(lip.Pending)
+	cs, err := l.n.LIP().Claims(lip.Pending)
 	if err != nil || len(cs) != 1 || cs[0].ID != id {
 		t.Fatalf("after restart: %+v %v", cs, err)
 	}
@@ -320,7 +320,7 @@ func TestLIPExpiryAndRestartKeepsQueue(t *testing.T) {
 
 	cfg.TTL = 200 * time.Millisecond
 	short := startLIPNode(t, t.TempDir(), cfg)
-	res, err = short.n.Learn(ctx, LearnRequest{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
+	res, err = short.n.LIP().Learn(ctx, learn.Request{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
@@ -328,7 +328,7 @@ func TestLIPExpiryAndRestartKeepsQueue(t *testing.T) {
 	if ev.Data["reason"] != lip.ReasonExpired.String() {
 		t.Fatalf("reject: %v", ev.Data)
 	}
-	if e, _ := short.n.lip.queue.Get(res.Claims[0].ID); e.State != lip.Rejected || e.Reason != lip.ReasonExpired {
+	if e, _ := short.n.LIP().Queue().Get(res.Claims[0].ID); e.State != lip.Rejected || e.Reason != lip.ReasonExpired {
 		t.Fatalf("entry: %v/%v", e.State, e.Reason)
 	}
 }
@@ -341,24 +341,24 @@ func TestLIPHandlerRechecksPeerEvidence(t *testing.T) {
 	w := newLipWeb(t)
 	a := startLIPNode(t, t.TempDir(), testLIPConfig())
 	b := startLIPNode(t, t.TempDir(), testLIPConfig())
-	res, err := a.n.Learn(ctx, LearnRequest{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
+	res, err := a.n.LIP().Learn(ctx, learn.Request{URI: w.url("blog.test", "/blog.html"), Statements: []string{"Water boils at 100 degrees at sea level."}})
 	if err != nil || res.Shared == "" {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
 	// The envelope a peer would have received from a's gossip.
-	learned, err := a.n.lip.learner.Learn(ctx, lip.FetchPayload{URI: res.URI, Constraints: []string{"Water boils at 100 degrees at sea level."}})
+	learned, err := a.n.LIP().Learner().Learn(ctx, lip.FetchPayload{URI: res.URI, Constraints: []string{"Water boils at 100 degrees at sea level."}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := a.n.lipBuilder().Evidence(lip.Broadcast, learned.Provenance, learned.Evidence)
+	msg, err := a.n.lipBuilder(a.n.Peers()).Evidence(lip.Broadcast, learned.Provenance, learned.Evidence)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.n.lipHandler().Handle(ctx, lipMsg(msg.Env)); err != nil {
+	if err := b.n.LIP().Handler().Handle(ctx, lipMsg(msg.Env)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitEvent(ctx, "web4.lip.evidence_shared", nil)
-	cs, _ := b.n.LIPClaims(0)
+	cs, _ := b.n.LIP().Claims(0)
 	if len(cs) != 1 || cs[0].Claim.Origin != "" || len(cs[0].Corroborations) != 1 || cs[0].Corroborations[0].Peer != a.n.Fingerprint() {
 		t.Fatalf("b's queue: %+v", cs)
 	}
@@ -368,7 +368,7 @@ func TestLIPHandlerRechecksPeerEvidence(t *testing.T) {
 	}
 	forged := *msg.Env
 	forged.Payload = json.RawMessage(`{"claims":[{"fact_id":"00","statement":"x","domain":"web","verdict":"true","confidence":1}],"evidence":[],"confidence":1,"extraction_notes":"","content_sha256":"` + strings.Repeat("0", 64) + `"}`)
-	if err := b.n.lipHandler().Handle(ctx, lipMsg(&forged)); err != nil {
+	if err := b.n.LIP().Handler().Handle(ctx, lipMsg(&forged)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitEvent(ctx, "web4.lip.evidence_refused", nil)
@@ -398,8 +398,7 @@ func pollUntil(ctx context.Context, cond func() bool) bool {
 // lipMsg is the router message of a gossiped LIP envelope, as Route hands
 // it to the Knowledge route's handler.
 func lipMsg(env *envelope.Envelope) *router.Message {
-	return &router.Message{Peer: env.Sender.Fingerprint, Channel: gossip.TopicKnowledge, Type: env.Type.String(), Kind: env.Type,
-		MsgID: env.MsgID, Envelope: env, Payload: env.Payload, Time: env.Timestamp}
+	return &router.Message{Env: env, Peer: env.Sender.Fingerprint, Channel: gossip.TopicKnowledge}
 }
 
 // FuzzLIPPeerMessage feeds arbitrary payloads and source blocks as a
@@ -420,11 +419,11 @@ func FuzzLIPPeerMessage(f *testing.F) {
 	}
 	cfg.FetchTimeout = time.Second
 	l := startLIPNode(f, f.TempDir(), cfg)
-	good, err := l.n.lip.learner.Learn(context.Background(), lip.FetchPayload{URI: w.url("blog.test", "/blog.html"), Constraints: []string{"Water boils at 100 degrees at sea level."}})
+	good, err := l.n.LIP().Learner().Learn(context.Background(), lip.FetchPayload{URI: w.url("blog.test", "/blog.html"), Constraints: []string{"Water boils at 100 degrees at sea level."}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	msg, err := l.n.lipBuilder().Evidence(lip.Broadcast, good.Provenance, good.Evidence)
+	msg, err := l.n.lipBuilder(l.n.Peers()).Evidence(lip.Broadcast, good.Provenance, good.Evidence)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -447,11 +446,11 @@ func FuzzLIPPeerMessage(f *testing.F) {
 			env.Source = &src
 		}
 		if env.Type == envelope.LIPEvidence {
-			l.n.lip.onEvidence(ctx, &env)
+			l.n.LIP().Evidence(ctx, &env)
 		} else {
-			_ = l.n.lipHandler().Handle(ctx, lipMsg(&env))
+			_ = l.n.LIP().Handler().Handle(ctx, lipMsg(&env))
 		}
-		for _, e := range l.n.lip.queue.List(lip.Accepted) {
+		for _, e := range l.n.LIP().Queue().List(lip.Accepted) {
 			if e.Claim.Origin != "" && len(e.Support) < 2 {
 				t.Fatalf("accepted a peer's claim on its word: %+v", e)
 			}
@@ -478,14 +477,14 @@ func BenchmarkLIPLearn(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		if _, err := l.n.lip.learner.Learn(ctx, lip.FetchPayload{URI: uri, Constraints: stmts}); err != nil {
+		if _, err := l.n.LIP().Learner().Learn(ctx, lip.FetchPayload{URI: uri, Constraints: stmts}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	base := time.Since(start)
 	start = time.Now()
 	for i := 0; i < b.N; i++ {
-		res, err := l.n.Learn(ctx, LearnRequest{URI: uri, Statements: stmts})
+		res, err := l.n.LIP().Learn(ctx, learn.Request{URI: uri, Statements: stmts})
 		if err != nil || res.Shared == "" {
 			b.Fatalf("learn: %+v %v", res, err)
 		}
@@ -503,16 +502,16 @@ func TestLIPRetractWithdrawsConfirmation(t *testing.T) {
 	ctx := lipCtx(t)
 	w := newLipWeb(t)
 	l := startLIPNode(t, t.TempDir(), testLIPConfig())
-	res, err := l.n.Learn(ctx, LearnRequest{URI: w.url("news.test", "/claims.json")})
+	res, err := l.n.LIP().Learn(ctx, learn.Request{URI: w.url("news.test", "/claims.json")})
 	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Accepted {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
 	factID := envelope.FactID("geo", "Paris is the capital of France.")
 	l.waitEvent(ctx, "web4.lip.fact_confirmed", func(e events.Event) bool { return e.Data["fact_id"] == factID })
-	if !l.n.lip.confirmed(factID) {
+	if !confirmedBy(l.n, factID) {
 		t.Fatal("no confirmation recorded")
 	}
-	if _, err := l.n.lip.queue.Retract(ctx, res.Claims[0].ID, "found false"); err != nil {
+	if _, err := l.n.LIP().Queue().Retract(ctx, res.Claims[0].ID, "found false"); err != nil {
 		t.Fatal(err)
 	}
 	l.waitEvent(ctx, "web4.lip.reject_issued", func(e events.Event) bool { return e.Data["claim_id"] == res.Claims[0].ID })
@@ -525,7 +524,7 @@ func TestLIPRetractWithdrawsConfirmation(t *testing.T) {
 	if len(ours) != 1 || ours[0].Kind != knowledge.Reject {
 		t.Fatalf("our votes after the retraction: %+v", ours)
 	}
-	if tier, _ := l.n.LIPTier("news.test"); tier != envelope.TierMedium {
+	if tier, _ := l.n.LIP().Tier("news.test"); tier != envelope.TierMedium {
 		t.Fatalf("news.test tier %v after a retraction, want medium", tier)
 	}
 }
@@ -547,7 +546,7 @@ func TestLIPQueryThroughSearchURL(t *testing.T) {
 	cfg := testLIPConfig()
 	cfg.SearchURL = "http://news.test:" + port + "/search?q={query}"
 	l := startLIPNode(t, t.TempDir(), cfg)
-	var res LearnResult
+	var res learn.Result
 	if code, raw := l.call("POST", "/v1/lip/learn", `{"query":"capital of france"}`, &res); code != 200 {
 		t.Fatalf("learn query: %d %s", code, raw)
 	}
@@ -560,4 +559,14 @@ func TestLIPQueryThroughSearchURL(t *testing.T) {
 	if code == 200 || !strings.Contains(string(raw), "query") {
 		t.Fatalf("query without a search URL: %d %s", code, raw)
 	}
+}
+
+// confirmedBy reports whether n's latest vote on factID is a confirmation.
+func confirmedBy(n *Node, factID string) bool {
+	for _, v := range n.Knowledge().Votes(factID) {
+		if v.Voter == n.Fingerprint() {
+			return v.Kind == knowledge.Confirm
+		}
+	}
+	return false
 }

@@ -8,22 +8,23 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/internal/lifecycle"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
-	"github.com/web4p2p/web4p2p/node/gossip"
-	"github.com/web4p2p/web4p2p/node/rtt"
-	"github.com/web4p2p/web4p2p/protocols/cip"
-	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/node/human"
+	"github.com/web4p2p/web4p2p/node/learn"
+	"github.com/web4p2p/web4p2p/node/mesh"
+	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/protocols/router"
 	"github.com/web4p2p/web4p2p/trust"
 )
@@ -38,55 +39,45 @@ type Node struct {
 	key    crypto.PrivKey
 	edKey  ed25519.PrivateKey
 	id     peer.ID
+	fp     string
 	reg    *prometheus.Registry
 	em     *events.Emitter
 	jsonl  *events.JSONLines
-
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	host    host.Host
-	db      *store.DB
-	mdns    interface{ Close() error }
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closers []func() error // run in reverse order by Close
-	startAt time.Time
-
-	rttCfg rtt.Config
-	rtt    *rtt.Service
-	sess   sessions
-	trust  *trust.Ledger
-	fp     string
 	broker *events.Broker
-	peers  peerTable
 
-	replay          *envelope.ReplayCache
-	router          *router.Router
-	validator       *envelope.Validator
-	gossipValidator *envelope.Validator
-	knowledge       *knowledge.Store
-	gossip          *gossip.Gossip
-	attestBook      *trust.AttestationBook
-	detector        *trust.Detector
-
-	intentWaiters sync.Map // msg_id of a sent INTENT → chan cip.IntentReply
-	// intentHook, if set, decides INTENT requests when not overloaded
-	// (the AgentLoop plugs in here).
-	intentHook func(ctx context.Context, from string, req cip.IntentRequest) (cip.Decision, string)
-
-	// lip is the LIP runtime (fetcher, extractors, tiers, liminal queue);
-	// see lip.go.
-	lip *lipRuntime
-	// human is the HCP runtime (consent gate, pacing, human key) and the
-	// AgentLoop; see human.go.
-	human *humanRuntime
-
-	apiRoutes []apiRoute
+	// mu guards the lifecycle flags and the fields Start sets for
+	// accessors (host, db, apiAddr, startAt). It is a leaf: never held
+	// while building, starting or closing anything.
+	mu        sync.Mutex
+	starting  bool
+	started   bool
+	closed    bool
+	startDone chan struct{} // closed when Start returns
+	closeDone chan struct{} // closed when Close has finished
+	host      host.Host
+	db        *store.DB
 	apiAddr   string
-	// loadOverride, when set (tests, the demo), replaces the measured LRI.
-	loadOverride func() int
+	startAt   time.Time
+
+	// group runs every goroutine of the node and its runtimes; closers
+	// run in reverse order after it has stopped. Both belong to the
+	// goroutine running Start, then to the one running Close.
+	group   *lifecycle.Group
+	closers []func() error
+
+	// rt holds the runtimes, published once all are built.
+	rt atomic.Pointer[runtimes]
+}
+
+// runtimes are the node's components, built by Start.
+type runtimes struct {
+	trust     *trust.Ledger
+	router    *router.Router
+	knowledge *knowledge.Store
+	peers     *peers.Runtime
+	mesh      *mesh.Runtime
+	human     *human.Runtime
+	learn     *learn.Runtime
 }
 
 // New validates cfg and loads (or creates) the identity. It opens no socket.
@@ -119,10 +110,7 @@ func New(cfg Config) (*Node, error) {
 		s := id.String()
 		cfg.AgentID = "agent-" + s[len(s)-8:]
 	}
-	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: events.NewRegistry(), rttCfg: cfg.RTT}
-	if n.rttCfg.HandshakeTimeout == 0 {
-		n.rttCfg = rtt.DefaultConfig()
-	}
+	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: events.NewRegistry(), closeDone: make(chan struct{})}
 	if n.fp, err = FingerprintOf(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
@@ -145,6 +133,158 @@ func New(cfg Config) (*Node, error) {
 // eventsRetained is how many recent events the node keeps for the control
 // API's recent list and SSE resume.
 const eventsRetained = 4096
+
+// edKeyOf converts the libp2p identity to a crypto/ed25519 key.
+func edKeyOf(raw []byte) (ed25519.PrivateKey, error) {
+	if len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("identity: want a %d-byte Ed25519 key, got %d bytes", ed25519.PrivateKeySize, len(raw))
+	}
+	return ed25519.PrivateKey(raw), nil
+}
+
+// Start builds everything — store, trust ledger, host, router, validators,
+// knowledge store and the runtimes — then opens the doors: connection
+// notifications, the RTT stream handlers, the GossipSub topics, the control
+// API and discovery, in that order, so nothing from outside reaches a
+// component that is not built. ctx bounds only the start-up; the node runs
+// until Close. A failed Start leaves nothing running.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	switch {
+	case n.closed:
+		n.mu.Unlock()
+		return ErrClosed
+	case n.starting || n.started:
+		n.mu.Unlock()
+		return errors.New("node already started")
+	}
+	n.starting = true
+	n.startDone = make(chan struct{})
+	n.mu.Unlock()
+	defer close(n.startDone)
+
+	err := n.start(ctx)
+	n.mu.Lock()
+	if err == nil && n.closed {
+		err = ErrClosed // Close came while starting; it waits for us
+	}
+	if err == nil {
+		n.started, n.startAt = true, n.cfg.Now()
+	}
+	n.mu.Unlock()
+	if err != nil {
+		_ = n.teardown()
+		return err
+	}
+	addrs := make([]string, 0)
+	for _, a := range n.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	n.em.Emit("web4.node.started", n.id.String(), map[string]any{"agent_id": n.cfg.AgentID, "addrs": addrs})
+	return nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	n.group = lifecycle.New(context.Background())
+	db, err := n.openStore()
+	if err != nil {
+		return err
+	}
+	ledger, err := n.openTrust(db)
+	if err != nil {
+		return err
+	}
+	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{trust: ledger, em: n.em})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, h.Close)
+	n.mu.Lock()
+	n.host, n.db = h, db
+	n.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rt, err := n.build(h, db, ledger)
+	if err != nil {
+		return err
+	}
+	n.rt.Store(rt)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return n.open(ctx, h, rt)
+}
+
+// openStore opens the embedded store in the data directory (a throw-away
+// directory for a node without one, as in tests with an injected identity).
+func (n *Node) openStore() (*store.DB, error) {
+	dbPath := filepath.Join(n.cfg.DataDir, store.FileName)
+	if n.cfg.DataDir == "" {
+		tmp, err := os.MkdirTemp("", "web4p2p-node-")
+		if err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, func() error { return os.RemoveAll(tmp) })
+		dbPath = filepath.Join(tmp, store.FileName)
+	}
+	db, err := store.Open(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, db.Close)
+	return db, nil
+}
+
+// Close stops discovery and the runtimes, closes the host and the store, and
+// waits for every goroutine the node started. Idempotent: a second Close
+// waits for the first.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		<-n.closeDone
+		return nil
+	}
+	n.closed = true
+	startDone := n.startDone
+	n.mu.Unlock()
+	defer close(n.closeDone)
+	if startDone != nil {
+		<-startDone // a Start in flight finishes first (and tears down)
+	}
+	n.mu.Lock()
+	started := n.started
+	n.mu.Unlock()
+	var err error
+	if started {
+		n.group.Close()
+		n.em.Emit("web4.node.stopped", n.id.String(), nil)
+		err = n.teardown()
+	}
+	n.broker.Close()
+	if n.jsonl != nil {
+		if cerr := n.jsonl.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// teardown stops every goroutine, then runs the closers last-in first-out.
+func (n *Node) teardown() error {
+	if n.group != nil {
+		n.group.Close()
+	}
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
 
 // Fingerprint returns the node's SPEC §1 fingerprint.
 func (n *Node) Fingerprint() string { return n.fp }
@@ -178,12 +318,18 @@ func (n *Node) Host() host.Host {
 	return n.host
 }
 
-// Store returns the embedded store (nil before Start, or for a node without
-// a data directory).
+// Store returns the embedded store (nil before Start).
 func (n *Node) Store() *store.DB {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.db
+}
+
+// APIAddr returns the bound control API address ("" if none).
+func (n *Node) APIAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.apiAddr
 }
 
 // Uptime since Start.
@@ -207,119 +353,6 @@ func (n *Node) Addrs() []ma.Multiaddr {
 	return out
 }
 
-// Start opens the store, builds the host and starts discovery. ctx bounds
-// only the start-up itself; the node runs until Close.
-func (n *Node) Start(ctx context.Context) (err error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return ErrClosed
-	}
-	if n.started {
-		return errors.New("node already started")
-	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			n.cancel()
-			n.runClosersLocked()
-		}
-	}()
-	dbPath := filepath.Join(n.cfg.DataDir, store.FileName)
-	if n.cfg.DataDir == "" {
-		// A node without a data dir (tests with an injected identity)
-		// still persists, in a throw-away directory.
-		tmp, err := os.MkdirTemp("", "web4p2p-node-")
-		if err != nil {
-			return err
-		}
-		n.closers = append(n.closers, func() error { return os.RemoveAll(tmp) })
-		dbPath = filepath.Join(tmp, store.FileName)
-	}
-	db, err := store.Open(dbPath)
-	if err != nil {
-		return err
-	}
-	n.db = db
-	n.closers = append(n.closers, db.Close)
-	if err := n.openTrust(); err != nil {
-		return err
-	}
-	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{n})
-	if err != nil {
-		return err
-	}
-	n.host = h
-	n.closers = append(n.closers, h.Close)
-	h.Network().Notify(&network.NotifyBundle{
-		ConnectedF: func(_ network.Network, c network.Conn) {
-			n.em.Emit("web4.node.peer_connected", c.RemotePeer().String(), map[string]any{
-				"addr": c.RemoteMultiaddr().String(), "direction": c.Stat().Direction.String()})
-		},
-		DisconnectedF: func(_ network.Network, c network.Conn) {
-			n.em.Emit("web4.node.peer_disconnected", c.RemotePeer().String(), map[string]any{
-				"addr": c.RemoteMultiaddr().String()})
-		},
-	})
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := n.startProtocols(); err != nil {
-		return err
-	}
-	// The human runtime sets the intent hook and presence source that the
-	// session and LIP goroutines started below read.
-	if err := n.startHuman(); err != nil {
-		return err
-	}
-	if err := n.startRTT(); err != nil {
-		return err
-	}
-	if err := n.startMesh(ctx); err != nil {
-		return err
-	}
-	if err := n.startLIP(); err != nil {
-		return err
-	}
-	if err := n.startAPI(); err != nil {
-		return err
-	}
-	n.startDiscoveryLocked()
-	n.started = true
-	n.startAt = n.cfg.Now()
-	addrs := make([]string, 0)
-	for _, a := range n.addrsLocked() {
-		addrs = append(addrs, a.String())
-	}
-	n.em.Emit("web4.node.started", n.id.String(), map[string]any{"agent_id": n.cfg.AgentID, "addrs": addrs})
-	return nil
-}
-
-func (n *Node) addrsLocked() []ma.Multiaddr {
-	out, _ := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})
-	return out
-}
-
-// Go runs fn on a goroutine tracked by the node: Close cancels ctx and waits
-// for it.
-func (n *Node) Go(fn func(ctx context.Context)) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		fn(n.ctx)
-	}()
-}
-
-// Context is cancelled when the node closes.
-func (n *Node) Context() context.Context {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ctx == nil {
-		return context.Background()
-	}
-	return n.ctx
-}
-
 // Connect dials a peer by AddrInfo.
 func (n *Node) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	h := n.Host()
@@ -341,44 +374,34 @@ func (n *Node) ConnectAddr(ctx context.Context, addr string) (peer.ID, error) {
 	return ai.ID, n.Connect(ctx, *ai)
 }
 
-// Close stops discovery and the runtimes, closes the host and the store, and
-// waits for every goroutine the node started. Idempotent.
-func (n *Node) Close() error {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
+// The runtimes. Each is nil before Start has built it.
+
+func (n *Node) runtimes() *runtimes {
+	if rt := n.rt.Load(); rt != nil {
+		return rt
 	}
-	n.closed = true
-	started := n.started
-	cancel := n.cancel
-	n.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	n.wg.Wait()
-	if started {
-		n.em.Emit("web4.node.stopped", n.id.String(), nil)
-	}
-	n.mu.Lock()
-	err := n.runClosersLocked()
-	n.mu.Unlock()
-	n.broker.Close()
-	if n.jsonl != nil {
-		if cerr := n.jsonl.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return &runtimes{}
 }
 
-func (n *Node) runClosersLocked() error {
-	var errs []error
-	for i := len(n.closers) - 1; i >= 0; i-- {
-		if err := n.closers[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	n.closers = nil
-	return errors.Join(errs...)
-}
+// Trust returns the trust ledger (SPEC §5).
+func (n *Node) Trust() *trust.Ledger { return n.runtimes().trust }
+
+// Router returns the routing matrix (SPEC §9).
+func (n *Node) Router() *router.Router { return n.runtimes().router }
+
+// Knowledge returns the fact store (SPEC §8).
+func (n *Node) Knowledge() *knowledge.Store { return n.runtimes().knowledge }
+
+// Peers returns the direct-peer runtime: RTT sessions, CIP, INTENT, the
+// application channels (SPEC §2, §4).
+func (n *Node) Peers() *peers.Runtime { return n.runtimes().peers }
+
+// Mesh returns the GossipSub runtime: fact consensus and trust propagation
+// (SPEC §5, §8).
+func (n *Node) Mesh() *mesh.Runtime { return n.runtimes().mesh }
+
+// Human returns the HCP runtime and the AgentLoop (SPEC §6, §10).
+func (n *Node) Human() *human.Runtime { return n.runtimes().human }
+
+// LIP returns the LIP runtime (SPEC §7).
+func (n *Node) LIP() *learn.Runtime { return n.runtimes().learn }

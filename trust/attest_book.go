@@ -337,6 +337,13 @@ func (b *AttestationBook) Handle(deliverer, attester, msgID string, at time.Time
 		}
 		return 0, err
 	}
+	return b.HandleParsed(deliverer, attester, msgID, at, a, payload, verify)
+}
+
+// HandleParsed is Handle for a payload the caller has already parsed with
+// ParseAttestation (a is its result), so the node parses each attestation
+// once on its receive path.
+func (b *AttestationBook) HandleParsed(deliverer, attester, msgID string, at time.Time, a Attestation, payload []byte, verify func([]byte) (*envelope.Envelope, error)) (Outcome, error) {
 	embedded := 0
 	for _, e := range a.Evidence {
 		if e.Envelope != nil {

@@ -136,10 +136,10 @@ func (d *demo) run(ctx context.Context, c *cli.Context) (err error) {
 
 	a, b := d.alice, d.bob
 	for _, ch := range rtt.Channels {
-		if err := a.OpenChannel(ctx, b.ID(), ch); err != nil {
+		if err := a.Peers().OpenChannel(ctx, b.ID(), ch); err != nil {
 			return err
 		}
-		if err := b.OpenChannel(ctx, a.ID(), ch); err != nil {
+		if err := b.Peers().OpenChannel(ctx, a.ID(), ch); err != nil {
 			return err
 		}
 	}
@@ -159,7 +159,7 @@ func (d *demo) run(ctx context.Context, c *cli.Context) (err error) {
 	go func() { recvDone <- receiveAll(ctx, b, a.ID(), m) }()
 	for i := 0; i < m; i++ {
 		for _, ch := range rtt.Channels {
-			if err := a.SendApp(ctx, b.ID(), ch, []byte(fmt.Sprintf("%s#%06d", ch, i))); err != nil {
+			if err := a.Peers().SendApp(ctx, b.ID(), ch, []byte(fmt.Sprintf("%s#%06d", ch, i))); err != nil {
 				return err
 			}
 		}
@@ -211,10 +211,10 @@ func closeAgent(n *node.Node) {
 }
 
 func roundTrip(ctx context.Context, out io.Writer, from, to *node.Node, ch rtt.Channel, text string) error {
-	if err := from.SendApp(ctx, to.ID(), ch, []byte(text)); err != nil {
+	if err := from.Peers().SendApp(ctx, to.ID(), ch, []byte(text)); err != nil {
 		return err
 	}
-	got, err := to.ReceiveApp(ctx, from.ID(), ch)
+	got, err := to.Peers().ReceiveApp(ctx, from.ID(), ch)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func receiveAll(ctx context.Context, n *node.Node, from peer.ID, m int) error {
 	for _, ch := range rtt.Channels {
 		go func() {
 			for i := 0; i < m; i++ {
-				got, err := n.ReceiveApp(ctx, from, ch)
+				got, err := n.Peers().ReceiveApp(ctx, from, ch)
 				if err != nil {
 					errc <- fmt.Errorf("%s message %d: %w", ch, i, err)
 					return

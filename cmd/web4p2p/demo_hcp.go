@@ -8,6 +8,7 @@ import (
 	"github.com/web4p2p/web4p2p/agentloop"
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/hcp"
 )
@@ -28,10 +29,10 @@ func demoHumanConfig() node.HumanConfig {
 func (d *demo) hcpSteps(ctx context.Context) error {
 	a, b := d.alice, d.bob
 	d.say("HCP: alice's human grants consent and asks her agent to research a science topic")
-	if _, err := a.SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
+	if _, err := a.Human().SetConsent(ctx, envelope.ConsentGranted, nil, time.Time{}); err != nil {
 		return err
 	}
-	res, err := a.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "science", Priority: hcp.PriorityNormal, Context: "find sources on boiling points"})
+	res, err := a.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: "science", Priority: hcp.PriorityNormal, Context: "find sources on boiling points"})
 	if err != nil {
 		return err
 	}
@@ -48,13 +49,13 @@ func (d *demo) hcpSteps(ctx context.Context) error {
 
 	d.say("HCP: three off-mission requests: alice's agent detects mission drift and asks its human to decide")
 	for _, topic := range []string{"celebrity gossip", "sports betting", "horoscopes"} {
-		if _, err := a.HumanIntent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal}); err != nil {
+		if _, err := a.Human().Intent(ctx, hcp.Intent{Goal: hcp.GoalRequest, Topic: topic, Priority: hcp.PriorityNormal}); err != nil {
 			return err
 		}
 	}
-	var pending []node.PendingDecision
+	var pending []human.PendingDecision
 	if err := until(ctx, "a pending decision", func() bool {
-		pending, _ = a.PendingDecisions()
+		pending, _ = a.Human().PendingDecisions()
 		return len(pending) > 0
 	}); err != nil {
 		return err
@@ -62,7 +63,7 @@ func (d *demo) hcpSteps(ctx context.Context) error {
 	p := pending[0]
 	fmt.Fprintf(d.out, "   pending decision %s: %s (alternatives %v)\n", p.ID, p.Question, p.Alternatives)
 	choice := "approve"
-	id, err := a.Decide(ctx, p.ID, hcp.Decision{ReplyTo: p.ID, Topic: p.Topic, Choice: choice,
+	id, err := a.Human().Decide(ctx, p.ID, hcp.Decision{ReplyTo: p.ID, Topic: p.Topic, Choice: choice,
 		Rationale: "the detour was deliberate; return to the mission afterwards", Alternatives: p.Alternatives})
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func (d *demo) hcpSteps(ctx context.Context) error {
 	var chain []agentloop.Node
 	if err := until(ctx, "the decision in causal memory", func() bool {
 		var werr error
-		chain, werr = a.Why(id)
+		chain, werr = a.Human().Why(id)
 		return werr == nil
 	}); err != nil {
 		return err

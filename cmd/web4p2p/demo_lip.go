@@ -13,6 +13,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/lip"
 )
@@ -92,7 +93,7 @@ func (d *demo) lipSteps(ctx context.Context) error {
 	url := func(host, path string) string { return fmt.Sprintf("http://%s:%d%s", host, port, path) }
 
 	d.say("LIP: alice learns from a high-tier source (news.localhost, tier high)")
-	news, err := d.learn(ctx, node.LearnRequest{URI: url("news.localhost", "/world.json")})
+	news, err := d.learn(ctx, learn.Request{URI: url("news.localhost", "/world.json")})
 	if err != nil {
 		return err
 	}
@@ -105,14 +106,14 @@ func (d *demo) lipSteps(ctx context.Context) error {
 	fmt.Fprintf(d.out, "accepted on tier → proposed to the mesh as fact %.12s… with its URI, hash and retrieval time as sources\n", factID)
 
 	d.say("LIP: alice reads a low-tier blog (blog.localhost, tier low): its claims wait for two trusted corroborators")
-	blog, err := d.learn(ctx, node.LearnRequest{URI: url("blog.localhost", "/moon.html"),
+	blog, err := d.learn(ctx, learn.Request{URI: url("blog.localhost", "/moon.html"),
 		Statements: []string{"The Moon is made of cheese.", "Water boils at 100 degrees at sea level."}})
 	if err != nil {
 		return err
 	}
 
 	d.say("LIP: a fact-check (ClaimReview, factcheck.localhost) rates the blog's Moon claim false")
-	if _, err := d.learn(ctx, node.LearnRequest{URI: url("factcheck.localhost", "/review.html")}); err != nil {
+	if _, err := d.learn(ctx, learn.Request{URI: url("factcheck.localhost", "/review.html")}); err != nil {
 		return err
 	}
 	conflict, ok := d.ra.WaitFor(ctx.Done(), func(e events.Event) bool { return e.Type == "web4.lip.conflict_issued" })
@@ -122,14 +123,14 @@ func (d *demo) lipSteps(ctx context.Context) error {
 	fmt.Fprintf(d.out, "LIP_CONFLICT %v (severity %v): the fact-check outweighs the blog\n", conflict.Data["kind"], conflict.Data["severity"])
 
 	d.say("LIP: a fetch of a private address (http://10.0.0.1/) is refused before any connection")
-	_, ferr := d.alice.Learn(ctx, node.LearnRequest{URI: "http://10.0.0.1/", Statements: []string{"x"}})
+	_, ferr := d.alice.LIP().Learn(ctx, learn.Request{URI: "http://10.0.0.1/", Statements: []string{"x"}})
 	if ferr == nil {
 		return errors.New("lip: a private address was fetched")
 	}
 	fmt.Fprintf(d.out, "refused: %v\n", ferr)
 
 	d.say("LIP: alice's liminal queue")
-	all, err := d.alice.LIPClaims(0)
+	all, err := d.alice.LIP().Claims(0)
 	if err != nil {
 		return err
 	}
@@ -153,8 +154,8 @@ func (d *demo) lipSteps(ctx context.Context) error {
 }
 
 // learn runs one Learn on alice and prints what became of each claim.
-func (d *demo) learn(ctx context.Context, req node.LearnRequest) (*node.LearnResult, error) {
-	res, err := d.alice.Learn(ctx, req)
+func (d *demo) learn(ctx context.Context, req learn.Request) (*learn.Result, error) {
+	res, err := d.alice.LIP().Learn(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("lip: learn %s: %w", req.URI, err)
 	}

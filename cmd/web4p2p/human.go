@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/human"
 )
 
 // humanState is the wire form of the human-state vector (SPEC §6).
@@ -24,7 +24,7 @@ type humanState struct {
 	ConsentExpires string   `json:"consent_expires,omitempty"`
 }
 
-// humanStatus mirrors node.HumanStatus with the state decoded.
+// humanStatus mirrors human.Status with the state decoded.
 type humanStatus struct {
 	Human       *humanState `json:"human"`
 	Fingerprint string      `json:"fingerprint"`
@@ -159,7 +159,7 @@ func humanIntentCommand() *cli.Command {
 				return fmt.Errorf("human intent: want <topic>, got %d arguments", c.NArg())
 			}
 			return withClient(c, func(ctx context.Context, cl *apiClient) error {
-				var res node.HumanIntentResult
+				var res human.IntentResult
 				body := map[string]string{"goal": c.String("goal"), "topic": c.Args().First(), "priority": c.String("priority"), "context": c.String("context")}
 				if err := cl.call(ctx, "POST", "/v1/human/intent", body, &res); err != nil {
 					return err
@@ -194,7 +194,7 @@ func humanDecideCommand() *cli.Command {
 			}
 			return withClient(c, func(ctx context.Context, cl *apiClient) error {
 				var list struct {
-					Decisions []node.PendingDecision `json:"decisions"`
+					Decisions []human.PendingDecision `json:"decisions"`
 				}
 				if err := cl.call(ctx, "GET", "/v1/human/decisions", nil, &list); err != nil {
 					return err

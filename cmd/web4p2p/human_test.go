@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/human"
 )
 
 // TestMain checks that the commands leave no goroutine behind (the node
@@ -85,7 +86,7 @@ func TestHumanCommandsDriveTheNode(t *testing.T) {
 	if out := must("human", "intent", "play"); !strings.Contains(out, "held") {
 		t.Fatalf("off-scope intent: %s", out)
 	}
-	var res node.HumanIntentResult
+	var res human.IntentResult
 	if err := json.Unmarshal([]byte(must("human", "intent", "work", "--goal", "clarify", "--json")), &res); err != nil || res.Status != "accepted" {
 		t.Fatalf("in-scope intent: %+v %v", res, err)
 	}

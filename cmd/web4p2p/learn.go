@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/learn"
 )
 
 // learnCommand asks a running node to learn from one page (SPEC §7): it
@@ -38,7 +38,7 @@ func learnCommand() *cli.Command {
 			// A fetch may take its full 10 s timeout; leave room for the queue.
 			ctx, cancel := clientCtx(c, 30*time.Second)
 			defer cancel()
-			req := node.LearnRequest{Statements: append(c.StringSlice("statement"), statements...)}
+			req := learn.Request{Statements: append(c.StringSlice("statement"), statements...)}
 			// An absolute http(s) URL is fetched as is; anything else is a
 			// query for the node's configured search URL (--lip-search).
 			if arg := c.Args().First(); strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") || strings.Contains(arg, "://") {
@@ -46,7 +46,7 @@ func learnCommand() *cli.Command {
 			} else {
 				req.Query = arg
 			}
-			var res node.LearnResult
+			var res learn.Result
 			if err := cl.call(ctx, "POST", "/v1/lip/learn", req, &res); err != nil {
 				return fmt.Errorf("learn %s: %w", c.Args().First(), err)
 			}

@@ -214,11 +214,11 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 					return false
 				}
 			}
-			g := x.n.Gossip()
+			g := x.n.Mesh().Gossip()
 			need := min(len(peers), 2) // a grafted mesh: relays have somewhere to forward
 			return g.Ready(gossip.TopicKnowledge) && len(g.MeshPeers(gossip.TopicKnowledge)) >= need && len(g.MeshPeers(gossip.TopicTrust)) >= need
 		}); err != nil {
-			g := x.n.Gossip()
+			g := x.n.Mesh().Gossip()
 			var bad []string
 			for _, p := range x.n.Host().Network().Peers() {
 				fp, _ := node.FingerprintOf(p)
@@ -235,7 +235,7 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 	proposer := m.nodes[2]
 	var accepted []string
 	for i, stmt := range []string{"water boils at 100 C at sea level", "the moon orbits the earth"} {
-		id, err := proposer.n.ProposeFact(ctx, cip.Fact{Statement: stmt, Domain: "science", Confidence: 0.9, Sources: []string{}}, cip.DMPTrace{})
+		id, err := proposer.n.Mesh().ProposeFact(ctx, cip.Fact{Statement: stmt, Domain: "science", Confidence: 0.9, Sources: []string{}}, cip.DMPTrace{})
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +243,7 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 		if err := m.everywhere(ctx, id, "known", func(knowledge.Result) bool { return true }); err != nil {
 			return nil, err
 		}
-		if err := m.nodes[0].n.VoteFact(ctx, id, true, 0.9, "checked"); err != nil {
+		if err := m.nodes[0].n.Mesh().VoteFact(ctx, id, true, 0.9, "checked"); err != nil {
 			return nil, err
 		}
 		if err := m.everywhere(ctx, id, "holding n0's confirmation", func(r knowledge.Result) bool { return len(r.Confirmers) >= 1 }); err != nil {
@@ -255,7 +255,7 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 			}
 		}
 		m.progress("  one trusted confirmation (n0): pending on every node, as the quorum rule requires")
-		if err := m.nodes[1].n.VoteFact(ctx, id, true, 0.95, "checked"); err != nil {
+		if err := m.nodes[1].n.Mesh().VoteFact(ctx, id, true, 0.95, "checked"); err != nil {
 			return nil, err
 		}
 		if err := m.everywhere(ctx, id, "accepted", func(r knowledge.Result) bool { return r.Status == knowledge.Accepted }); err != nil {
@@ -274,7 +274,7 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 	m.progress("%s earned trust from verified knowledge: probing → trusted on every node", proposer.name)
 
 	relay := m.nodes[honest-1]
-	f3, err := relay.n.ProposeFact(ctx, cip.Fact{Statement: "paris is in france", Domain: "geo", Confidence: 1, Sources: []string{}}, cip.DMPTrace{})
+	f3, err := relay.n.Mesh().ProposeFact(ctx, cip.Fact{Statement: "paris is in france", Domain: "geo", Confidence: 1, Sources: []string{}}, cip.DMPTrace{})
 	if err != nil {
 		return nil, err
 	}
@@ -282,10 +282,10 @@ func (m *meshRun) run(ctx context.Context, n int, printEvents bool) (map[string]
 		return nil, err
 	}
 	m.progress("eve confirms and rejects the same fact (equivocation)")
-	if err := m.eve.n.VoteFact(ctx, f3, true, 0.9, "yes"); err != nil {
+	if err := m.eve.n.Mesh().VoteFact(ctx, f3, true, 0.9, "yes"); err != nil {
 		return nil, err
 	}
-	if err := m.eve.n.VoteFact(ctx, f3, false, 0.9, "no"); err != nil {
+	if err := m.eve.n.Mesh().VoteFact(ctx, f3, false, 0.9, "no"); err != nil {
 		return nil, err
 	}
 	for _, x := range m.nodes {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,15 +17,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/peers"
+	"github.com/web4p2p/web4p2p/node/rtt"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const peerA = "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+
+// fp1 is the fingerprint of a blacklisted peer in the test ledger.
+var fp1 = strings.Repeat("ab", 32)
 
 // memBackend is an in-memory Backend for testing the HTTP layer alone; the
 // real node backend is exercised end to end in itest.
@@ -39,35 +47,32 @@ type memBackend struct {
 
 func newMem() *memBackend {
 	return &memBackend{queues: map[string][][]byte{}, open: map[string]bool{}, broker: events.NewBroker(100),
-		reg: events.NewRegistry(), trust: map[string]string{"fp1": "blacklisted"}}
+		reg: events.NewRegistry(), trust: map[string]string{fp1: "blacklisted"}}
 }
 
 func (m *memBackend) Status() Status { return Status{PeerID: peerA, AgentID: "a", Presence: "diffuse"} }
 func (m *memBackend) Peers() []Peer  { return nil }
-func (m *memBackend) Connect(ctx context.Context, addr string) (Peer, error) {
-	if !strings.Contains(addr, "/p2p/") {
-		return Peer{}, Errorf(http.StatusBadRequest, "bad_multiaddr", "%q has no /p2p/ part", addr)
-	}
-	return Peer{PeerID: "x", Connected: true}, nil
+func (m *memBackend) Connect(ctx context.Context, ai peer.AddrInfo) (Peer, error) {
+	return Peer{PeerID: ai.ID.String(), Connected: true}, nil
 }
 func (m *memBackend) Trust() []TrustEntry { return nil }
-func (m *memBackend) SetTrust(ctx context.Context, peer, state, reason string) (TrustEntry, error) {
+func (m *memBackend) Override(fp, reason string) (TrustEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.trust[peer]; !ok {
-		return TrustEntry{}, Errorf(http.StatusNotFound, "unknown_peer", "%s", peer)
+	if _, ok := m.trust[fp]; !ok {
+		return TrustEntry{}, ErrNotInLedger
 	}
-	m.trust[peer] = state
-	return TrustEntry{Fingerprint: peer, State: state, LastCause: reason}, nil
+	m.trust[fp] = "probing"
+	return TrustEntry{Fingerprint: fp, State: "probing", LastCause: reason}, nil
 }
-func (m *memBackend) key(peer, ch string) (string, error) {
-	if peer != peerA {
-		return "", Errorf(http.StatusNotFound, "unknown_peer", "no session with %s", peer)
+func (m *memBackend) key(p peer.ID, ch rtt.Channel) (string, error) {
+	if p.String() != peerA {
+		return "", fmt.Errorf("%w: no session with %s", peers.ErrUnknownPeer, p)
 	}
-	return peer + "/" + ch, nil
+	return p.String() + "/" + ch.String(), nil
 }
-func (m *memBackend) OpenChannel(ctx context.Context, peer, ch string) error {
-	k, err := m.key(peer, ch)
+func (m *memBackend) OpenChannel(ctx context.Context, p peer.ID, ch rtt.Channel) error {
+	k, err := m.key(p, ch)
 	if err != nil {
 		return err
 	}
@@ -76,21 +81,21 @@ func (m *memBackend) OpenChannel(ctx context.Context, peer, ch string) error {
 	m.mu.Unlock()
 	return nil
 }
-func (m *memBackend) Send(ctx context.Context, peer, ch string, data []byte) error {
-	k, err := m.key(peer, ch)
+func (m *memBackend) SendApp(ctx context.Context, p peer.ID, ch rtt.Channel, data []byte) error {
+	k, err := m.key(p, ch)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.open[k] {
-		return Errorf(http.StatusConflict, "channel_closed", "channel %s is not open", ch)
+		return fmt.Errorf("%w: %s is not open", peers.ErrChannelClosed, ch)
 	}
 	m.queues[k] = append(m.queues[k], data)
 	return nil
 }
-func (m *memBackend) Receive(ctx context.Context, peer, ch string) ([]byte, error) {
-	k, err := m.key(peer, ch)
+func (m *memBackend) ReceiveApp(ctx context.Context, p peer.ID, ch rtt.Channel) ([]byte, error) {
+	k, err := m.key(p, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +109,8 @@ func (m *memBackend) Receive(ctx context.Context, peer, ch string) ([]byte, erro
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
-func (m *memBackend) CloseChannel(ctx context.Context, peer, ch string) error {
-	k, err := m.key(peer, ch)
+func (m *memBackend) CloseApp(p peer.ID, ch rtt.Channel) error {
+	k, err := m.key(p, ch)
 	if err != nil {
 		return err
 	}
@@ -114,9 +119,13 @@ func (m *memBackend) CloseChannel(ctx context.Context, peer, ch string) error {
 	m.mu.Unlock()
 	return nil
 }
-func (m *memBackend) Shutdown(ctx context.Context, peer string) error { return nil }
-func (m *memBackend) Events() *events.Broker                          { return m.broker }
-func (m *memBackend) Metrics() prometheus.Gatherer                    { return m.reg }
+func (m *memBackend) Shutdown(ctx context.Context, p peer.ID) error { return nil }
+
+// backend serves m as the node and channel areas; the other areas are
+// absent (503).
+func (m *memBackend) backend() Backend {
+	return Backend{Node: m, Channels: m, Events: m.broker, Metrics: m.reg}
+}
 
 type harness struct {
 	t     *testing.T
@@ -134,7 +143,7 @@ func start(t *testing.T) *harness {
 	}
 	be := newMem()
 	em := events.NewEmitter(peerA, be.broker, nil)
-	s, err := New(Config{Addr: "127.0.0.1:0", Token: tok, Events: em}, be)
+	s, err := New(Config{Addr: "127.0.0.1:0", Token: tok, Events: em}, be.backend())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +185,7 @@ func TestAuthRequiredEverywhereNoSideEffect(t *testing.T) {
 		{"GET", "/v1/status", ""},
 		{"GET", "/metrics", ""},
 		{"GET", "/v1/events", ""},
-		{"POST", "/v1/trust/fp1", `{"state":"probing","reason":"x"}`},
+		{"POST", "/v1/trust/" + fp1, `{"state":"probing","reason":"x"}`},
 		{"GET", "/v1/nope", ""},
 	} {
 		for _, tok := range []string{"", "wrong-token"} {
@@ -186,7 +195,7 @@ func TestAuthRequiredEverywhereNoSideEffect(t *testing.T) {
 			}
 		}
 	}
-	if h.be.trust["fp1"] != "blacklisted" {
+	if h.be.trust[fp1] != "blacklisted" {
 		t.Fatal("unauthorized request had a side effect")
 	}
 }
@@ -240,8 +249,15 @@ func TestChannelLifecycleAndErrors(t *testing.T) {
 	if code, v := h.do("POST", p+"/receive", h.token, strings.NewReader(`{"channel":"control","timeout_ms":-1}`)); code != 400 {
 		t.Fatalf("negative timeout: %d %v", code, v)
 	}
-	if code, v := h.do("POST", "/v1/rtt/someone-else/open", h.token, strings.NewReader(`{"channel":"control"}`)); code != 404 || v["error"] != "unknown_peer" {
+	if code, v := h.do("POST", "/v1/rtt/someone-else/open", h.token, strings.NewReader(`{"channel":"control"}`)); code != 400 || v["error"] != "bad_peer" {
+		t.Fatalf("not a PeerID: %d %v", code, v)
+	}
+	other := newPeerID(t)
+	if code, v := h.do("POST", "/v1/rtt/"+other+"/open", h.token, strings.NewReader(`{"channel":"control"}`)); code != 404 || v["error"] != "unknown_peer" {
 		t.Fatalf("unknown peer: %d %v", code, v)
+	}
+	if code, v := h.do("POST", p+"/open", h.token, strings.NewReader(`{"channel":"gossip"}`)); code != 400 || v["error"] != "bad_channel" {
+		t.Fatalf("bad channel: %d %v", code, v)
 	}
 	if code, _ := h.do("POST", p+"/data-without-channel", h.token, strings.NewReader(`{}`)); code != 404 {
 		t.Fatal("bogus subpath accepted")
@@ -253,12 +269,25 @@ func TestChannelLifecycleAndErrors(t *testing.T) {
 
 func TestTrustOverrideAndStatus(t *testing.T) {
 	h := start(t)
-	code, v := h.do("POST", "/v1/trust/fp1", h.token, strings.NewReader(`{"state":"probing","reason":"operator checked the logs"}`))
+	code, v := h.do("POST", "/v1/trust/"+fp1, h.token, strings.NewReader(`{"state":"probing","reason":"operator checked the logs"}`))
 	if code != 200 || v["state"] != "probing" || v["last_cause"] != "operator checked the logs" {
 		t.Fatalf("override: %d %v", code, v)
 	}
-	if code, _ := h.do("POST", "/v1/trust/fp1", h.token, strings.NewReader(`{"state":"probing"}`)); code != 400 {
+	if code, _ := h.do("POST", "/v1/trust/"+fp1, h.token, strings.NewReader(`{"state":"probing"}`)); code != 400 {
 		t.Fatal("override without reason accepted")
+	}
+	if code, v := h.do("POST", "/v1/trust/"+fp1, h.token, strings.NewReader(`{"state":"trusted","reason":"x"}`)); code != 409 || v["error"] != "override_refused" {
+		t.Fatalf("override to trusted: %d %v", code, v)
+	}
+	if code, v := h.do("POST", "/v1/trust/"+strings.Repeat("cd", 32), h.token, strings.NewReader(`{"state":"probing","reason":"x"}`)); code != 404 || v["error"] != "unknown_peer" {
+		t.Fatalf("override of a stranger: %d %v", code, v)
+	}
+	if code, v := h.do("POST", "/v1/trust/nobody", h.token, strings.NewReader(`{"state":"probing","reason":"x"}`)); code != 400 || v["error"] != "bad_peer" {
+		t.Fatalf("override of a non-peer: %d %v", code, v)
+	}
+	// An area the node does not run answers 503, naming it.
+	if code, v := h.do("GET", "/v1/facts", h.token, nil); code != 503 || v["error"] != "unavailable" {
+		t.Fatalf("facts without a knowledge area: %d %v", code, v)
 	}
 	if code, v := h.do("GET", "/v1/status", h.token, nil); code != 200 || v["peer_id"] != peerA {
 		t.Fatalf("status: %d %v", code, v)
@@ -348,7 +377,7 @@ func TestRefusesRemoteBindWithoutFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	be := newMem()
-	s, _ := New(Config{Addr: "0.0.0.0:0", Token: strings.Repeat("x", 64)}, be)
+	s, _ := New(Config{Addr: "0.0.0.0:0", Token: strings.Repeat("x", 64)}, be.backend())
 	if _, err := s.Start(); !errors.Is(err, ErrRemoteBind) {
 		t.Fatalf("server started on 0.0.0.0 without the flag: %v", err)
 	}
@@ -389,4 +418,18 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// newPeerID returns a fresh, valid PeerID no backend knows.
+func newPeerID(t *testing.T) string {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
 }

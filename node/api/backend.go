@@ -2,32 +2,93 @@ package api
 
 import (
 	"context"
+	"errors"
+	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/web4p2p/web4p2p/agentloop"
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/knowledge"
+	"github.com/web4p2p/web4p2p/node/human"
+	"github.com/web4p2p/web4p2p/node/learn"
+	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/protocols/cip"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/hcp"
+	"github.com/web4p2p/web4p2p/protocols/lip"
 )
 
-// Backend is what the server needs from the node. Methods are called on
-// request goroutines, concurrently; they must honour ctx. Errors that
-// should map to a specific status are *Error (or wrap one).
-type Backend interface {
+// Backend is what the server serves: one small interface per area, each
+// implemented by the runtime that owns it. Methods are called on request
+// goroutines, concurrently, and must honour ctx. The server parses and
+// checks every request (PeerIDs, channels, enums, bodies) before it calls
+// an area and maps the area's typed errors to statuses and kinds, so the
+// areas never see HTTP. An area left nil answers 503 "unavailable".
+type Backend struct {
+	Node     Node
+	Channels Channels
+	Facts    Facts
+	Human    Human
+	Learn    Learn
+	Events   *events.Broker
+	Metrics  prometheus.Gatherer
+}
+
+// ErrNotInLedger: the trust ledger has no record of that peer (404).
+var ErrNotInLedger = errors.New("not in the trust ledger")
+
+// ErrOverrideRefused: the ledger refused the manual override (409).
+var ErrOverrideRefused = errors.New("override refused")
+
+// Node is the node itself: status, connections, the trust ledger.
+type Node interface {
 	Status() Status
 	Peers() []Peer
-	Connect(ctx context.Context, addr string) (Peer, error)
+	// Connect dials ai and opens the RTT session.
+	Connect(ctx context.Context, ai peer.AddrInfo) (Peer, error)
 	Trust() []TrustEntry
-	// SetTrust applies the operator's manual override; reason is recorded
-	// as the FSM event's cause.
-	SetTrust(ctx context.Context, peer, state, reason string) (TrustEntry, error)
+	// Override applies the operator's manual override blacklisted →
+	// probing (SPEC §5) to fp; reason is recorded as the cause. It returns
+	// ErrNotInLedger for a peer the ledger does not know.
+	Override(fp, reason string) (TrustEntry, error)
+}
 
-	OpenChannel(ctx context.Context, peer, channel string) error
-	Send(ctx context.Context, peer, channel string, data []byte) error
-	Receive(ctx context.Context, peer, channel string) ([]byte, error)
-	CloseChannel(ctx context.Context, peer, channel string) error
-	Shutdown(ctx context.Context, peer string) error
+// Channels is the RTT transport API for scripts (node/peers.Runtime).
+type Channels interface {
+	OpenChannel(ctx context.Context, p peer.ID, ch rtt.Channel) error
+	SendApp(ctx context.Context, p peer.ID, ch rtt.Channel, data []byte) error
+	ReceiveApp(ctx context.Context, p peer.ID, ch rtt.Channel) ([]byte, error)
+	CloseApp(p peer.ID, ch rtt.Channel) error
+	Shutdown(ctx context.Context, p peer.ID) error
+}
 
-	Events() *events.Broker
-	Metrics() prometheus.Gatherer
+// Facts is the knowledge base (node/mesh with its knowledge.Store).
+type Facts interface {
+	Facts() []knowledge.FactStatus
+	Fact(id string) (knowledge.Fact, knowledge.Result, bool)
+	Votes(id string) []knowledge.Vote
+	ProposeFact(ctx context.Context, f cip.Fact, trace cip.DMPTrace) (string, error)
+	VoteFact(ctx context.Context, factID string, confirm bool, confidence float64, notes string) error
+}
+
+// Human is the human's side of the node (node/human.Runtime).
+type Human interface {
+	Status() (human.Status, error)
+	SetState(ctx context.Context, st envelope.Human) error
+	SetConsent(ctx context.Context, c envelope.Consent, scope []string, expires time.Time) (envelope.Human, error)
+	Intent(ctx context.Context, in hcp.Intent) (human.IntentResult, error)
+	PendingDecisions() ([]human.PendingDecision, error)
+	Decide(ctx context.Context, id string, d hcp.Decision) (string, error)
+	Feedback(ctx context.Context, f hcp.Feedback) (string, error)
+	Why(id string) ([]agentloop.Node, error)
+}
+
+// Learn is the LIP runtime (node/learn.Runtime).
+type Learn interface {
+	Learn(ctx context.Context, req learn.Request) (*learn.Result, error)
+	Claims(state lip.State) ([]lip.Entry, error)
 }
 
 // Status is GET /v1/status.

@@ -9,6 +9,10 @@
 // are errors). Every error is JSON {"error": kind, "detail": "..."} with the
 // matching status code.
 //
-// The server knows nothing of libp2p: it calls a Backend, which package node
-// implements, so the dependency points one way (node → api).
+// Every HTTP handler of the node lives here. The server parses and checks
+// each request (PeerIDs, fingerprints, channels, enums, bodies) and calls
+// one small area interface of its Backend (Node, Channels, Facts, Human,
+// Learn), each implemented by the runtime that owns it; it maps the
+// areas' typed errors to statuses and kinds (errors.go). The runtimes
+// never see HTTP; package node only hands the server its areas.
 package api

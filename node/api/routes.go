@@ -3,84 +3,191 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/peers"
+	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 func (s *Server) routes() {
+	s.nodeRoutes()
+	s.channelRoutes()
+	s.factRoutes()
+	s.humanRoutes()
+	s.learnRoutes()
+	s.eventRoutes()
+}
+
+// need answers 503 for an area the node does not run.
+func need(w http.ResponseWriter, area any, name string) bool {
+	if isNil(area) {
+		writeError(w, Errorf(http.StatusServiceUnavailable, "unavailable", "%s is not running on this node", name))
+		return false
+	}
+	return true
+}
+
+func (s *Server) nodeRoutes() {
+	n := s.be.Node
 	s.Handle("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.be.Status())
+		if need(w, n, "the node") {
+			writeJSON(w, http.StatusOK, n.Status())
+		}
 	})
 	s.Handle("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"peers": nonNil(s.be.Peers())})
+		if need(w, n, "the node") {
+			writeJSON(w, http.StatusOK, map[string]any{"peers": nonNil(n.Peers())})
+		}
 	})
 	s.Handle("POST /v1/connect", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Addr string `json:"addr"`
 		}
-		if !decode(w, r, &req) {
+		if !decode(w, r, &req) || !need(w, n, "the node") {
 			return
 		}
 		if req.Addr == "" {
 			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"addr\": required (a multiaddr ending in /p2p/<PeerID>)"))
 			return
 		}
-		p, err := s.be.Connect(r.Context(), req.Addr)
-		reply(w, p, err)
+		ai, err := peer.AddrInfoFromString(req.Addr)
+		if err != nil {
+			writeError(w, Errorf(http.StatusBadRequest, "bad_multiaddr", "field \"addr\": %q must be a multiaddr ending in /p2p/<PeerID>: %v", req.Addr, err))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), connectTimeout)
+		defer cancel()
+		p, err := n.Connect(ctx, *ai)
+		reply(w, p, mapErr(err))
 	})
 	s.Handle("GET /v1/trust", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"trust": nonNil(s.be.Trust())})
+		if need(w, n, "the node") {
+			writeJSON(w, http.StatusOK, map[string]any{"trust": nonNil(n.Trust())})
+		}
 	})
 	s.Handle("POST /v1/trust/{peer}", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			State  string `json:"state"`
 			Reason string `json:"reason"`
 		}
-		if !decode(w, r, &req) {
+		if !decode(w, r, &req) || !need(w, n, "the node") {
 			return
 		}
 		if req.State == "" || req.Reason == "" {
 			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "fields \"state\" and \"reason\" are required (the reason is recorded in the trust ledger)"))
 			return
 		}
-		e, err := s.be.SetTrust(r.Context(), r.PathValue("peer"), req.State, req.Reason)
+		fp, err := fingerprintOf(r.PathValue("peer"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		want, err := trust.ParseState(req.State)
+		if err != nil {
+			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"state\": %v", err))
+			return
+		}
+		// The operator's only manual transition in the SPEC §5 table is
+		// blacklisted → probing; anything else must be earned or proven.
+		if want != trust.Probing {
+			writeError(w, Errorf(http.StatusConflict, "override_refused",
+				"only a manual override blacklisted → probing is allowed (SPEC §5); %s must be earned or proven", want))
+			return
+		}
+		e, err := n.Override(fp, req.Reason)
+		switch {
+		case errors.Is(err, ErrNotInLedger):
+			err = Errorf(http.StatusNotFound, "unknown_peer", "%s is not in the trust ledger", r.PathValue("peer"))
+		case errors.Is(err, ErrOverrideRefused):
+			err = Errorf(http.StatusConflict, "override_refused", "%v", err)
+		}
 		reply(w, e, err)
 	})
+}
 
+// connectTimeout bounds POST /v1/connect (dial and RTT session).
+const connectTimeout = 20 * time.Second
+
+// fingerprintOf accepts a PeerID or a 64-hex fingerprint.
+func fingerprintOf(s string) (string, error) {
+	if trust.CheckFingerprint(s) == nil {
+		return s, nil
+	}
+	p, err := peer.Decode(s)
+	if err != nil {
+		return "", Errorf(http.StatusBadRequest, "bad_peer", "%q is neither a PeerID nor a 64-hex fingerprint", s)
+	}
+	fp, err := peers.FingerprintOf(p)
+	if err != nil {
+		return "", Errorf(http.StatusBadRequest, "bad_peer", "%v", err)
+	}
+	return fp, nil
+}
+
+// peerOf parses the {peer} path value.
+func peerOf(r *http.Request) (peer.ID, error) {
+	s := r.PathValue("peer")
+	p, err := peer.Decode(s)
+	if err != nil {
+		return "", Errorf(http.StatusBadRequest, "bad_peer", "%q is not a PeerID: %v", s, err)
+	}
+	return p, nil
+}
+
+func (s *Server) channelRoutes() {
+	c := s.be.Channels
 	// RTT channel operations: the milestone's transport API for scripts.
 	type chanReq struct {
 		Channel   string `json:"channel"`
 		Data      []byte `json:"data,omitempty"` // base64 in JSON
 		TimeoutMS int    `json:"timeout_ms,omitempty"`
 	}
-	withChan := func(w http.ResponseWriter, r *http.Request, req *chanReq) bool {
-		if !decode(w, r, req) {
-			return false
+	// parse reads the body and the path: false (and the error written)
+	// if either is bad.
+	parse := func(w http.ResponseWriter, r *http.Request, req *chanReq) (peer.ID, rtt.Channel, bool) {
+		if !decode(w, r, req) || !need(w, c, "the RTT transport") {
+			return "", 0, false
 		}
 		if req.Channel == "" {
 			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"channel\": required (control|state|knowledge)"))
-			return false
+			return "", 0, false
 		}
-		return true
+		p, err := peerOf(r)
+		if err != nil {
+			writeError(w, err)
+			return "", 0, false
+		}
+		ch, err := rtt.ParseChannel(req.Channel)
+		if err != nil {
+			writeError(w, Errorf(http.StatusBadRequest, "bad_channel", "%v", err))
+			return "", 0, false
+		}
+		return p, ch, true
 	}
 	s.Handle("POST /v1/rtt/{peer}/open", func(w http.ResponseWriter, r *http.Request) {
 		var req chanReq
-		if withChan(w, r, &req) {
-			reply(w, map[string]any{"channel": req.Channel, "open": true}, s.be.OpenChannel(r.Context(), r.PathValue("peer"), req.Channel))
+		if p, ch, ok := parse(w, r, &req); ok {
+			reply(w, map[string]any{"channel": req.Channel, "open": true}, mapErr(c.OpenChannel(r.Context(), p, ch)))
 		}
 	})
 	s.Handle("POST /v1/rtt/{peer}/send", func(w http.ResponseWriter, r *http.Request) {
 		var req chanReq
-		if withChan(w, r, &req) {
-			reply(w, map[string]any{"sent": len(req.Data)}, s.be.Send(r.Context(), r.PathValue("peer"), req.Channel, req.Data))
+		if p, ch, ok := parse(w, r, &req); ok {
+			reply(w, map[string]any{"sent": len(req.Data)}, mapErr(c.SendApp(r.Context(), p, ch, req.Data)))
 		}
 	})
 	s.Handle("POST /v1/rtt/{peer}/receive", func(w http.ResponseWriter, r *http.Request) {
 		var req chanReq
-		if !withChan(w, r, &req) {
+		p, ch, ok := parse(w, r, &req)
+		if !ok {
 			return
 		}
 		wait := DefaultReceiveWait
@@ -93,27 +200,37 @@ func (s *Server) routes() {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
-		data, err := s.be.Receive(ctx, r.PathValue("peer"), req.Channel)
+		data, err := c.ReceiveApp(ctx, p, ch)
 		if err != nil && ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
 			err = Errorf(http.StatusGatewayTimeout, "timeout", "nothing received on %s within %v", req.Channel, wait)
 		}
-		reply(w, map[string]any{"channel": req.Channel, "data": data}, err)
+		reply(w, map[string]any{"channel": req.Channel, "data": data}, mapErr(err))
 	})
 	s.Handle("POST /v1/rtt/{peer}/close", func(w http.ResponseWriter, r *http.Request) {
 		var req chanReq
-		if withChan(w, r, &req) {
-			reply(w, map[string]any{"channel": req.Channel, "open": false}, s.be.CloseChannel(r.Context(), r.PathValue("peer"), req.Channel))
+		if p, ch, ok := parse(w, r, &req); ok {
+			reply(w, map[string]any{"channel": req.Channel, "open": false}, mapErr(c.CloseApp(p, ch)))
 		}
 	})
 	s.Handle("POST /v1/rtt/{peer}/shutdown", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"shutdown": true}, s.be.Shutdown(r.Context(), r.PathValue("peer")))
+		if !need(w, c, "the RTT transport") {
+			return
+		}
+		p, err := peerOf(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, map[string]any{"shutdown": true}, mapErr(c.Shutdown(r.Context(), p)))
 	})
+}
 
+func (s *Server) eventRoutes() {
 	s.Handle("GET /v1/events", s.sse)
 	s.Handle("GET /v1/events/recent", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"events": s.be.Events().Recent(events.TypeFilter(r.URL.Query()["type"]...))})
+		writeJSON(w, http.StatusOK, map[string]any{"events": s.be.Events.Recent(events.TypeFilter(r.URL.Query()["type"]...))})
 	})
-	s.mux.Handle("GET /metrics", s.auth(metricsHandler(s.be.Metrics()).ServeHTTP))
+	s.mux.Handle("GET /metrics", s.auth(metricsHandler(s.be.Metrics).ServeHTTP))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Unknown paths still require the token, so probing reveals nothing.
 		s.auth(func(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +275,7 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	if last == "" {
 		last = r.URL.Query().Get("last_id")
 	}
-	sub, resumed := s.be.Events().Subscribe(last, events.TypeFilter(r.URL.Query()["type"]...), 1024)
+	sub, resumed := s.be.Events.Subscribe(last, events.TypeFilter(r.URL.Query()["type"]...), 1024)
 	defer sub.Close()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -194,4 +311,13 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+}
+
+// isNil reports whether an area interface is nil or holds a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

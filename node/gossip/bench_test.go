@@ -71,10 +71,10 @@ func benchFanout(b *testing.B, n int) {
 	_, hs := newMocknet(b, n)
 	ns := make([]*tnode, n)
 	cnt := newCounter()
-	accept := func(context.Context, string, peer.ID, []byte) error { return nil }
+	accept := func(context.Context, string, peer.ID, []byte) (any, error) { return nil, nil }
 	for i := range ns {
 		ns[i] = startNode(b, hs[i], func(c *Config) { c.Validate = accept })
-		if err := ns[i].g.Join(benchTopic, func(peer.ID, []byte) { cnt.inc() }); err != nil {
+		if err := ns[i].g.Join(benchTopic, func(peer.ID, []byte, any) { cnt.inc() }); err != nil {
 			b.Fatal(err)
 		}
 	}

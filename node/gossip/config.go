@@ -27,7 +27,11 @@ type Config struct {
 	// network. An error returned after ctx ended counts as an ignore (a slow
 	// validator is not the peer's fault); a panic is recovered and counts
 	// as a reject.
-	Validate func(ctx context.Context, topic string, from peer.ID, raw []byte) error
+	//
+	// The value Validate returns with a nil error (the parsed, verified
+	// envelope, say) is handed to the topic's deliver function as data, so
+	// a message is parsed once on its way in.
+	Validate func(ctx context.Context, topic string, from peer.ID, raw []byte) (any, error)
 
 	// Score is the application-specific score of a peer (local trust →
 	// pubsub AppSpecificScore, weight 1). Scale and thresholds: limits.go

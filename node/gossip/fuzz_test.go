@@ -31,7 +31,7 @@ func FuzzValidate(f *testing.F) {
 	cfg := testConfig()
 	cfg.MaxMessageSize = 128
 	cfg.Events = events.NewEmitter(hs[0].ID().String(), check, nil)
-	cfg.Validate = func(_ context.Context, _ string, _ peer.ID, raw []byte) error {
+	cfg.Validate = errOnly(func(_ context.Context, _ string, _ peer.ID, raw []byte) error {
 		if len(raw) == 0 {
 			return nil
 		}
@@ -44,7 +44,7 @@ func FuzzValidate(f *testing.F) {
 			panic("fuzz: validator panic")
 		}
 		return nil
-	}
+	})
 	g, err := New(context.Background(), hs[0], cfg)
 	if err != nil {
 		f.Fatal(err)

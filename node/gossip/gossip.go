@@ -199,6 +199,10 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 	return g, nil
 }
 
+// Deliver receives one remote message that passed Validate: the delivering
+// peer, the raw bytes and the value Validate returned for them.
+type Deliver func(from peer.ID, raw []byte, data any)
+
 // Join subscribes to topic and installs the validator. deliver is called
 // for every remote message that passed Validate, on one goroutine per topic,
 // in the order pubsub hands messages over (no order across publishers is
@@ -206,7 +210,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Gossip, error) {
 // block briefly: while it does, up to SubscriptionBuffer messages wait;
 // beyond that pubsub drops them (counted as DropSubscriberSlow). A panic in
 // deliver is recovered and reported as web4.error.
-func (g *Gossip) Join(topic string, deliver func(from peer.ID, raw []byte)) error {
+func (g *Gossip) Join(topic string, deliver Deliver) error {
 	if topic == "" {
 		return fmt.Errorf("%w: topic: must not be empty", ErrBadTopic)
 	}
@@ -252,7 +256,7 @@ func (g *Gossip) Join(topic string, deliver func(from peer.ID, raw []byte)) erro
 	return nil
 }
 
-func (g *Gossip) deliverLoop(topic string, sub *pubsub.Subscription, deliver func(peer.ID, []byte)) {
+func (g *Gossip) deliverLoop(topic string, sub *pubsub.Subscription, deliver Deliver) {
 	defer g.wg.Done()
 	self := g.h.ID()
 	delivered := g.m.delivered.WithLabelValues(topic)
@@ -266,27 +270,29 @@ func (g *Gossip) deliverLoop(topic string, sub *pubsub.Subscription, deliver fun
 		}
 		g.m.nDelivered.Add(1)
 		delivered.Inc()
-		g.callDeliver(topic, msg.ReceivedFrom, msg.Data, deliver)
+		g.callDeliver(topic, msg.ReceivedFrom, msg.Data, msg.ValidatorData, deliver)
 	}
 }
 
-func (g *Gossip) callDeliver(topic string, from peer.ID, raw []byte, deliver func(peer.ID, []byte)) {
+func (g *Gossip) callDeliver(topic string, from peer.ID, raw []byte, data any, deliver Deliver) {
 	defer func() {
 		if r := recover(); r != nil {
 			g.cfg.Events.Error("gossip", "deliver_panic", topic, fmt.Errorf("deliver panicked: %v", r),
 				map[string]any{"topic": topic, "from": from.String()})
 		}
 	}()
-	deliver(from, raw)
+	deliver(from, raw, data)
 }
 
 // validator adapts Config.Validate to pubsub.
 func (g *Gossip) validator(topic string) pubsub.ValidatorEx {
 	return func(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-		err := g.runValidate(ctx, topic, from, msg.GetData())
+		data, err := g.runValidate(ctx, topic, from, msg.GetData())
 		if lp, ok := msg.ValidatorData.(*localPublish); ok {
 			lp.called = true
 			lp.err = err
+		} else if err == nil {
+			msg.ValidatorData = data // handed to deliver
 		}
 		switch {
 		case err == nil:
@@ -309,9 +315,9 @@ func (g *Gossip) validator(topic string) pubsub.ValidatorEx {
 // runValidate calls Config.Validate, turning a size violation or a panic
 // into a rejection, and a failure after ctx ended (ValidateTimeout, Close)
 // into an ignore.
-func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, raw []byte) (err error) {
+func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, raw []byte) (data any, err error) {
 	if len(raw) > g.cfg.MaxMessageSize {
-		return fmt.Errorf("%w: data: %d bytes exceeds %d", ErrBadMessage, len(raw), g.cfg.MaxMessageSize)
+		return nil, fmt.Errorf("%w: data: %d bytes exceeds %d", ErrBadMessage, len(raw), g.cfg.MaxMessageSize)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -319,16 +325,16 @@ func (g *Gossip) runValidate(ctx context.Context, topic string, from peer.ID, ra
 		}
 	}()
 	if !g.calls.enter() {
-		return fmt.Errorf("%w: %w", ErrIgnore, ErrClosed)
+		return nil, fmt.Errorf("%w: %w", ErrIgnore, ErrClosed)
 	}
 	defer g.calls.exit()
-	err = g.cfg.Validate(ctx, topic, from, raw)
+	data, err = g.cfg.Validate(ctx, topic, from, raw)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrIgnore) {
 		// Our timeout or our shutdown is not the delivering peer's fault:
 		// drop without penalty.
 		err = fmt.Errorf("%w: validation did not finish: %w", ErrIgnore, err)
 	}
-	return err
+	return data, err
 }
 
 // Publish validates raw with Config.Validate (from = this host) and sends

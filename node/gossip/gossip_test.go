@@ -125,6 +125,11 @@ func TestValidatorRejectsAndPenalisesDeliverer(t *testing.T) {
 	if from := c.rec.fromOf("good:1"); from != b.h.ID() {
 		t.Fatalf("C got good:1 from %s, want B %s", from, b.h.ID())
 	}
+	// C's deliver gets the value C's own Validate returned for the bytes
+	// (so a receiver parses a message once), not the relay's.
+	if d := c.rec.dataOf("good:1"); d != validated("good:1") {
+		t.Fatalf("C's deliver got data %#v, want its Validate's %#v", d, validated("good:1"))
+	}
 
 	bad := []string{"bad:1", "bad:2", "bad:3"}
 	for _, m := range bad {
@@ -327,7 +332,7 @@ func TestPublishErrors(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	_, hs := newMocknet(t, 1)
-	ok := func(context.Context, string, peer.ID, []byte) error { return nil }
+	ok := func(context.Context, string, peer.ID, []byte) (any, error) { return nil, nil }
 	cases := map[string]func(*Config){
 		"no validator":    func(c *Config) { c.Validate = nil },
 		"queue":           func(c *Config) { c.PeerOutboundQueue = 0 },
@@ -445,12 +450,12 @@ func TestCallbackPanicsAreContained(t *testing.T) {
 	_, hs := newMocknet(t, 2)
 	a := startNode(t, hs[0], func(c *Config) { c.Validate = newValidator(true).validate })
 	b := startNode(t, hs[1], func(c *Config) {
-		c.Validate = func(_ context.Context, _ string, _ peer.ID, raw []byte) error {
+		c.Validate = errOnly(func(_ context.Context, _ string, _ peer.ID, raw []byte) error {
 			if string(raw) == "boom" {
 				panic("validator bug")
 			}
 			return nil
-		}
+		})
 	})
 	connect(t, a.h, b.h)
 	waitMesh(t, map[*tnode][]*tnode{a: {b}, b: {a}})
@@ -470,10 +475,10 @@ func TestDeliverPanicIsContained(t *testing.T) {
 	a := startNode(t, hs[0], nil)
 	b := startNode(t, hs[1], nil)
 	got := make(chan string, 4)
-	if err := a.g.Join(topic, func(peer.ID, []byte) {}); err != nil {
+	if err := a.g.Join(topic, func(peer.ID, []byte, any) {}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.g.Join(topic, func(_ peer.ID, raw []byte) {
+	if err := b.g.Join(topic, func(_ peer.ID, raw []byte, _ any) {
 		if string(raw) == "explode" {
 			panic("deliver bug")
 		}
@@ -559,13 +564,13 @@ func TestValidateTimeoutIgnoresWithoutPenalty(t *testing.T) {
 	a := startNode(t, hs[0], nil)
 	b := startNode(t, hs[1], func(c *Config) {
 		c.ValidateTimeout = 50 * time.Millisecond
-		c.Validate = func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
+		c.Validate = errOnly(func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
 			if strings.HasPrefix(string(raw), "slow:") {
 				<-ctx.Done()
 				return ctx.Err()
 			}
 			return nil
-		}
+		})
 	})
 	connect(t, a.h, b.h)
 	waitMesh(t, map[*tnode][]*tnode{a: {b}, b: {a}})
@@ -595,7 +600,7 @@ func TestCloseFencesValidateInFlight(t *testing.T) {
 	entered := make(chan struct{})
 	var returned atomic.Bool
 	b := startNode(t, hs[1], func(c *Config) {
-		c.Validate = func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
+		c.Validate = errOnly(func(ctx context.Context, _ string, _ peer.ID, raw []byte) error {
 			if string(raw) != "hold" {
 				return nil
 			}
@@ -603,7 +608,7 @@ func TestCloseFencesValidateInFlight(t *testing.T) {
 			<-ctx.Done()
 			returned.Store(true)
 			return ctx.Err()
-		}
+		})
 	})
 	connect(t, a.h, b.h)
 	waitMesh(t, map[*tnode][]*tnode{a: {b}, b: {a}})

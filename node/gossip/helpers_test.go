@@ -117,24 +117,32 @@ type recorder struct {
 	mu      sync.Mutex
 	got     map[string]int     // message → deliveries
 	from    map[string]peer.ID // message → delivering peer
+	data    map[string]any     // message → the data deliver got with it
 	changed chan struct{}
 	block   chan struct{} // if non-nil, deliver waits on it
 }
 
 func newRecorder() *recorder {
-	return &recorder{got: map[string]int{}, from: map[string]peer.ID{}, changed: make(chan struct{})}
+	return &recorder{got: map[string]int{}, from: map[string]peer.ID{}, data: map[string]any{}, changed: make(chan struct{})}
 }
 
-func (r *recorder) deliver(from peer.ID, raw []byte) {
+func (r *recorder) deliver(from peer.ID, raw []byte, data any) {
 	if r.block != nil {
 		<-r.block
 	}
 	r.mu.Lock()
 	r.got[string(raw)]++
 	r.from[string(raw)] = from
+	r.data[string(raw)] = data
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
+}
+
+func (r *recorder) dataOf(msg string) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.data[msg]
 }
 
 func (r *recorder) count(msg string) int {
@@ -205,19 +213,31 @@ func newValidator(acceptAll bool) *validator {
 	return &validator{acceptAll: acceptAll, seen: map[string][]peer.ID{}}
 }
 
-func (v *validator) validate(_ context.Context, _ string, from peer.ID, raw []byte) error {
+// validate accepts, ignores or rejects by prefix; what it accepts it hands
+// to deliver as data: the message as a string, tagged, so the recorder can
+// check that deliver gets exactly the value its validation produced.
+func (v *validator) validate(_ context.Context, _ string, from peer.ID, raw []byte) (any, error) {
 	v.mu.Lock()
 	v.seen[string(raw)] = append(v.seen[string(raw)], from)
 	v.mu.Unlock()
 	switch {
 	case v.acceptAll:
-		return nil
 	case bytes.HasPrefix(raw, []byte("bad:")):
-		return errBadPrefix
+		return nil, errBadPrefix
 	case bytes.HasPrefix(raw, []byte("ignore:")):
-		return fmt.Errorf("not for us: %w", ErrIgnore)
+		return nil, fmt.Errorf("not for us: %w", ErrIgnore)
 	}
-	return nil
+	return validated(raw), nil
+}
+
+// validated is what the test validator hands deliver for raw.
+type validated string
+
+// errOnly adapts a validation function without data to Config.Validate.
+func errOnly(f func(context.Context, string, peer.ID, []byte) error) func(context.Context, string, peer.ID, []byte) (any, error) {
+	return func(ctx context.Context, topic string, from peer.ID, raw []byte) (any, error) {
+		return nil, f(ctx, topic, from, raw)
+	}
 }
 
 func (v *validator) sawFrom(msg string) []peer.ID {

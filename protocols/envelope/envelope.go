@@ -39,7 +39,15 @@ type Envelope struct {
 
 	raw    []byte // the received document, as parsed
 	signed []byte // SignPrefix + JCS(raw without the sign member)
+	// verified is set by Validator.Validate when all nine checks passed.
+	verified bool
 }
+
+// Verified reports whether this envelope came out of Validator.Validate
+// with all nine checks passed (Parse and the builders leave it false).
+// The router dispatches only verified envelopes, so a path that skipped
+// validation cannot reach a runtime.
+func (e *Envelope) Verified() bool { return e != nil && e.verified }
 
 // Sender identifies the signer.
 type Sender struct {

@@ -54,7 +54,10 @@ func TestRoundTripAllFamilies(t *testing.T) {
 				t.Fatalf("payload %s != %s", a.Payload, b.Payload)
 			}
 			a.Payload, b.Payload = nil, nil
-			a.raw, b.raw, a.signed, b.signed = nil, nil, nil, nil
+			if !b.Verified() || a.Verified() {
+				t.Fatalf("Verified: sealed %v, validated %v", a.Verified(), b.Verified())
+			}
+			a.raw, b.raw, a.signed, b.signed, b.verified = nil, nil, nil, nil, false
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("round trip differs:\n in %+v\nout %+v", a, b)
 			}

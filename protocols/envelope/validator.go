@@ -72,8 +72,10 @@ func (v *Validator) Validate(raw []byte) (*Envelope, error) {
 	env, err := v.validate(raw)
 	if err != nil {
 		v.reject(env, err)
+		return env, err
 	}
-	return env, err
+	env.verified = true
+	return env, nil
 }
 
 func (v *Validator) validate(raw []byte) (*Envelope, error) {

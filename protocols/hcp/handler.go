@@ -54,9 +54,9 @@ func (h *Handler) Handle(ctx context.Context, msg *router.Message) error {
 	if h.Gate == nil || h.Deliver == nil {
 		return errors.New("hcp: Handler needs Gate and Deliver")
 	}
-	env, ok := msg.Envelope.(*envelope.Envelope)
-	if !ok || env == nil {
-		return fmt.Errorf("%w: message carries no decoded envelope", ErrPayload)
+	env := msg.Env
+	if env == nil {
+		return fmt.Errorf("%w: message carries no envelope", ErrPayload)
 	}
 	if !msg.Local || env.Sender.Fingerprint != h.Human {
 		return fmt.Errorf("%w: sender %.16s…, local=%v", ErrNotHuman, env.Sender.Fingerprint, msg.Local)

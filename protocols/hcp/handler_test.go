@@ -36,14 +36,14 @@ func TestHandlerThroughRouter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v := envelope.NewValidator(envelope.Config{Now: c.now, LocalFingerprint: node.Fingerprint})
+	v := envelope.NewValidator(envelope.Config{Now: c.now, LocalFingerprint: node.Fingerprint, Policy: r.Policy().Local})
 	route := func(m *Message, local bool) error {
 		t.Helper()
 		env, err := v.Validate(m.Wire)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.Route(ctx, &router.Message{Local: local, Type: env.Type.String(), MsgID: env.MsgID, Envelope: env, Payload: env.Payload, Raw: m.Wire})
+		return r.Route(ctx, &router.Message{Local: local, Env: env, Channel: "control_api"})
 	}
 	must := func(m *Message, err error) *Message {
 		t.Helper()
@@ -87,7 +87,11 @@ func TestHandlerThroughRouter(t *testing.T) {
 	}
 	// A message not from the local session is refused even with the human key.
 	m := must(b.Context(node, Context{Topic: "work", Context: "x"}))
-	if err := h.Handle(ctx, &router.Message{Peer: "p", Kind: envelope.HCPContext, Envelope: m.Env}); !errors.Is(err, ErrNotHuman) {
+	env, err := v.Validate(m.Wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(ctx, &router.Message{Peer: "p", Env: env}); !errors.Is(err, ErrNotHuman) {
 		t.Fatalf("remote: %v", err)
 	}
 	if _, err := (&Builder{Key: b.Key, Human: b.Human}).Context(node, Context{Topic: "w", Context: "x"}); !errors.Is(err, ErrBuild) {

@@ -6,18 +6,18 @@ import (
 	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/trust"
 )
 
-// BenchmarkRoute measures the router's cost per message (type
-// normalisation, trust gate, matrix lookup, routed event into a ring) and
-// reports it as a ratio against calling the handler directly, measured in
-// the same run.
+// BenchmarkRoute measures the router's cost per verified message (matrix
+// lookup, handler lookup, routed event into a ring) and reports it as a
+// ratio against calling the handler directly, measured in the same run.
 func BenchmarkRoute(b *testing.B) {
 	ctx := context.Background()
 	var n int
 	h := HandlerFunc(func(context.Context, *Message) error { n++; return nil })
-	msg := &Message{Peer: fpPeer, Type: "FACTPROPOSE", MsgID: "3b2e0c4e-1c1f-4c57-9d55-0d6c4c1c7f10", Channel: "knowledge"}
+	msg := &Message{Env: verified(b, envelope.FactPropose, peerKey), Peer: fpPeer, Channel: "knowledge"}
 
 	var hi Handler = h // through the interface, as the router calls it
 	const baseN = 200000

@@ -14,11 +14,11 @@ import (
 // Route reports as handler_failed.
 type TypeMux map[envelope.Type]Handler
 
-// Handle dispatches on msg.Kind.
+// Handle dispatches on msg.Env.Type.
 func (m TypeMux) Handle(ctx context.Context, msg *Message) error {
-	h, ok := m[msg.Kind]
+	h, ok := m[msg.Env.Type]
 	if !ok || h == nil {
-		return fmt.Errorf("%w: no handler for type %s on this route", ErrNoHandler, msg.Kind)
+		return fmt.Errorf("%w: no handler for type %s on this route", ErrNoHandler, msg.Env.Type)
 	}
 	return h.Handle(ctx, msg)
 }

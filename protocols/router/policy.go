@@ -35,6 +35,8 @@ type TrustSource interface {
 // peer as unknown.
 type Policy struct {
 	Trust TrustSource
+	// Self is this node's fingerprint (see Local).
+	Self string
 }
 
 func (p Policy) standing(fp string) (trust.State, bool) {
@@ -61,11 +63,27 @@ func (p Policy) Check(sender string, t envelope.Type) error {
 
 // Envelope adapts the policy to envelope.Config.Policy (check 8 of the
 // envelope validator). It gates by the envelope's sender, which check 4 has
-// already verified by then. Use it for envelopes from remote peers; the
-// local human session's HCP envelopes are validated without it.
+// already verified by then. Use it for envelopes from remote peers; this
+// node's own side uses Local.
 func (p Policy) Envelope(env *envelope.Envelope) error {
 	if env == nil {
 		return fmt.Errorf("%w: nil envelope", ErrInvalidMessage)
 	}
 	return p.Check(env.Sender.Fingerprint, env.Type)
+}
+
+// Local is check 8 for envelopes from this node's own side (Message.Local):
+// HCP envelopes (the human session through the control API; the HCP
+// handler checks they are signed by the human key), LIP envelopes (the
+// node's own LIP pipeline), and any envelope signed by this node itself
+// (its own gossip publications, applied locally before they are sent).
+// CIP envelopes signed by anyone else come only from peers.
+func (p Policy) Local(env *envelope.Envelope) error {
+	if env == nil {
+		return fmt.Errorf("%w: nil envelope", ErrInvalidMessage)
+	}
+	if allowedLocal(env.Type) || (p.Self != "" && env.Sender.Fingerprint == p.Self) {
+		return nil
+	}
+	return fmt.Errorf("%w: type %s is only accepted from peers", ErrTrustViolation, env.Type)
 }

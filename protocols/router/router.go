@@ -2,15 +2,11 @@ package router
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
-	"github.com/web4p2p/web4p2p/trust"
 )
 
 // Event types emitted by the router.
@@ -25,50 +21,38 @@ const (
 	KindInvalid        = "invalid_message"
 )
 
-// Message is one verified message handed to the router. The router reads
-// Peer, Sender, Local and Type; the rest is carried to the handler as is.
+// Message is one verified envelope handed to the router, with where it
+// came from. The router reads Env.Type to find the route; the rest is
+// carried to the handler as is.
 type Message struct {
+	// Env is the envelope, verified by an envelope.Validator (all nine
+	// checks of SPEC §3.3) whose check 8 was one of this router's gates
+	// (Policy.Envelope, Policy.Local, or a transport's refinement of
+	// them). Route refuses an envelope that did not pass a validator.
+	Env *envelope.Envelope
 	// Peer is the fingerprint of the authenticated peer that delivered the
 	// message (the libp2p remote). Empty only when Local.
 	Peer string
 	// PeerID is the delivering peer's libp2p PeerID, for display.
 	PeerID string
-	// Sender is the verified envelope signer's fingerprint when it differs
-	// from Peer (gossip relayed by Peer). Empty means Peer.
-	Sender string
 	// Local marks messages from this node's own side: the human session
-	// (control API) or its own LIP pipeline.
+	// (control API), its own LIP pipeline, its own gossip publications.
 	Local bool
-	// Channel is the RTT channel ("control", "state", "knowledge") or the
-	// GossipSub topic the message arrived on.
+	// Channel is the RTT channel ("control", "state", "knowledge"), the
+	// GossipSub topic, or "control_api" / "local" for local messages.
 	Channel string
-	// Type is the message type as received, either spelling.
-	Type string
-	// Kind is the normalised type; Route sets it before calling the handler.
-	Kind envelope.Type
-	// MsgID is the envelope's msg_id.
-	MsgID string
-	// Time is the envelope's (verified, skew-checked) timestamp.
-	Time time.Time
-	// Raw is the envelope's bytes as received.
-	Raw []byte
-	// Envelope is the decoded envelope (normally *envelope.Envelope); the
-	// router does not look inside.
-	Envelope any
-	// Payload is the envelope's payload.
-	Payload json.RawMessage
 }
 
-// sender returns whose trust state gates the message.
-func (m *Message) sender() string {
-	if m.Sender != "" {
-		return m.Sender
-	}
-	return m.Peer
-}
+// Sender returns the verified signer's fingerprint.
+func (m *Message) Sender() string { return m.Env.Sender.Fingerprint }
+
+// Relayed reports whether the signer is not the peer that delivered the
+// message (gossip forwarded by Peer).
+func (m *Message) Relayed() bool { return !m.Local && m.Env.Sender.Fingerprint != m.Peer }
 
 // Handler receives the messages of one route. Handle is called on the
-// goroutine that called Route, after the trust gate passed; it should hand
+// goroutine that called Route (the envelope's trust gate passed as check 8
+// of its validation); it should hand
 // long work to its own runtime (bounded inbox) rather than block the
 // transport's reader. It must honour ctx. Its error is returned by Route.
 type Handler interface {
@@ -86,6 +70,9 @@ type Config struct {
 	// Trust is where the gate looks up peers (normally *trust.Ledger).
 	// nil treats every remote peer as unknown.
 	Trust TrustSource
+	// Self is this node's fingerprint: Policy.Local admits the node's own
+	// signed envelopes (its gossip publications) besides HCP and LIP.
+	Self string
 	// Events receives web4.router.routed and web4.error; nil discards.
 	Events *events.Emitter
 }
@@ -106,11 +93,12 @@ type registration struct{ h Handler }
 
 // New returns a Router with no handlers.
 func New(cfg Config) *Router {
-	return &Router{policy: Policy{Trust: cfg.Trust}, em: cfg.Events, handlers: map[Route]*registration{}}
+	return &Router{policy: Policy{Trust: cfg.Trust, Self: cfg.Self}, em: cfg.Events, handlers: map[Route]*registration{}}
 }
 
 // Policy returns the router's trust gate, for use as the envelope
-// validator's check 8 (Policy().Envelope).
+// validators' check 8: Policy().Envelope for peers' envelopes,
+// Policy().Local for this node's own side.
 func (r *Router) Policy() Policy { return r.policy }
 
 // Register installs h for route. One handler per route; registering a
@@ -142,38 +130,39 @@ func (r *Router) Register(route Route, h Handler) (unregister func(), err error)
 	}, nil
 }
 
-// Route gates and dispatches one message: unknown types and gate failures
-// yield an error event and an error (ErrUnknownType, ErrTrustViolation) and
-// no handler call; otherwise web4.router.routed is emitted and the route's
-// handler called with a copy of msg whose Kind is set.
+// Route dispatches one verified message: a message without a validated
+// envelope yields ErrInvalidMessage, a type without a route ErrUnknownType,
+// a route without a handler ErrNoHandler, each with an error event and no
+// handler call; otherwise web4.router.routed is emitted and the route's
+// handler called.
+//
+// Route does not gate: the trust gate ran exactly once, as check 8 of the
+// validator that produced msg.Env (SPEC §3.3 runs it before the payload
+// schema, so a peer's message is refused before its payload costs
+// anything). The type was parsed once, by the validator.
 func (r *Router) Route(ctx context.Context, msg *Message) error {
-	if msg == nil {
-		err := fmt.Errorf("%w: nil", ErrInvalidMessage)
-		r.em.Error("router", KindInvalid, "", err, nil)
+	if msg == nil || msg.Env == nil || !msg.Env.Verified() {
+		err := fmt.Errorf("%w: no validated envelope", ErrInvalidMessage)
+		id := ""
+		if msg != nil && msg.Env != nil {
+			id = msg.Env.MsgID
+		}
+		r.em.Error("router", KindInvalid, clip(id), err, nil)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t, err := ParseType(msg.Type)
-	if err != nil {
-		r.em.Error("router", KindUnknownType, clip(msg.MsgID), err, r.describe(msg, "", ""))
+	if !msg.Local && msg.Peer == "" {
+		err := fmt.Errorf("%w: remote message without an authenticated peer", ErrInvalidMessage)
+		r.em.Error("router", KindInvalid, clip(msg.Env.MsgID), err, r.describe(msg, ""))
 		return err
 	}
-	if err := r.gate(msg, t); err != nil {
-		kind := KindTrustViolation
-		if errors.Is(err, ErrInvalidMessage) {
-			kind = KindInvalid
-		}
-		r.em.Error("router", kind, clip(msg.MsgID), err, r.describe(msg, t.String(), ""))
-		return err
-	}
+	t := msg.Env.Type
 	route, ok := RouteFor(t)
 	if !ok {
-		// Only reachable if envelope grows a type the matrix lacks; the
-		// matrix test guards against that.
 		err := fmt.Errorf("%w: %s has no route", ErrUnknownType, t)
-		r.em.Error("router", KindUnknownType, clip(msg.MsgID), err, r.describe(msg, t.String(), ""))
+		r.em.Error("router", KindUnknownType, clip(msg.Env.MsgID), err, r.describe(msg, ""))
 		return err
 	}
 	r.mu.RLock()
@@ -181,58 +170,34 @@ func (r *Router) Route(ctx context.Context, msg *Message) error {
 	r.mu.RUnlock()
 	if reg == nil {
 		err := fmt.Errorf("%w: %s (type %s)", ErrNoHandler, route, t)
-		r.em.Error("router", KindNoHandler, clip(msg.MsgID), err, r.describe(msg, t.String(), route.String()))
+		r.em.Error("router", KindNoHandler, clip(msg.Env.MsgID), err, r.describe(msg, route.String()))
 		return err
 	}
-	ev := r.em.Emit(EventRouted, clip(msg.MsgID), r.describe(msg, t.String(), route.String()))
-	m := *msg
-	m.Kind = t
-	if err := reg.h.Handle(ctx, &m); err != nil {
-		err = fmt.Errorf("router: %s handler for %s %s: %w", route, t, clip(msg.MsgID), err)
-		d := r.describe(msg, t.String(), route.String())
+	ev := r.em.Emit(EventRouted, clip(msg.Env.MsgID), r.describe(msg, route.String()))
+	if err := reg.h.Handle(ctx, msg); err != nil {
+		err = fmt.Errorf("router: %s handler for %s %s: %w", route, t, clip(msg.Env.MsgID), err)
+		d := r.describe(msg, route.String())
 		d["area"], d["kind"], d["detail"] = "router", KindHandlerFailed, err.Error()
-		r.em.Emit("web4.error", clip(msg.MsgID), d, ev.ID) // caused by the routing
+		r.em.Emit("web4.error", clip(msg.Env.MsgID), d, ev.ID) // caused by the routing
 		return err
 	}
 	return nil
 }
 
-// gate applies the trust policy before any handler runs.
-func (r *Router) gate(msg *Message, t envelope.Type) error {
-	if msg.Local {
-		if allowedLocal(t) {
-			return nil
-		}
-		return fmt.Errorf("%w: type %s is only accepted from peers", ErrTrustViolation, t)
-	}
-	if msg.Peer == "" {
-		return fmt.Errorf("%w: remote message without an authenticated peer", ErrInvalidMessage)
-	}
-	if msg.Sender != "" && msg.Sender != msg.Peer {
-		// Relayed gossip: a blacklisted relay is ignored whatever it carries.
-		if st, _ := r.policy.standing(msg.Peer); st == trust.Blacklisted {
-			return fmt.Errorf("%w: relaying peer is blacklisted", ErrTrustViolation)
-		}
-	}
-	return r.policy.Check(msg.sender(), t)
-}
-
-func (r *Router) describe(msg *Message, typ, route string) map[string]any {
+func (r *Router) describe(msg *Message, route string) map[string]any {
+	env := msg.Env
 	d := map[string]any{
-		"type":    clip(msg.Type),
+		"type":    env.Type.String(),
 		"peer":    msg.Peer,
-		"msg_id":  clip(msg.MsgID),
+		"msg_id":  clip(env.MsgID),
 		"channel": clip(msg.Channel),
 		"local":   msg.Local,
-	}
-	if typ != "" {
-		d["type"] = typ
 	}
 	if route != "" {
 		d["route"] = route
 	}
-	if msg.Sender != "" && msg.Sender != msg.Peer {
-		d["sender"] = msg.Sender
+	if !msg.Local && env.Sender.Fingerprint != msg.Peer {
+		d["sender"] = env.Sender.Fingerprint
 	}
 	if msg.PeerID != "" {
 		d["peer_id"] = msg.PeerID

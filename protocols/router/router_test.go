@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,29 +20,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const (
-	testPeerID = "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
-	fpPeer     = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	fpRelay    = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-)
-
-// fixedTrust is a TrustSource with fixed answers.
-type fixedTrust struct {
-	states map[string]trust.State
-	cooled map[string]bool
-}
-
-func (f fixedTrust) Standing(fp string) (trust.State, bool) {
-	st, ok := f.states[fp]
-	if !ok {
-		return trust.Unknown, true
-	}
-	c, ok := f.cooled[fp]
-	if !ok {
-		c = true
-	}
-	return st, c
-}
+const testPeerID = "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
 
 // recorder is a handler per route that remembers what it got.
 type recorder struct {
@@ -84,7 +63,7 @@ func newHarness(t *testing.T, ts TrustSource) *harness {
 	ring := events.NewRing(512)
 	chk := &events.CheckingSink{Next: ring}
 	em := events.NewEmitter(testPeerID, chk, nil)
-	h := &harness{r: New(Config{Trust: ts, Events: em}), rec: &recorder{}, ring: ring, check: chk}
+	h := &harness{r: New(Config{Trust: ts, Self: fpSelf, Events: em}), rec: &recorder{}, ring: ring, check: chk}
 	for _, rt := range Routes() {
 		if _, err := h.r.Register(rt, h.rec.handler(rt)); err != nil {
 			t.Fatal(err)
@@ -98,6 +77,16 @@ func newHarness(t *testing.T, ts TrustSource) *harness {
 	return h
 }
 
+// receive is what a transport does with a peer's bytes: validate with the
+// router's gate as check 8, then route.
+func (h *harness) receive(ctx context.Context, raw []byte) error {
+	env, err := validator(h.r.Policy().Envelope).Validate(raw)
+	if err != nil {
+		return err
+	}
+	return h.r.Route(ctx, &Message{Env: env, Peer: env.Sender.Fingerprint, PeerID: testPeerID, Channel: "knowledge"})
+}
+
 func errorEvents(ring *events.Ring, kind string) int {
 	n := 0
 	for _, e := range ring.Events() {
@@ -108,8 +97,8 @@ func errorEvents(ring *events.Ring, kind string) int {
 	return n
 }
 
-// TestRoutingMatrix checks every row of SPEC §9, in both spellings, written
-// out independently of the package's own table.
+// TestRoutingMatrix checks every row of SPEC §9, written out independently
+// of the package's own table.
 func TestRoutingMatrix(t *testing.T) {
 	rows := []struct {
 		typ   string
@@ -144,45 +133,47 @@ func TestRoutingMatrix(t *testing.T) {
 	h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}})
 	ctx := context.Background()
 	for i, row := range rows {
-		for j, spelling := range []string{row.typ, strings.ReplaceAll(row.typ, "_", "")} {
-			msg := &Message{Type: spelling, MsgID: "m-" + row.typ + string(rune('a'+j)), Channel: "knowledge", Raw: []byte("{}")}
-			if row.local {
-				msg.Local = true
-			} else {
-				msg.Peer, msg.PeerID = fpPeer, testPeerID
-			}
-			if err := h.r.Route(ctx, msg); err != nil {
-				t.Fatalf("row %d %s: %v", i, spelling, err)
-			}
-			got := h.rec.got[row.route]
-			last := got[len(got)-1]
-			if last.MsgID != msg.MsgID || last.Kind.String() != row.typ || string(last.Raw) != "{}" {
-				t.Fatalf("%s: handler %s got %+v", spelling, row.route, last)
-			}
-			ev, ok := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == msg.MsgID })
-			if !ok || ev.Data["route"] != row.route.String() || ev.Data["type"] != row.typ || ev.Data["msg_id"] != msg.MsgID {
-				t.Fatalf("%s: routed event %+v", spelling, ev)
-			}
-			if !row.local && ev.Data["peer"] != fpPeer {
-				t.Fatalf("routed event lacks the peer: %+v", ev.Data)
-			}
+		typ, err := envelope.ParseType(row.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := verified(t, typ, peerKey)
+		msg := &Message{Env: env, Channel: "knowledge"}
+		if row.local {
+			msg.Local = true
+		} else {
+			msg.Peer, msg.PeerID = fpPeer, testPeerID
+		}
+		if err := h.r.Route(ctx, msg); err != nil {
+			t.Fatalf("row %d %s: %v", i, row.typ, err)
+		}
+		got := h.rec.got[row.route]
+		last := got[len(got)-1]
+		if last.Env != env {
+			t.Fatalf("%s: handler %s got %+v", row.typ, row.route, last)
+		}
+		ev, ok := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == env.MsgID })
+		if !ok || ev.Data["route"] != row.route.String() || ev.Data["type"] != row.typ || ev.Data["msg_id"] != env.MsgID {
+			t.Fatalf("%s: routed event %+v", row.typ, ev)
+		}
+		if !row.local && ev.Data["peer"] != fpPeer {
+			t.Fatalf("routed event lacks the peer: %+v", ev.Data)
 		}
 	}
-	if h.rec.count() != 2*len(rows) {
-		t.Fatalf("%d handler calls, want %d", h.rec.count(), 2*len(rows))
+	if h.rec.count() != len(rows) {
+		t.Fatalf("%d handler calls, want %d", h.rec.count(), len(rows))
 	}
 	// Every envelope type has exactly one route.
-	for _, f := range []envelope.Family{envelope.CIP, envelope.HCP, envelope.LIP} {
-		for _, typ := range envelope.Types(f) {
-			if _, ok := RouteFor(typ); !ok {
-				t.Errorf("type %s has no route", typ)
-			}
+	for _, typ := range allTypes() {
+		if _, ok := RouteFor(typ); !ok {
+			t.Errorf("type %s has no route", typ)
 		}
 	}
 }
 
 // TestGatingTable checks every (state, type) cell of SPEC §4.3 against an
-// independently written expectation, through Allowed and through Route.
+// independently written expectation, through Allowed and through the path
+// every transport takes (validator with the gate as check 8, then Route).
 func TestGatingTable(t *testing.T) {
 	probing := "HELLO VERIFY STATE_UPDATE INTENT FACT_PROPOSE FACT_CHALLENGE FACT_CONFIRM FACT_REJECT DECISION_SHARE TRUST_ATTEST LIP_EVIDENCE LIP_CONFLICT LIP_ACCEPT LIP_REJECT"
 	trustedAll := "HELLO VERIFY INTENT FACT_PROPOSE FACT_CHALLENGE FACT_CONFIRM FACT_REJECT DECISION_SHARE STATE_UPDATE TRUST_ATTEST LIP_FETCH LIP_EVIDENCE LIP_CONFLICT LIP_ACCEPT LIP_REJECT"
@@ -193,10 +184,6 @@ func TestGatingTable(t *testing.T) {
 		trust.Trusted:     trustedAll,
 		trust.Blacklisted: "",
 	}
-	var all []envelope.Type
-	for _, f := range []envelope.Family{envelope.CIP, envelope.HCP, envelope.LIP} {
-		all = append(all, envelope.Types(f)...)
-	}
 	ctx := context.Background()
 	for st, list := range want {
 		allowedSet := map[string]bool{}
@@ -204,7 +191,7 @@ func TestGatingTable(t *testing.T) {
 			allowedSet[n] = true
 		}
 		h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: st}})
-		for _, typ := range all {
+		for _, typ := range allTypes() {
 			exp := allowedSet[typ.String()]
 			if got := Allowed(st, typ.String(), true); got != exp {
 				t.Errorf("Allowed(%s, %s) = %v, want %v", st, typ, got, exp)
@@ -213,7 +200,7 @@ func TestGatingTable(t *testing.T) {
 				t.Errorf("Allowed(%s, %s without underscores) = %v", st, typ, got)
 			}
 			before := h.rec.count()
-			err := h.r.Route(ctx, &Message{Peer: fpPeer, Type: typ.String(), MsgID: "g-" + typ.String()})
+			err := h.receive(ctx, sealed(t, typ, peerKey))
 			if exp {
 				if err != nil || h.rec.count() != before+1 {
 					t.Errorf("%s %s: routed err=%v", st, typ, err)
@@ -227,13 +214,26 @@ func TestGatingTable(t *testing.T) {
 				t.Errorf("%s %s: handler called despite the gate", st, typ)
 			}
 		}
-		denied := len(all) - len(allowedSet)
-		if n := errorEvents(h.ring, KindTrustViolation); n != denied {
-			t.Errorf("%s: %d trust_violation events, want %d", st, n, denied)
-		}
 	}
 	if Allowed(trust.State(0), "HELLO", true) || Allowed(trust.Trusted, "NOPE", true) {
 		t.Fatal("invalid state or type allowed")
+	}
+}
+
+// TestGateRunsOnce counts the trust lookups of one message's whole
+// receive path: the gate is check 8 of validation and Route does not
+// consult trust again.
+func TestGateRunsOnce(t *testing.T) {
+	var lookups atomic.Int64
+	h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}, lookups: &lookups})
+	for _, typ := range []envelope.Type{envelope.FactPropose, envelope.Intent, envelope.TrustAttest, envelope.LIPEvidence} {
+		lookups.Store(0)
+		if err := h.receive(context.Background(), sealed(t, typ, peerKey)); err != nil {
+			t.Fatal(err)
+		}
+		if n := lookups.Load(); n != 1 {
+			t.Fatalf("%s: %d trust lookups on the receive path, want 1", typ, n)
+		}
 	}
 }
 
@@ -243,12 +243,12 @@ func TestUntrustedCooldown(t *testing.T) {
 	}
 	ts := fixedTrust{states: map[string]trust.State{fpPeer: trust.Untrusted}, cooled: map[string]bool{fpPeer: false}}
 	h := newHarness(t, ts)
-	err := h.r.Route(context.Background(), &Message{Peer: fpPeer, Type: "HELLO", MsgID: "c1"})
+	err := h.receive(context.Background(), sealed(t, envelope.Hello, peerKey))
 	if !errors.Is(err, ErrTrustViolation) || !strings.Contains(err.Error(), "cooldown") || h.rec.count() != 0 {
 		t.Fatalf("inside cooldown: %v", err)
 	}
 	ts.cooled[fpPeer] = true
-	if err := h.r.Route(context.Background(), &Message{Peer: fpPeer, Type: "HELLO", MsgID: "c2"}); err != nil {
+	if err := h.receive(context.Background(), sealed(t, envelope.Hello, peerKey)); err != nil {
 		t.Fatalf("after cooldown: %v", err)
 	}
 }
@@ -261,7 +261,7 @@ func TestWithLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	now := t0
 	clock := func() time.Time { return now }
 	l, err := trust.OpenLedger(db, trust.LedgerConfig{Now: clock})
 	if err != nil {
@@ -269,100 +269,128 @@ func TestWithLedger(t *testing.T) {
 	}
 	h := newHarness(t, l)
 	ctx := context.Background()
-	route := func(typ string) error { return h.r.Route(ctx, &Message{Peer: fpPeer, Type: typ, MsgID: typ}) }
-	if err := route("FACT_PROPOSE"); !errors.Is(err, ErrTrustViolation) {
+	route := func(typ envelope.Type) error { return h.receive(ctx, sealed(t, typ, peerKey)) }
+	if err := route(envelope.FactPropose); !errors.Is(err, ErrTrustViolation) {
 		t.Fatalf("unknown peer proposed a fact: %v", err)
 	}
 	if _, err := l.Apply(fpPeer, trust.BadSignature, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := route("HELLO"); !errors.Is(err, ErrTrustViolation) {
+	if err := route(envelope.Hello); !errors.Is(err, ErrTrustViolation) {
 		t.Fatalf("HELLO inside cooldown: %v", err)
 	}
 	now = now.Add(trust.DefaultCooldown)
-	if err := route("HELLO"); err != nil {
+	if err := route(envelope.Hello); err != nil {
 		t.Fatalf("HELLO after cooldown: %v", err)
 	}
 	if _, err := l.Apply(fpPeer, trust.ValidHandshake, "h2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := route("FACT_PROPOSE"); err != nil {
+	if err := route(envelope.FactPropose); err != nil {
 		t.Fatalf("probing peer proposing: %v", err)
 	}
-	if err := route("TRUST_ATTEST"); err != nil {
+	if err := route(envelope.TrustAttest); err != nil {
 		t.Fatalf("probing peer attesting (proofs are checked by the receiver): %v", err)
 	}
-	if err := route("LIP_FETCH"); !errors.Is(err, ErrTrustViolation) {
+	if err := route(envelope.LIPFetch); !errors.Is(err, ErrTrustViolation) {
 		t.Fatalf("probing peer asking us to fetch: %v", err)
 	}
 }
 
+// TestLocalPolicy: the node's own side may inject HCP, LIP and its own
+// signed envelopes; CIP signed by anyone else comes only from peers, and
+// HCP never comes from a peer.
+func TestLocalPolicy(t *testing.T) {
+	h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}})
+	p := h.r.Policy()
+	cases := []struct {
+		name  string
+		typ   envelope.Type
+		k     []byte
+		local bool
+		ok    bool
+	}{
+		{"human intent from the control API", envelope.HCPIntent, peerKey, true, true},
+		{"own LIP evidence", envelope.LIPEvidence, peerKey, true, true},
+		{"own fact proposal", envelope.FactPropose, selfKey, true, true},
+		{"someone else's fact from the local side", envelope.FactPropose, peerKey, true, false},
+		{"HCP from a trusted peer", envelope.HCPIntent, peerKey, false, false},
+	}
+	for _, c := range cases {
+		gate := p.Envelope
+		if c.local {
+			gate = p.Local
+		}
+		env, err := validator(gate).Validate(sealed(t, c.typ, c.k))
+		if c.ok != (err == nil) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err != nil && !errors.Is(err, ErrTrustViolation) {
+			t.Fatalf("%s: %v, want a trust violation", c.name, err)
+		}
+		if err == nil {
+			if err := h.r.Route(context.Background(), &Message{Env: env, Local: true, Channel: "local"}); err != nil {
+				t.Fatalf("%s: route: %v", c.name, err)
+			}
+		}
+	}
+	if err := p.Local(nil); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatal("nil envelope")
+	}
+}
+
 func TestRouteErrors(t *testing.T) {
-	ts := fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted, fpRelay: trust.Blacklisted}}
-	h := newHarness(t, ts)
+	h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}})
 	ctx := context.Background()
-
-	// Unknown type: error event, no handler call.
-	for _, typ := range []string{"", "FACT-PROPOSE", "hello", "HCP_FOO", strings.Repeat("X", 10000)} {
-		err := h.r.Route(ctx, &Message{Peer: fpPeer, Type: typ, MsgID: "u"})
-		if !errors.Is(err, ErrUnknownType) {
-			t.Fatalf("type %.20q: %v", typ, err)
-		}
+	unverified, err := envelope.Parse(sealed(t, envelope.Intent, peerKey))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := errorEvents(h.ring, KindUnknownType); n != 5 || h.rec.count() != 0 {
-		t.Fatalf("%d unknown_type events, %d handler calls", n, h.rec.count())
-	}
-	for _, e := range h.ring.Events() {
-		if s, _ := e.Data["type"].(string); len(s) > maxEventString+4 {
-			t.Fatalf("event carries a %d-byte type", len(s))
-		}
-	}
-
 	cases := []struct {
 		name string
 		msg  *Message
 		want error
 	}{
 		{"nil message", nil, ErrInvalidMessage},
-		{"remote without peer", &Message{Type: "HELLO"}, ErrInvalidMessage},
-		{"CIP from local side", &Message{Local: true, Type: "FACT_PROPOSE"}, ErrTrustViolation},
-		{"HCP from a trusted peer", &Message{Peer: fpPeer, Type: "HCP_INTENT"}, ErrTrustViolation},
-		{"gossip relayed by blacklisted peer", &Message{Peer: fpRelay, Sender: fpPeer, Type: "FACT_CONFIRM"}, ErrTrustViolation},
-		{"gossip from blacklisted sender", &Message{Peer: fpPeer, Sender: fpRelay, Type: "FACT_CONFIRM"}, ErrTrustViolation},
+		{"no envelope", &Message{Peer: fpPeer}, ErrInvalidMessage},
+		{"envelope that skipped validation", &Message{Env: unverified, Peer: fpPeer}, ErrInvalidMessage},
+		{"remote without peer", &Message{Env: verified(t, envelope.Hello, peerKey)}, ErrInvalidMessage},
 	}
 	for _, c := range cases {
 		if err := h.r.Route(ctx, c.msg); !errors.Is(err, c.want) {
 			t.Fatalf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
-	if h.rec.count() != 0 {
-		t.Fatal("a rejected message reached a handler")
+	if h.rec.count() != 0 || errorEvents(h.ring, KindInvalid) != len(cases) {
+		t.Fatalf("a refused message reached a handler, or was not reported (%d events)", errorEvents(h.ring, KindInvalid))
 	}
-	// Relayed gossip from a trusted sender through an unknown relay is fine.
-	if err := h.r.Route(ctx, &Message{Peer: "cccc", Sender: fpPeer, Type: "FACT_CONFIRM", MsgID: "r1"}); err != nil {
+	// Relayed gossip: the routed event names both the relay and the signer.
+	env := verified(t, envelope.FactConfirm, peerKey)
+	if err := h.r.Route(ctx, &Message{Env: env, Peer: fpRelay}); err != nil {
 		t.Fatalf("relayed: %v", err)
 	}
-	ev, _ := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == "r1" })
-	if ev.Data["sender"] != fpPeer || ev.Data["peer"] != "cccc" {
+	ev, _ := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == env.MsgID })
+	if ev.Data["sender"] != fpPeer || ev.Data["peer"] != fpRelay {
 		t.Fatalf("relayed routed event %+v", ev.Data)
 	}
 
 	// Cancelled context: nothing routed.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := h.r.Route(cctx, &Message{Peer: fpPeer, Type: "HELLO"}); !errors.Is(err, context.Canceled) {
+	if err := h.r.Route(cctx, &Message{Env: verified(t, envelope.Hello, peerKey), Peer: fpPeer}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 
 	// Handler failure is returned wrapped, with an error event caused by the routing.
 	boom := errors.New("boom")
 	h.rec.fail = boom
-	err := h.r.Route(ctx, &Message{Peer: fpPeer, Type: "INTENT", MsgID: "f1"})
+	env = verified(t, envelope.Intent, peerKey)
+	err = h.r.Route(ctx, &Message{Env: env, Peer: fpPeer})
 	if !errors.Is(err, boom) {
 		t.Fatalf("handler error: %v", err)
 	}
 	fe, ok := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == "web4.error" && e.Data["kind"] == KindHandlerFailed })
-	routed, _ := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == "f1" })
+	routed, _ := h.ring.WaitFor(nil, func(e events.Event) bool { return e.Type == EventRouted && e.Subject == env.MsgID })
 	if !ok || len(fe.Causes) != 1 || fe.Causes[0] != routed.ID {
 		t.Fatalf("handler_failed event %+v", fe)
 	}
@@ -373,7 +401,8 @@ func TestRegister(t *testing.T) {
 	chk := &events.CheckingSink{Next: ring}
 	r := New(Config{Trust: fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}}, Events: events.NewEmitter(testPeerID, chk, nil)})
 	ctx := context.Background()
-	if err := r.Route(ctx, &Message{Peer: fpPeer, Type: "INTENT", MsgID: "n1"}); !errors.Is(err, ErrNoHandler) {
+	intent := func() *Message { return &Message{Env: verified(t, envelope.Intent, peerKey), Peer: fpPeer} }
+	if err := r.Route(ctx, intent()); !errors.Is(err, ErrNoHandler) {
 		t.Fatalf("no handler: %v", err)
 	}
 	if errorEvents(ring, KindNoHandler) != 1 || ring.Count(EventRouted) != 0 {
@@ -394,12 +423,12 @@ func TestRegister(t *testing.T) {
 	if _, err := r.Register(Knowledge, nil); err == nil {
 		t.Fatal("registered nil handler")
 	}
-	if err := r.Route(ctx, &Message{Peer: fpPeer, Type: "INTENT", MsgID: "n2"}); err != nil || calls != 1 {
+	if err := r.Route(ctx, intent()); err != nil || calls != 1 {
 		t.Fatalf("route: %v calls=%d", err, calls)
 	}
 	unreg()
 	unreg()
-	if err := r.Route(ctx, &Message{Peer: fpPeer, Type: "INTENT", MsgID: "n3"}); !errors.Is(err, ErrNoHandler) || calls != 1 {
+	if err := r.Route(ctx, intent()); !errors.Is(err, ErrNoHandler) || calls != 1 {
 		t.Fatalf("after unregister: %v", err)
 	}
 	if f := chk.Failures(); len(f) != 0 {
@@ -432,13 +461,14 @@ func TestPolicyEnvelope(t *testing.T) {
 
 func TestConcurrentRouting(t *testing.T) {
 	h := newHarness(t, fixedTrust{states: map[string]trust.State{fpPeer: trust.Trusted}})
+	env := verified(t, envelope.FactPropose, peerKey)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				_ = h.r.Route(context.Background(), &Message{Peer: fpPeer, Type: "FACT_PROPOSE", MsgID: "x"})
+				_ = h.r.Route(context.Background(), &Message{Env: env, Peer: fpPeer})
 			}
 		}()
 	}
@@ -448,36 +478,47 @@ func TestConcurrentRouting(t *testing.T) {
 	}
 }
 
+// FuzzRoute drives the whole receive path with any type, trust state and
+// side: a handler runs exactly when validation (with the gate) passed, and
+// never for a type the state may not send.
 func FuzzRoute(f *testing.F) {
-	for _, s := range []string{"HELLO", "FACTPROPOSE", "HCP_INTENT", "LIP_FETCH", "", "FACT__PROPOSE", "\xff"} {
-		f.Add(s, uint8(4), false)
+	for i := range allTypes() {
+		f.Add(uint8(i), uint8(4), false)
 	}
-	f.Fuzz(func(t *testing.T, typ string, st uint8, local bool) {
+	f.Add(uint8(10), uint8(3), true)
+	all := allTypes()
+	f.Fuzz(func(t *testing.T, ti uint8, st uint8, local bool) {
+		typ := all[int(ti)%len(all)]
 		state := trust.State(st % 7)
-		ts := fixedTrust{states: map[string]trust.State{fpPeer: state}}
 		called := false
-		r := New(Config{Trust: ts})
+		r := New(Config{Trust: fixedTrust{states: map[string]trust.State{fpPeer: state}}, Self: fpSelf})
 		for _, rt := range Routes() {
 			if _, err := r.Register(rt, HandlerFunc(func(_ context.Context, m *Message) error {
 				called = true
-				if !m.Kind.Valid() {
-					t.Fatalf("handler got invalid kind for %q", typ)
+				if m.Env.Type != typ {
+					t.Fatalf("handler got %s for %s", m.Env.Type, typ)
 				}
 				return nil
 			})); err != nil {
 				t.Fatal(err)
 			}
 		}
-		msg := &Message{Peer: fpPeer, Type: typ, Local: local}
-		err := r.Route(context.Background(), msg)
+		gate := r.Policy().Envelope
+		if local {
+			gate = r.Policy().Local
+		}
+		env, err := validator(gate).Validate(sealed(t, typ, peerKey))
+		if err == nil {
+			err = r.Route(context.Background(), &Message{Env: env, Peer: fpPeer, Local: local})
+		}
 		if (err == nil) != called {
 			t.Fatalf("err=%v called=%v", err, called)
 		}
-		if err == nil && !local && !Allowed(state, typ, true) {
-			t.Fatalf("routed %q from %s", typ, state)
+		if err == nil && !local && !Allowed(state, typ.String(), true) {
+			t.Fatalf("routed %s from %s", typ, state)
 		}
-		if _, perr := ParseType(typ); perr != nil && !errors.Is(err, ErrUnknownType) {
-			t.Fatalf("unknown %q: %v", typ, err)
+		if err == nil && local && !allowedLocal(typ) {
+			t.Fatalf("routed %s from the local side", typ)
 		}
 	})
 }
@@ -495,15 +536,15 @@ func TestTypeMux(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, typ := range []string{"FACT_PROPOSE", "LIPEVIDENCE", "FACT_PROPOSE"} {
-		if err := r.Route(ctx, &Message{Peer: fpPeer, Type: typ, MsgID: typ}); err != nil {
+	for _, typ := range []envelope.Type{envelope.FactPropose, envelope.LIPEvidence, envelope.FactPropose} {
+		if err := r.Route(ctx, &Message{Env: verified(t, typ, peerKey), Peer: fpPeer}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if facts != 2 || lips != 1 {
 		t.Fatalf("facts=%d lips=%d", facts, lips)
 	}
-	if err := r.Route(ctx, &Message{Peer: fpPeer, Type: "DECISION_SHARE", MsgID: "d"}); !errors.Is(err, ErrNoHandler) {
+	if err := r.Route(ctx, &Message{Env: verified(t, envelope.DecisionShare, peerKey), Peer: fpPeer}); !errors.Is(err, ErrNoHandler) {
 		t.Fatalf("unmapped type: %v", err)
 	}
 	if errorEvents(ring, KindHandlerFailed) != 1 || len(chk.Failures()) != 0 {

@@ -1,0 +1,152 @@
+package peers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/protocols/cip"
+	"github.com/web4p2p/web4p2p/protocols/router"
+	"github.com/web4p2p/web4p2p/trust"
+)
+
+// cipConn runs the handshake over the session's control channel, which
+// the control dispatcher reads itself until the handshake is over.
+type cipConn struct {
+	r *Runtime
+	s *session
+}
+
+func (c *cipConn) Send(ctx context.Context, msg []byte) error {
+	return c.s.send(ctx, rtt.Control, msg)
+}
+
+func (c *cipConn) Receive(ctx context.Context) ([]byte, error) {
+	return c.r.nextEnvelope(ctx, c.s, rtt.Control)
+}
+
+// trustGate applies the handshake verdict (SPEC §4.2 step 4) to the
+// connection's peer — the authenticated key, never a name from an envelope.
+func (r *Runtime) trustGate(s *session) func(context.Context, cip.Identity, cip.Outcome) error {
+	return func(ctx context.Context, id cip.Identity, o cip.Outcome) error {
+		cause := "handshake:" + fmt.Sprintf("%x", s.t.SessionID())
+		ev := trust.ValidHandshake
+		switch o {
+		case cip.OutcomeBadSignature:
+			ev = trust.BadSignature
+		case cip.OutcomeFingerprintMismatch:
+			ev = trust.FingerprintMismatch
+		}
+		// The verdict and the PeerID binding are one ledger write. It is
+		// in effect at once; an accepted handshake finishes its messages
+		// first and runControl commits the write before the session is
+		// ready (s.commit). A refusal commits it here.
+		_, commit, err := r.deps.Trust.Stage(s.fp, s.t.RemotePeer().String(), trust.Input{Event: ev, Cause: cause})
+		if err != nil {
+			return err
+		}
+		switch st := r.deps.Trust.State(s.fp); st {
+		case trust.Probing, trust.Trusted:
+			s.commit = commit
+			return nil
+		case trust.Untrusted:
+			_ = commit()
+			return fmt.Errorf("peer is untrusted and its cooldown is not over")
+		default:
+			_ = commit()
+			return fmt.Errorf("peer is %s", st)
+		}
+	}
+}
+
+// runControl leads (dialer) or answers the CIP handshake on the session,
+// then starts the state and knowledge dispatchers and dispatches the
+// control channel itself until the session ends.
+func (r *Runtime) runControl(ctx context.Context, s *session) {
+	conn := &cipConn{r: r, s: s}
+	cfg := cip.Config{
+		Builder: r.deps.Sign(), RemoteKey: s.pub, Replay: r.deps.Replay,
+		Policy: r.deps.Router.Policy().Envelope, TrustGate: r.trustGate(s),
+		Overloaded: r.Overloaded, ViewOf: r.ViewOf, Events: r.deps.Events,
+		StepTimeout: r.cfg.HandshakeTimeout,
+		Features:    Features,
+	}
+	var res *cip.Result
+	var err error
+	if s.initiator {
+		// Our HELLO went out with the RTT handshake if this session
+		// came from Session's DialEarly (otherwise Initiate sends it).
+		if e := s.t.Early(); len(e) > 1 && e[0] == TagEnvelope {
+			cfg.SentHello = e[1:]
+		}
+		res, err = cip.Initiate(ctx, conn, cfg)
+	} else {
+		res, err = cip.Respond(ctx, conn, cfg)
+	}
+	// The verdict's ledger write goes to disk now that the handshake's
+	// messages are out, not while they are in flight: a sync holds a
+	// runtime P for its whole duration, which on a small machine starves
+	// the very goroutines moving the handshake. No peer message is
+	// dispatched before it lands. A failed handshake commits its verdict
+	// too (it took effect).
+	if s.commit != nil {
+		if cerr := s.commit(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, cerr)
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		r.handshakeFailed(s, res, err)
+		return
+	}
+	s.hs = res
+	p := s.t.RemotePeer()
+	r.updateInfo(p, func(in *Info) {
+		in.AgentID, in.Fingerprint, in.Capabilities = res.Peer.AgentID, res.Peer.Fingerprint, res.Peer.Capabilities
+		if st := res.PeerState; st != nil {
+			in.Presence, in.LRI, in.Intent = st.Presence.String(), st.LRI, st.Intent
+		}
+	})
+	close(s.ready)
+	for _, ch := range []rtt.Channel{rtt.State, rtt.Knowledge} {
+		r.deps.Group.Go(func(ctx context.Context) { r.dispatchLoop(ctx, s, ch) })
+	}
+	r.dispatchLoop(ctx, s, rtt.Control)
+}
+
+// handshakeFailed ends a session whose CIP handshake failed: a peer whose
+// verdict was not OK (or that the trust gate refused) is disconnected; the
+// trust consequence was applied by the gate.
+func (r *Runtime) handshakeFailed(s *session, res *cip.Result, err error) {
+	p := s.t.RemotePeer()
+	reason := err.Error()
+	if res != nil && res.Reason != "" {
+		reason = res.Reason
+	}
+	st := r.deps.Trust.State(s.fp)
+	r.deps.Events.Emit("web4.node.handshake_rejected", p.String(), map[string]any{"reason": reason, "trust": st.String()})
+	// The session is over either way: a failed CIP handshake leaves no
+	// authenticated agent on the other side.
+	ctx, cancel := context.WithTimeout(r.deps.Group.Context(), time.Second)
+	_ = s.t.Shutdown(ctx)
+	cancel()
+	if st == trust.Blacklisted || st == trust.Untrusted || errors.Is(err, cip.ErrHandshake) {
+		_ = r.deps.Host.Network().ClosePeer(p)
+	}
+}
+
+// errHandshakeDone: a HELLO or VERIFY after the session's handshake.
+var errHandshakeDone = errors.New("CIP handshake already completed on this session")
+
+// handleLateHandshake is the Handshake route after the handshake: the
+// handshake itself reads its messages before the dispatchers start, so a
+// HELLO or VERIFY that reaches the router is a peer starting over on a
+// session that is already authenticated. It is refused (an error event),
+// not charged: a peer that lost its state may simply be retrying.
+func (r *Runtime) handleLateHandshake(_ context.Context, m *router.Message) error {
+	return fmt.Errorf("%w: %s", errHandshakeDone, m.Env.Type)
+}
