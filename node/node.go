@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/gossip"
@@ -119,7 +120,7 @@ func New(cfg Config) (*Node, error) {
 		s := id.String()
 		cfg.AgentID = "agent-" + s[len(s)-8:]
 	}
-	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: events.NewRegistry(), rttCfg: cfg.RTT}
+	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: metrics.NewRegistry(), rttCfg: cfg.RTT}
 	if n.rttCfg.HandshakeTimeout == 0 {
 		n.rttCfg = rtt.DefaultConfig()
 	}
@@ -138,7 +139,7 @@ func New(cfg Config) (*Node, error) {
 		n.jsonl = jl
 		sinks = append(sinks, jl)
 	}
-	n.em = events.NewEmitter(id.String(), events.NewCounted(n.reg, sinks), cfg.Now)
+	n.em = events.NewEmitter(id.String(), metrics.NewCounted(n.reg, sinks), cfg.Now)
 	return n, nil
 }
 
