@@ -77,7 +77,7 @@ func Decode(in Incoming) (*Fact, *Vote, error) {
 			return nil, nil, err
 		}
 		if f.ID == "" {
-			f.ID, _ = FactID(f.Domain, f.Statement)
+			f.ID, _ = factID(f.Domain, f.Statement)
 		}
 		return &f, nil, nil
 	case envelope.FactConfirm, envelope.FactReject, envelope.FactChallenge:

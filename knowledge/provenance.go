@@ -119,7 +119,7 @@ func DecodeProvenance(in Incoming) (*Provenance, *Decision, error) {
 		if p.Trace == nil {
 			return nil, nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
 		}
-		id, err := FactID(p.Fact.Domain, p.Fact.Statement)
+		id, err := factID(p.Fact.Domain, p.Fact.Statement)
 		if err != nil {
 			return nil, nil, err
 		}

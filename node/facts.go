@@ -38,7 +38,7 @@ func (n *Node) ProposeFact(ctx context.Context, f cip.Fact, trace cip.DMPTrace) 
 	if err := n.Publish(ctx, gossip.TopicKnowledge, msg.Wire); err != nil {
 		return "", err
 	}
-	return envelope.FactID(f.Domain, f.Statement), nil
+	return envelope.FactID(f.Domain, f.Statement)
 }
 
 // VoteFact signs a FACT_CONFIRM (confirm) or FACT_REJECT for factID and

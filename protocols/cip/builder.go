@@ -203,7 +203,11 @@ func (b *Builder) IntentReply(to Peer, p IntentReply) (*Message, error) {
 
 // FactPropose builds a FACT_PROPOSE, filling fact_id.
 func (b *Builder) FactPropose(to Peer, p FactPropose) (*Message, error) {
-	p.FactID = envelope.FactID(p.Fact.Domain, p.Fact.Statement)
+	id, err := envelope.FactID(p.Fact.Domain, p.Fact.Statement)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload.fact: %w", ErrBuild, err)
+	}
+	p.FactID = id
 	p.Fact.Sources, p.CausalLinks, p.DMPTrace = nz(p.Fact.Sources), nz(p.CausalLinks), p.DMPTrace.normalised()
 	return b.Build(envelope.FactPropose, to, p)
 }
