@@ -191,7 +191,7 @@ func TestLIPLowTierNeedsTwoTrustedCorroborators(t *testing.T) {
 			t.Fatalf("support from %s, not a peer that re-read the page", fp)
 		}
 	}
-	factID := envelope.FactID(lip.DefaultDomain, itWater)
+	factID := envelope.MustFactID(lip.DefaultDomain, itWater)
 	for _, x := range nodes {
 		waitFact(ctx, t, x, factID, "accepted", status(knowledge.Accepted))
 	}
@@ -220,7 +220,7 @@ func TestLIPClaimReviewFalseConflicts(t *testing.T) {
 	if ev.Data["kind"] != lip.VerdictClash.String() {
 		t.Fatalf("conflict: %v", ev.Data)
 	}
-	if _, _, ok := b.n.Knowledge().Fact(envelope.FactID(lip.DefaultDomain, itMoon)); ok {
+	if _, _, ok := b.n.Knowledge().Fact(envelope.MustFactID(lip.DefaultDomain, itMoon)); ok {
 		t.Fatal("the refuted claim became a fact")
 	}
 }

@@ -191,7 +191,7 @@ func TestMeshConsensusTrustAndEquivocation(t *testing.T) {
 	}
 	// Its later gossip is not forwarded: a new proposal from eve reaches
 	// none of the five (n0..n3 are not directly connected to eve).
-	later := envelope.FactID("gossip", "eve says the sky is green")
+	later := envelope.MustFactID("gossip", "eve says the sky is green")
 	_, _ = eq.n.Mesh().ProposeFact(ctx, cip.Fact{Statement: "eve says the sky is green", Domain: "gossip", Confidence: 1}, cip.DMPTrace{})
 	// Settle: a fact n4 proposes after eve's must arrive everywhere, and
 	// eve's must not have.

@@ -25,7 +25,7 @@ func baselinePutsPerSec(b *testing.B, n int) float64 {
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		f := benchFact(i)
-		f.ID, _ = FactID(f.Domain, f.Statement)
+		f.ID, _ = factID(f.Domain, f.Statement)
 		raw, _ := json.Marshal(f)
 		if err := db.Put(BucketFacts, []byte(f.ID), raw); err != nil {
 			b.Fatal(err)

@@ -170,7 +170,7 @@ func factOf(in Incoming, p *proposePayload) (*Fact, error) {
 		return nil, err
 	}
 	if f.ID == "" {
-		f.ID, _ = FactID(f.Domain, f.Statement)
+		f.ID, _ = factID(f.Domain, f.Statement)
 	}
 	return &f, nil
 }

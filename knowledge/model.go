@@ -1,16 +1,12 @@
 package knowledge
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
-	"unicode/utf8"
 
-	"github.com/gowebpki/jcs"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
 
 // Errors for rejected facts and votes. They are wrapped with the field path
@@ -26,7 +22,7 @@ var (
 
 // Fact is a statement an agent proposed (FACT_PROPOSE, SPEC §4.1).
 type Fact struct {
-	// ID is FactID(Domain, Statement).
+	// ID is envelope.FactID(Domain, Statement).
 	ID        string `json:"id"`
 	Statement string `json:"statement"`
 	Domain    string `json:"domain"`
@@ -165,32 +161,20 @@ func (s *Status) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// FactID names a fact: hex SHA-256 of JCS({"domain":…,"statement":…})
-// (SPEC §4.1), so the same statement proposed twice is one fact. Strings
-// that are not valid UTF-8 are refused rather than coerced, so two different
-// byte strings can never share an ID.
-func FactID(domain, statement string) (string, error) {
-	if !utf8.ValidString(domain) {
-		return "", fmt.Errorf("%w: fact.domain: not valid UTF-8", ErrInvalidFact)
-	}
-	if !utf8.ValidString(statement) {
-		return "", fmt.Errorf("%w: fact.statement: not valid UTF-8", ErrInvalidFact)
-	}
-	b, err := json.Marshal(map[string]string{"domain": domain, "statement": statement})
+// factID is envelope.FactID with its refusals (empty or non-UTF-8 domain
+// or statement) reported as ErrInvalidFact, the class this package's
+// callers compare against.
+func factID(domain, statement string) (string, error) {
+	id, err := envelope.FactID(domain, statement)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidFact, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalidFact, err)
 	}
-	c, err := jcs.Transform(b)
-	if err != nil {
-		return "", fmt.Errorf("%w: canonical form: %v", ErrInvalidFact, err)
-	}
-	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	return id, nil
 }
 
 // Validate checks a fact: statement and domain present, bounded and UTF-8,
 // confidence within [0,1], proposer and proposal time set, ID (if set)
-// matching FactID, expiry not before the proposal.
+// matching envelope.FactID, expiry not before the proposal.
 func (f Fact) Validate() error {
 	switch {
 	case f.Statement == "":
@@ -212,7 +196,7 @@ func (f Fact) Validate() error {
 	case !f.Expires.IsZero() && f.Expires.Before(f.ProposedAt):
 		return fmt.Errorf("%w: fact.expires: before proposed_at", ErrInvalidFact)
 	}
-	id, err := FactID(f.Domain, f.Statement)
+	id, err := factID(f.Domain, f.Statement)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func provenanceOf(in Incoming, p *proposePayload) (*Provenance, error) {
 	if p.Trace == nil {
 		return nil, fmt.Errorf("%w: payload.dmp_trace: required", ErrInvalidProvenance)
 	}
-	id, err := FactID(p.Fact.Domain, p.Fact.Statement)
+	id, err := factID(p.Fact.Domain, p.Fact.Statement)
 	if err != nil {
 		return nil, err
 	}

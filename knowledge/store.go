@@ -171,7 +171,7 @@ func (s *Store) prepareFact(f Fact) (Fact, error) {
 		return f, err
 	}
 	if f.ID == "" {
-		f.ID, _ = FactID(f.Domain, f.Statement) // Validate checked it
+		f.ID, _ = factID(f.Domain, f.Statement) // Validate checked it
 	}
 	if f.Expires.IsZero() {
 		f.Expires = f.ProposedAt.Add(s.ttl)

@@ -206,7 +206,7 @@ func TestLIPLearnThroughAPI(t *testing.T) {
 	if res.Shared == "" {
 		t.Fatal("no LIP_EVIDENCE shared")
 	}
-	factID := envelope.FactID("geo", "Paris is the capital of France.")
+	factID := envelope.MustFactID("geo", "Paris is the capital of France.")
 	l.waitEvent(ctx, "web4.lip.fact_proposed", func(e events.Event) bool { return e.Data["fact_id"] == factID })
 	f, _, ok := l.n.Knowledge().Fact(factID)
 	if !ok || f.Proposer != l.n.Fingerprint() {
@@ -247,7 +247,7 @@ func TestLIPLearnThroughAPI(t *testing.T) {
 		t.Fatalf("pending claims: %d %s", code, raw)
 	}
 	// The blog's claim was never accepted, so it never became knowledge.
-	if _, _, ok := l.n.Knowledge().Fact(envelope.FactID(lip.DefaultDomain, "The Moon is made of cheese.")); ok {
+	if _, _, ok := l.n.Knowledge().Fact(envelope.MustFactID(lip.DefaultDomain, "The Moon is made of cheese.")); ok {
 		t.Fatal("a rejected claim reached the knowledge base")
 	}
 }
@@ -506,7 +506,7 @@ func TestLIPRetractWithdrawsConfirmation(t *testing.T) {
 	if err != nil || len(res.Claims) != 1 || res.Claims[0].State != lip.Accepted {
 		t.Fatalf("learn: %+v %v", res, err)
 	}
-	factID := envelope.FactID("geo", "Paris is the capital of France.")
+	factID := envelope.MustFactID("geo", "Paris is the capital of France.")
 	l.waitEvent(ctx, "web4.lip.fact_confirmed", func(e events.Event) bool { return e.Data["fact_id"] == factID })
 	if !confirmedBy(l.n, factID) {
 		t.Fatal("no confirmation recorded")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/internal/lifecycle"
+	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/human"
@@ -110,7 +111,7 @@ func New(cfg Config) (*Node, error) {
 		s := id.String()
 		cfg.AgentID = "agent-" + s[len(s)-8:]
 	}
-	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: events.NewRegistry(), closeDone: make(chan struct{})}
+	n := &Node{cfg: cfg, parsed: p, key: key, edKey: edKey, id: id, reg: metrics.NewRegistry(), closeDone: make(chan struct{})}
 	if n.fp, err = FingerprintOf(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
@@ -126,7 +127,7 @@ func New(cfg Config) (*Node, error) {
 		n.jsonl = jl
 		sinks = append(sinks, jl)
 	}
-	n.em = events.NewEmitter(id.String(), events.NewCounted(n.reg, sinks), cfg.Now)
+	n.em = events.NewEmitter(id.String(), metrics.NewCounted(n.reg, sinks), cfg.Now)
 	return n, nil
 }
 

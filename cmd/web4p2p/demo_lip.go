@@ -97,7 +97,7 @@ func (d *demo) lipSteps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	factID := envelope.FactID("geo", "Paris is the capital of France.")
+	factID := envelope.MustFactID("geo", "Paris is the capital of France.")
 	if _, ok := d.ra.WaitFor(ctx.Done(), func(e events.Event) bool {
 		return e.Type == "web4.lip.fact_proposed" && e.Data["fact_id"] == factID
 	}); !ok {

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/node/rtt"
 )
@@ -47,7 +48,7 @@ type memBackend struct {
 
 func newMem() *memBackend {
 	return &memBackend{queues: map[string][][]byte{}, open: map[string]bool{}, broker: events.NewBroker(100),
-		reg: events.NewRegistry(), trust: map[string]string{fp1: "blacklisted"}}
+		reg: metrics.NewRegistry(), trust: map[string]string{fp1: "blacklisted"}}
 }
 
 func (m *memBackend) Status() Status { return Status{PeerID: peerA, AgentID: "a", Presence: "diffuse"} }

@@ -600,7 +600,7 @@ func lipCounterfactuals(e lip.Entry) []string {
 // node read itself (a peer's claim is the peer's to retract), signs
 // LIP_REJECT and reports it.
 func (r *Runtime) issueReject(ctx context.Context, e lip.Entry) {
-	if factID, err := knowledge.FactID(e.Claim.Domain, e.Claim.Assertion()); err == nil && r.confirmed(factID) {
+	if factID, err := envelope.FactID(e.Claim.Domain, e.Claim.Assertion()); err == nil && r.confirmed(factID) {
 		if err := r.deps.Publisher.VoteFact(ctx, factID, false, e.Claim.Confidence, clip("lip: "+e.Reason.String(), 256)); err != nil && ctx.Err() == nil {
 			r.deps.Events.Error("lip", "knowledge", e.ID, err, map[string]any{"fact_id": factID})
 		}

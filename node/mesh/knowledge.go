@@ -88,7 +88,7 @@ func (r *Runtime) ProposeFact(ctx context.Context, f cip.Fact, trace cip.DMPTrac
 	if err := r.Publish(ctx, gossip.TopicKnowledge, msg.Wire); err != nil {
 		return "", err
 	}
-	return envelope.FactID(f.Domain, f.Statement), nil
+	return envelope.FactID(f.Domain, f.Statement)
 }
 
 // VoteFact signs a FACT_CONFIRM (confirm) or FACT_REJECT for factID and

@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,13 +72,6 @@ func (b *Builder) PublicKey() ed25519.PublicKey {
 // Fingerprint returns the builder's fingerprint.
 func (b *Builder) Fingerprint() string { return envelope.Fingerprint(b.PublicKey()) }
 
-func (b *Builder) now() time.Time {
-	if b.Now == nil {
-		return time.Now()
-	}
-	return b.Now()
-}
-
 func (b *Builder) rand() io.Reader {
 	if b.Rand == nil {
 		return rand.Reader
@@ -88,30 +80,23 @@ func (b *Builder) rand() io.Reader {
 }
 
 // random returns n bytes from the builder's randomness source.
-func (b *Builder) random(n int) ([]byte, error) { return readN(b.rand(), n) }
-
-func readN(r io.Reader, n int) ([]byte, error) {
+func (b *Builder) random(n int) ([]byte, error) {
 	out := make([]byte, n)
-	if _, err := io.ReadFull(r, out); err != nil {
+	if _, err := io.ReadFull(b.rand(), out); err != nil {
 		return nil, fmt.Errorf("%w: randomness: %w", ErrBuild, err)
 	}
 	return out, nil
 }
 
-// newMsgID returns a UUID v4 drawn from the builder's randomness source.
-func (b *Builder) newMsgID() (string, error) {
-	src := b.IDs
-	if src == nil {
-		src = b.rand()
+// signer is the envelope.Signer for the builder's current fields; msg_ids
+// come from IDs, or Rand when IDs is nil.
+func (b *Builder) signer() envelope.Signer {
+	ids := b.IDs
+	if ids == nil {
+		ids = b.rand()
 	}
-	u, err := readN(src, 16)
-	if err != nil {
-		return "", err
-	}
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(u)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+	return envelope.Signer{Family: envelope.CIP, Key: b.Key, AgentID: b.AgentID, Capabilities: b.Capabilities,
+		Now: b.Now, Rand: ids, State: b.State}
 }
 
 // Build signs an envelope of type t to peer to carrying payload (any value
@@ -119,40 +104,13 @@ func (b *Builder) newMsgID() (string, error) {
 // type's schema first, so a Builder never emits what a Validator rejects
 // at check 9.
 func (b *Builder) Build(t envelope.Type, to Peer, payload any) (*Message, error) {
-	if t.Family() != envelope.CIP {
-		return nil, fmt.Errorf("%w: %v is not a CIP type", ErrBuild, t)
-	}
-	pub := b.PublicKey()
-	if pub == nil {
-		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
-	}
-	raw, err := envelope.EncodePayload(t, payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
-	}
-	id, err := b.newMsgID()
-	if err != nil {
-		return nil, err
-	}
-	st := envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}}
-	if b.State != nil {
-		st = b.State()
-	}
-	env := &envelope.Envelope{
-		Family:    envelope.CIP,
-		MsgID:     id,
-		Type:      t,
-		Timestamp: b.now().UTC(),
-		Sender: envelope.Sender{
-			AgentID: b.AgentID, Fingerprint: envelope.Fingerprint(pub),
-			Capabilities: nz(b.Capabilities), Pubkey: envelope.EncodePubkey(pub),
-		},
+	s := b.signer()
+	env, wire, err := s.Sign(envelope.Draft{
+		Type:     t,
 		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
 		Trust:    envelope.TrustFor(to.View, to.TheirView),
-		State:    st,
-		Payload:  raw,
-	}
-	wire, err := envelope.Seal(env, b.Key)
+		Payload:  payload,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
@@ -203,7 +161,11 @@ func (b *Builder) IntentReply(to Peer, p IntentReply) (*Message, error) {
 
 // FactPropose builds a FACT_PROPOSE, filling fact_id.
 func (b *Builder) FactPropose(to Peer, p FactPropose) (*Message, error) {
-	p.FactID = envelope.FactID(p.Fact.Domain, p.Fact.Statement)
+	id, err := envelope.FactID(p.Fact.Domain, p.Fact.Statement)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload.fact: %w", ErrBuild, err)
+	}
+	p.FactID = id
 	p.Fact.Sources, p.CausalLinks, p.DMPTrace = nz(p.Fact.Sources), nz(p.CausalLinks), p.DMPTrace.normalised()
 	return b.Build(envelope.FactPropose, to, p)
 }

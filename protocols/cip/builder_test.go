@@ -30,7 +30,7 @@ func TestBuildersProduceValidEnvelopes(t *testing.T) {
 	resp, _ := RespondChallenge(a.Key, hello.Challenge, bobFP)
 	trace := DMPTrace{DecisionID: "d-1", Steps: []string{"read"}}
 	fact := Fact{Statement: "water boils at 100 C", Domain: "physics", Confidence: 0.9, Context: "sea level"}
-	fid := envelope.FactID("physics", "water boils at 100 C")
+	fid := envelope.MustFactID("physics", "water boils at 100 C")
 	type build func() (*Message, error)
 	cases := map[string]struct {
 		typ envelope.Type
@@ -108,9 +108,14 @@ func TestBuilderRejectsBadInput(t *testing.T) {
 	a := builder("alice", clk)
 	to := Peer{Fingerprint: envelope.Fingerprint(pub(key("bob")))}
 	// Schema violation: confidence outside [0,1].
-	_, err := a.FactConfirm(to, FactVote{FactRef: envelope.FactID("d", "s"), Confidence: 1.5})
+	_, err := a.FactConfirm(to, FactVote{FactRef: envelope.MustFactID("d", "s"), Confidence: 1.5})
 	if !errors.Is(err, ErrBuild) || !errors.Is(err, envelope.ErrPayloadSchema) || !strings.Contains(err.Error(), "payload.confidence") {
 		t.Fatalf("err %v", err)
+	}
+	// A statement that is not UTF-8 names no fact, so it is not proposed.
+	bad := FactPropose{Fact: Fact{Statement: "\xff", Domain: "d", Confidence: 0.5, Sources: []string{}}}
+	if _, err := a.FactPropose(to, bad); !errors.Is(err, ErrBuild) || !errors.Is(err, envelope.ErrFactID) {
+		t.Fatalf("invalid UTF-8 statement: %v", err)
 	}
 	// Enum left at zero cannot be marshalled.
 	if _, err := a.Intent(to, IntentRequest{Topic: "t"}); !errors.Is(err, ErrBuild) {

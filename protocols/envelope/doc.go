@@ -7,7 +7,10 @@
 // blocks, a payload and an Ed25519 signature over
 // "web4-envelope/1.0\n" + JCS(envelope without sign) (RFC 8785 through
 // github.com/gowebpki/jcs). Seal produces canonical wire bytes; Parse and
-// Validator take wire bytes apart.
+// Validator take wire bytes apart. Signer is the one place that stamps an
+// envelope (msg_id, timestamp, sender) and seals it: the cip, hcp and lip
+// Builders are typed wrappers around it. FactID is the one definition of a
+// fact's id (SPEC §4.1).
 //
 // The Validator runs the nine checks of SPEC §3.3 in order — strict JSON,
 // envelope schema, fingerprint, signature, clock skew, replay, receiver,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -169,24 +170,53 @@ func DecodePubkey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
+// ErrFactID reports a (domain, statement) pair that names no fact: one of
+// them is empty or not valid UTF-8.
+var ErrFactID = errors.New("envelope: cannot compute fact id")
+
 // FactID names a fact: hex SHA-256 of JCS({"domain":…,"statement":…}) (SPEC
-// §4.1), so the same statement proposed twice is one fact.
-func FactID(domain, statement string) string {
-	b, err := json.Marshal(struct {
+// §4.1), so the same statement proposed twice is one fact. It is the one
+// definition; knowledge and the protocols all call it.
+//
+// Both strings must be non-empty (the payload schemas require them) and
+// valid UTF-8 (SPEC §3: envelopes are UTF-8 JSON). Anything else is
+// ErrFactID rather than coerced: encoding/json would turn each invalid byte
+// into U+FFFD, so "\xff" and "\uFFFD" would share an id, and the one sent on
+// the wire would not be the one computed from the bytes the caller holds.
+func FactID(domain, statement string) (string, error) {
+	switch {
+	case domain == "":
+		return "", fmt.Errorf("%w: domain: empty", ErrFactID)
+	case statement == "":
+		return "", fmt.Errorf("%w: statement: empty", ErrFactID)
+	case !utf8.ValidString(domain):
+		return "", fmt.Errorf("%w: domain: not valid UTF-8", ErrFactID)
+	case !utf8.ValidString(statement):
+		return "", fmt.Errorf("%w: statement: not valid UTF-8", ErrFactID)
+	}
+	// Fields in key order, so canonicalJSON only falls back to jcs for
+	// strings encoding/json escapes differently (U+2028, U+2029).
+	b, err := canonicalJSON(struct {
 		Domain    string `json:"domain"`
 		Statement string `json:"statement"`
 	}{domain, statement})
-	if err == nil {
-		b, err = jcs.Transform(b)
-	}
 	if err != nil {
-		// Only reachable for strings that are not valid UTF-8, which
-		// json.Marshal has already coerced; keep a total function anyway.
-		sum := sha256.Sum256([]byte(domain + "\x00" + statement))
-		return hex.EncodeToString(sum[:])
+		// Unreachable for valid UTF-8; reported, not hidden, all the same.
+		return "", fmt.Errorf("%w: canonical form: %v", ErrFactID, err)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// MustFactID is FactID for arguments fixed in the source (tests, demos,
+// well-known facts); it panics where FactID returns an error. Code that
+// hashes received or user-supplied text calls FactID.
+func MustFactID(domain, statement string) string {
+	id, err := FactID(domain, statement)
+	if err != nil {
+		panic(err)
+	}
+	return id
 }
 
 // wire is the JSON shape of an envelope. Exactly one of Cip/Hcp/Lip is set.

@@ -465,16 +465,56 @@ func TestRejectionEvents(t *testing.T) {
 func TestFactID(t *testing.T) {
 	// Independent computation: the JCS of this object is exactly these bytes.
 	want := sha256hex(`{"domain":"physics","statement":"water boils"}`)
-	if got := FactID("physics", "water boils"); got != want {
+	if got := MustFactID("physics", "water boils"); got != want {
 		t.Fatalf("FactID = %s, want %s", got, want)
 	}
-	if FactID("physics", "water boils") == FactID("physics", "water  boils") {
+	if MustFactID("physics", "water boils") == MustFactID("physics", "water  boils") {
 		t.Fatal("different statements share an id")
 	}
-	// Non-ASCII stays literal in JCS (no \u escapes).
-	if got, want := FactID("d", "é<>"), sha256hex(`{"domain":"d","statement":"é<>"}`); got != want {
+	if MustFactID("a", "b") == MustFactID("b", "a") {
+		t.Fatal("domain and statement are not distinguished")
+	}
+	// Non-ASCII, <>& and U+2028 stay literal in JCS (no \u escapes), where
+	// encoding/json would escape them.
+	for _, c := range [][2]string{{"d", "é<>&"}, {"日本", "水は100度で沸騰する"}, {"d", "a\u2028b\u2029"}, {"d", "tab\tq\"\x01"}} {
+		if got, want := MustFactID(c[0], c[1]), jcsFactID(t, c[0], c[1]); got != want {
+			t.Fatalf("FactID(%q,%q) = %s, want %s", c[0], c[1], got, want)
+		}
+	}
+	if got, want := MustFactID("d", "é<>"), sha256hex(`{"domain":"d","statement":"é<>"}`); got != want {
 		t.Fatalf("FactID non-ASCII = %s, want %s", got, want)
 	}
+	// Invalid UTF-8 and empty strings name no fact. Coercing would give
+	// "\xff" the id of "\uFFFD".
+	for _, c := range [][2]string{{"d", "\xff"}, {"d", "ok\xfe\xff"}, {"\xc3", "s"}, {"d", "\xed\xa0\x80"}, {"", "s"}, {"d", ""}, {"", ""}} {
+		if id, err := FactID(c[0], c[1]); !errors.Is(err, ErrFactID) || id != "" {
+			t.Fatalf("FactID(%q,%q) = %q, %v; want ErrFactID", c[0], c[1], id, err)
+		}
+	}
+	if _, err := FactID("d", "\ufffd"); err != nil {
+		t.Fatalf("U+FFFD itself is valid UTF-8: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("MustFactID did not panic on invalid UTF-8")
+		}
+	}()
+	MustFactID("d", "\xff")
+}
+
+// jcsFactID computes a fact id the slow, obvious way: encoding/json, then
+// the jcs library, then SHA-256.
+func jcsFactID(t testing.TB, domain, statement string) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"statement": statement, "domain": domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := jcs.Transform(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256hex(string(c))
 }
 
 func TestSealRejectsBadInput(t *testing.T) {

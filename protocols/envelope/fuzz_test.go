@@ -278,3 +278,30 @@ func FuzzWithSign(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFactID: FactID never panics; it refuses exactly the empty and
+// non-UTF-8 inputs, and otherwise returns 64 hex digits equal to the slow
+// encoding/json + jcs computation.
+func FuzzFactID(f *testing.F) {
+	f.Add("physics", "water boils")
+	f.Add("d", "\u2028<>&\"\\")
+	f.Add("d", "\xff\xfe")
+	f.Add("\xed\xa0\x80", "s")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, domain, statement string) {
+		id, err := FactID(domain, statement)
+		valid := domain != "" && statement != "" && utf8.ValidString(domain) && utf8.ValidString(statement)
+		if !valid {
+			if !errors.Is(err, ErrFactID) || id != "" {
+				t.Fatalf("FactID(%q,%q) = %q, %v; want ErrFactID", domain, statement, id, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("FactID(%q,%q): %v", domain, statement, err)
+		}
+		if want := jcsFactID(t, domain, statement); id != want {
+			t.Fatalf("FactID(%q,%q) = %s, jcs says %s", domain, statement, id, want)
+		}
+	})
+}

@@ -2,8 +2,6 @@ package hcp
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,9 +56,8 @@ func (b *Builder) Fingerprint() string {
 // checked against t's schema and the human state with ValidateState before
 // signing, so a Builder never emits what a Validator rejects.
 func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
-	if t.Family() != envelope.HCP {
-		return nil, fmt.Errorf("%w: %v is not an HCP type", ErrBuild, t)
-	}
+	// The Signer refuses other families and a missing key too; saying
+	// which key is missing helps the operator.
 	if len(b.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: no ed25519 human key", ErrBuild)
 	}
@@ -73,45 +70,22 @@ func (b *Builder) Build(t envelope.Type, to To, payload any) (*Message, error) {
 	if err := RegisterSchemas(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
-	raw, err := envelope.EncodePayload(t, payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
-	}
 	h := b.Human()
 	if err := ValidateState(h); err != nil {
 		return nil, fmt.Errorf("%w: state.human: %w", ErrBuild, err)
 	}
-	id, err := b.msgID()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now
-	if b.Now != nil {
-		now = b.Now
-	}
-	pub := b.Key.Public().(ed25519.PublicKey)
-	hc := h
-	env := &envelope.Envelope{
-		Family:    envelope.HCP,
-		MsgID:     id,
-		Type:      t,
-		Timestamp: now().UTC(),
-		Sender: envelope.Sender{
-			AgentID: b.AgentID, Fingerprint: envelope.Fingerprint(pub),
-			Capabilities: []string{"human"}, Pubkey: envelope.EncodePubkey(pub),
-		},
+	// A human has no load index; state.human carries pressure.
+	st := envelope.State{Presence: h.Presence, LRI: 0, KernelSignals: []string{}, Intent: h.Intent, Human: &h}
+	s := envelope.Signer{Family: envelope.HCP, Key: b.Key, AgentID: b.AgentID, Capabilities: []string{"human"},
+		Now: b.Now, Rand: b.Rand, State: func() envelope.State { return st }}
+	env, wire, err := s.Sign(envelope.Draft{
+		Type:     t,
 		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
 		// The human and their own node trust each other by construction;
 		// the views are informational (gating uses local state).
-		Trust: envelope.Trust{SenderView: envelope.ViewTrusted, ReceiverView: envelope.ViewTrusted},
-		State: envelope.State{
-			// A human has no load index; state.human carries pressure.
-			Presence: h.Presence, LRI: 0, KernelSignals: []string{},
-			Intent: h.Intent, Human: &hc,
-		},
-		Payload: raw,
-	}
-	wire, err := envelope.Seal(env, b.Key)
+		Trust:   envelope.Trust{SenderView: envelope.ViewTrusted, ReceiverView: envelope.ViewTrusted},
+		Payload: payload,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
@@ -153,21 +127,6 @@ func (b *Builder) StateUpdate(to To, h envelope.Human) (*Message, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	return b.Build(envelope.HCPStateUpdate, to, json.RawMessage(raw))
-}
-
-func (b *Builder) msgID() (string, error) {
-	r := b.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	u := make([]byte, 16)
-	if _, err := io.ReadFull(r, u); err != nil {
-		return "", fmt.Errorf("%w: randomness: %w", ErrBuild, err)
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
 }
 
 func nz(s []string) []string {

@@ -2,8 +2,6 @@ package lip
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"time"
@@ -56,65 +54,22 @@ func (b *Builder) Build(t envelope.Type, to Peer, src *envelope.Source, payload 
 	if err := Register(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
-	if t.Family() != envelope.LIP {
-		return nil, fmt.Errorf("%w: %v is not a LIP type", ErrBuild, t)
-	}
-	if src == nil && t != envelope.LIPFetch {
+	if src == nil && t.Family() == envelope.LIP && t != envelope.LIPFetch {
 		return nil, fmt.Errorf("%w: %v needs a source block", ErrBuild, t)
 	}
-	if len(b.Key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("%w: no ed25519 private key", ErrBuild)
-	}
-	pub := b.Key.Public().(ed25519.PublicKey)
-	raw, err := envelope.EncodePayload(t, payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
-	}
-	id, err := b.msgID()
-	if err != nil {
-		return nil, err
-	}
-	st := envelope.State{Presence: envelope.Diffuse, KernelSignals: []string{}}
-	if b.State != nil {
-		st = b.State()
-	}
-	now := time.Now
-	if b.Now != nil {
-		now = b.Now
-	}
-	caps := b.Capabilities
-	if caps == nil {
-		caps = []string{}
-	}
-	env := &envelope.Envelope{
-		Family: envelope.LIP, MsgID: id, Type: t, Timestamp: now().UTC(),
-		Sender:   envelope.Sender{AgentID: b.AgentID, Fingerprint: envelope.Fingerprint(pub), Capabilities: caps, Pubkey: envelope.EncodePubkey(pub)},
+	s := envelope.Signer{Family: envelope.LIP, Key: b.Key, AgentID: b.AgentID, Capabilities: b.Capabilities,
+		Now: b.Now, Rand: b.Rand, State: b.State}
+	env, wire, err := s.Sign(envelope.Draft{
+		Type:     t,
 		Receiver: envelope.Receiver{AgentID: to.AgentID, Fingerprint: to.Fingerprint},
 		Trust:    envelope.TrustFor(to.View, to.TheirView),
-		State:    st,
 		Source:   src,
-		Payload:  raw,
-	}
-	wire, err := envelope.Seal(env, b.Key)
+		Payload:  payload,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	return &Message{Env: env, Wire: wire}, nil
-}
-
-func (b *Builder) msgID() (string, error) {
-	r := b.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	u := make([]byte, 16)
-	if _, err := io.ReadFull(r, u); err != nil {
-		return "", fmt.Errorf("%w: randomness: %w", ErrBuild, err)
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
 }
 
 // SourceOf returns the envelope source block for a claim's provenance.

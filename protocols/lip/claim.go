@@ -76,7 +76,9 @@ func NewClaim(c extract.Claim, p Provenance, origin string) (Claim, error) {
 		c.Domain = DefaultDomain
 	}
 	cl := Claim{Claim: c, Provenance: p, Origin: origin}
-	cl.FactID = envelope.FactID(c.Domain, c.Statement)
+	// An id that cannot be computed (statement empty or not UTF-8) stays
+	// empty; Validate says why.
+	cl.FactID, _ = envelope.FactID(c.Domain, c.Statement)
 	return cl, cl.Validate()
 }
 
@@ -119,7 +121,9 @@ func (c Claim) Validate() error {
 	if c.Domain == "" || len(c.Domain) > 256 || !utf8.ValidString(c.Domain) {
 		return fmt.Errorf("%w: claim.domain: empty, over 256 bytes or not UTF-8", ErrInvalidClaim)
 	}
-	if c.FactID != envelope.FactID(c.Domain, c.Statement) {
+	if id, err := envelope.FactID(c.Domain, c.Statement); err != nil {
+		return fmt.Errorf("%w: claim.fact_id: %w", ErrInvalidClaim, err)
+	} else if c.FactID != id {
 		return fmt.Errorf("%w: claim.fact_id: does not match domain and statement", ErrInvalidClaim)
 	}
 	if c.Origin != "" && !isHex64(c.Origin) {

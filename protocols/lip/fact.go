@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/web4p2p/web4p2p/knowledge"
+	"github.com/web4p2p/web4p2p/protocols/envelope"
 )
 
 // FactFor builds the knowledge fact an accepted claim becomes: its
@@ -19,9 +20,9 @@ func FactFor(e Entry, proposer string, now time.Time) (knowledge.Fact, error) {
 		return knowledge.Fact{}, fmt.Errorf("%w: claim %s is %v, only accepted claims become facts", ErrInvalidClaim, e.ID, e.State)
 	}
 	stmt := e.Claim.Assertion()
-	id, err := knowledge.FactID(e.Claim.Domain, stmt)
+	id, err := envelope.FactID(e.Claim.Domain, stmt)
 	if err != nil {
-		return knowledge.Fact{}, err
+		return knowledge.Fact{}, fmt.Errorf("%w: %w", knowledge.ErrInvalidFact, err)
 	}
 	f := knowledge.Fact{
 		ID: id, Statement: stmt, Domain: e.Claim.Domain, Confidence: e.Claim.Confidence,

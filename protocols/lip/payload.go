@@ -137,24 +137,31 @@ type RejectPayload struct {
 }
 
 // EvidenceFor assembles LIP_EVIDENCE from a fetch result and the claims
-// extracted from it. Claims without a domain get DefaultDomain. The
+// extracted from it. Claims without a domain get DefaultDomain; claims
+// that name no fact (envelope.FactID refuses them) are left out. The
 // overall confidence is the mean extraction confidence (0 with no claims).
 func EvidenceFor(res *fetch.Result, claims []extract.Claim, notes string) EvidencePayload {
 	p := EvidencePayload{Claims: []EvidenceClaim{}, Evidence: []EvidenceItem{}, ContentSHA256: res.SHA256,
 		ExtractionNotes: clipN(notes, 16384)}
 	total := 0.0
-	for i, c := range claims {
-		if i >= extract.MaxClaims {
+	for _, c := range claims {
+		if len(p.Claims) >= extract.MaxClaims {
 			break
 		}
 		if c.Domain == "" {
 			c.Domain = DefaultDomain
 		}
+		id, err := envelope.FactID(c.Domain, c.Statement)
+		if err != nil {
+			// No id, no claim: NewClaim refuses it too, and the learner
+			// reports it there.
+			continue
+		}
 		p.Claims = append(p.Claims, EvidenceClaim{
-			FactID: envelope.FactID(c.Domain, c.Statement), Statement: c.Statement, Domain: c.Domain,
+			FactID: id, Statement: c.Statement, Domain: c.Domain,
 			Subject: c.Subject, Predicate: c.Predicate, Object: c.Object, Verdict: c.Verdict, Confidence: c.Confidence,
 		})
-		p.Evidence = append(p.Evidence, EvidenceItem{Claim: i, Extractor: c.Extractor, Snippet: clipN(c.Evidence, 1024),
+		p.Evidence = append(p.Evidence, EvidenceItem{Claim: len(p.Claims) - 1, Extractor: c.Extractor, Snippet: clipN(c.Evidence, 1024),
 			Reviewer: c.Reviewer, Notes: clipN(c.Notes, 1024)})
 		total += c.Confidence
 	}
@@ -246,7 +253,7 @@ func EvidenceClaims(env *envelope.Envelope) ([]Claim, error) {
 	prov := Provenance{URI: env.Source.URI, RetrievedAt: env.Source.RetrievedAt, ContentSHA256: p.ContentSHA256, Tier: env.Source.TrustTier}
 	out := make([]Claim, 0, len(p.Claims))
 	for i, ec := range p.Claims {
-		if ec.FactID != envelope.FactID(ec.Domain, ec.Statement) {
+		if id, err := envelope.FactID(ec.Domain, ec.Statement); err != nil || ec.FactID != id {
 			return nil, fmt.Errorf("%w: payload.claims[%d].fact_id: does not match domain and statement", ErrInvalidPayload, i)
 		}
 		xc := extract.Claim{Statement: ec.Statement, Domain: ec.Domain, Subject: ec.Subject, Predicate: ec.Predicate,

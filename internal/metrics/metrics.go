@@ -1,8 +1,10 @@
-package events
+package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/web4p2p/web4p2p/internal/events"
 )
 
 // NewRegistry returns the node's Prometheus registry with the Go runtime and
@@ -14,15 +16,15 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
-// Counted is a Sink that counts events by type into a Prometheus counter
-// (web4_events_total{type}), then forwards them.
+// Counted is an events.Sink that counts events by type into a Prometheus
+// counter (web4_events_total{type}), then forwards them.
 type Counted struct {
-	Next    Sink
+	Next    events.Sink
 	counter *prometheus.CounterVec
 }
 
 // NewCounted registers web4_events_total on reg and returns the sink.
-func NewCounted(reg prometheus.Registerer, next Sink) *Counted {
+func NewCounted(reg prometheus.Registerer, next events.Sink) *Counted {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "web4_events_total", Help: "Events emitted by this node, by type.",
 	}, []string{"type"})
@@ -32,8 +34,8 @@ func NewCounted(reg prometheus.Registerer, next Sink) *Counted {
 	return &Counted{Next: next, counter: c}
 }
 
-// Emit implements Sink.
-func (c *Counted) Emit(e Event) {
+// Emit implements events.Sink.
+func (c *Counted) Emit(e events.Event) {
 	c.counter.WithLabelValues(e.Type).Inc()
 	if c.Next != nil {
 		c.Next.Emit(e)
