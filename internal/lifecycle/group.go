@@ -10,6 +10,7 @@ package lifecycle
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Group runs goroutines that share one context and one Close. The zero
@@ -73,4 +74,22 @@ func (g *Group) Close() {
 		return
 	}
 	<-g.done
+}
+
+// Every runs fn every d on a goroutine of the group until the group
+// closes (the first run is after d). It reports whether the goroutine
+// started.
+func (g *Group) Every(d time.Duration, fn func(ctx context.Context)) bool {
+	return g.Go(func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	})
 }

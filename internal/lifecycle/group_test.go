@@ -86,3 +86,27 @@ func TestConcurrentCloseAllWait(t *testing.T) {
 	}
 	exited.Wait()
 }
+
+func TestEveryRunsUntilClose(t *testing.T) {
+	g := New(context.Background())
+	ran := make(chan struct{}, 16)
+	if !g.Every(time.Millisecond, func(context.Context) {
+		select {
+		case ran <- struct{}{}:
+		default:
+		}
+	}) {
+		t.Fatal("Every refused before Close")
+	}
+	for range 3 {
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("fn did not run")
+		}
+	}
+	g.Close()
+	if g.Every(time.Millisecond, func(context.Context) {}) {
+		t.Fatal("Every accepted after Close")
+	}
+}

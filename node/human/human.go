@@ -286,7 +286,8 @@ func (h *Runtime) Start() error {
 		return err
 	}
 	h.deps.Group.Go(h.broadcastLoop)
-	h.deps.Group.Go(h.sweepLoop)
+	// Held actions past their TTL expire (the gate emits the events).
+	h.deps.Group.Every(h.cfg.SweepEvery, func(context.Context) { h.gate.Sweep() })
 	return nil
 }
 
@@ -656,21 +657,6 @@ func (h *Runtime) broadcast(ctx context.Context) {
 		sent++
 	}
 	h.deps.Events.Emit(EventStateBroadcast, "", map[string]any{"presence": pres.String(), "lri": lri, "peers": sent, "failed": failed})
-}
-
-// sweepLoop expires held actions whose TTL passed (the gate emits the
-// events).
-func (h *Runtime) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(h.cfg.SweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.gate.Sweep()
-		}
-	}
 }
 
 // pending returns the pending decision requests, oldest first.

@@ -145,7 +145,10 @@ func (r *Runtime) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	r.deps.Group.Go(r.expireLoop)
+	// Facts whose expiry passed without quorum are rejected (SPEC §8).
+	r.deps.Group.Every(r.cfg.ExpireEvery, func(context.Context) {
+		r.applyChanges(r.deps.Store.ExpireDue(r.cfg.Now()))
+	})
 	return nil
 }
 
@@ -328,18 +331,4 @@ func (r *Runtime) Publish(ctx context.Context, topic string, raw []byte) error {
 		}
 	}
 	return g.Publish(ctx, topic, raw)
-}
-
-// expireLoop rejects facts whose expiry passed without quorum (SPEC §8).
-func (r *Runtime) expireLoop(ctx context.Context) {
-	t := time.NewTicker(r.cfg.ExpireEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.applyChanges(r.deps.Store.ExpireDue(r.cfg.Now()))
-		}
-	}
 }

@@ -54,7 +54,9 @@ func (i identity) builder() *cip.Builder {
 // recorder counts penalties charged to delivering peers.
 type recorder struct{ charged []string }
 
-func (r *recorder) Penalise(fp string, _ peer.ID, _ error, _ string) { r.charged = append(r.charged, fp) }
+func (r *recorder) Penalise(fp string, _ peer.ID, _ error, _ string) {
+	r.charged = append(r.charged, fp)
+}
 
 type fixture struct {
 	r      *Runtime
