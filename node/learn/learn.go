@@ -474,7 +474,7 @@ func (r *Runtime) enqueue(job func(context.Context)) error {
 // peer counts us as a corroborator too. Handler queues it for the inbox
 // worker; it is exported for tests and fuzzing that drive it directly.
 func (r *Runtime) Evidence(ctx context.Context, env *envelope.Envelope) {
-	entries, err := r.learner.Evidence(ctx, env)
+	entries, ev, err := r.learner.SubmitEvidence(ctx, env)
 	if err != nil {
 		r.deps.Events.Error("lip", "evidence", env.Sender.Fingerprint, err, map[string]any{"msg_id": env.MsgID})
 		if errors.Is(err, lip.ErrInvalidPayload) && env.Sender.Fingerprint != r.deps.Fingerprint {
@@ -489,12 +489,7 @@ func (r *Runtime) Evidence(ctx context.Context, env *envelope.Envelope) {
 			return
 		}
 	}
-	p, err := lip.Decode(env)
-	if err != nil {
-		return
-	}
-	ev, ok := p.(*lip.EvidencePayload)
-	if !ok {
+	if ev == nil {
 		return
 	}
 	for _, e := range entries {

@@ -130,14 +130,21 @@ func (l *Learner) Learn(ctx context.Context, req FetchPayload) (*Learned, error)
 // fails its checks is refused as a whole with an error wrapping
 // ErrInvalidPayload and a web4.lip.evidence_refused event.
 func (l *Learner) Evidence(ctx context.Context, env *envelope.Envelope) ([]Entry, error) {
-	claims, err := EvidenceClaims(env)
+	es, _, err := l.SubmitEvidence(ctx, env)
+	return es, err
+}
+
+// SubmitEvidence is Evidence that also returns the decoded payload (nil
+// when it was refused), so the caller decodes it once.
+func (l *Learner) SubmitEvidence(ctx context.Context, env *envelope.Envelope) ([]Entry, *EvidencePayload, error) {
+	p, claims, err := DecodeEvidence(env)
 	if err != nil {
 		subject, sender := "", ""
 		if env != nil {
 			subject, sender = env.MsgID, env.Sender.Fingerprint
 		}
 		l.Events.Emit("web4.lip.evidence_refused", subject, map[string]any{"sender": sender, "detail": clipN(err.Error(), 1024)})
-		return nil, err
+		return nil, nil, err
 	}
 	if l.Recheck && len(claims) > 0 {
 		claims = append(claims, l.recheck(ctx, env, claims)...)
@@ -149,7 +156,7 @@ func (l *Learner) Evidence(ctx context.Context, env *envelope.Envelope) ([]Entry
 			out = append(out, e)
 		}
 	}
-	return out, err
+	return out, p, err
 }
 
 // recheck re-fetches the page of a peer's evidence and returns this node's

@@ -234,27 +234,34 @@ func Decode(env *envelope.Envelope) (any, error) {
 // every fact_id matches its domain and statement, and evidence entries
 // point at existing claims.
 func EvidenceClaims(env *envelope.Envelope) ([]Claim, error) {
+	_, cs, err := DecodeEvidence(env)
+	return cs, err
+}
+
+// DecodeEvidence is EvidenceClaims that also returns the decoded payload,
+// so a caller that needs both decodes the payload once.
+func DecodeEvidence(env *envelope.Envelope) (*EvidencePayload, []Claim, error) {
 	v, err := Decode(env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, ok := v.(*EvidencePayload)
 	if !ok {
-		return nil, fmt.Errorf("%w: %v is not LIP_EVIDENCE", ErrInvalidPayload, env.Type)
+		return nil, nil, fmt.Errorf("%w: %v is not LIP_EVIDENCE", ErrInvalidPayload, env.Type)
 	}
 	if env.Source == nil {
-		return nil, fmt.Errorf("%w: source: required on LIP_EVIDENCE", ErrInvalidPayload)
+		return nil, nil, fmt.Errorf("%w: source: required on LIP_EVIDENCE", ErrInvalidPayload)
 	}
 	for i, ev := range p.Evidence {
 		if ev.Claim >= len(p.Claims) {
-			return nil, fmt.Errorf("%w: payload.evidence[%d].claim: %d, only %d claims", ErrInvalidPayload, i, ev.Claim, len(p.Claims))
+			return nil, nil, fmt.Errorf("%w: payload.evidence[%d].claim: %d, only %d claims", ErrInvalidPayload, i, ev.Claim, len(p.Claims))
 		}
 	}
 	prov := Provenance{URI: env.Source.URI, RetrievedAt: env.Source.RetrievedAt, ContentSHA256: p.ContentSHA256, Tier: env.Source.TrustTier}
 	out := make([]Claim, 0, len(p.Claims))
 	for i, ec := range p.Claims {
 		if id, err := envelope.FactID(ec.Domain, ec.Statement); err != nil || ec.FactID != id {
-			return nil, fmt.Errorf("%w: payload.claims[%d].fact_id: does not match domain and statement", ErrInvalidPayload, i)
+			return nil, nil, fmt.Errorf("%w: payload.claims[%d].fact_id: does not match domain and statement", ErrInvalidPayload, i)
 		}
 		xc := extract.Claim{Statement: ec.Statement, Domain: ec.Domain, Subject: ec.Subject, Predicate: ec.Predicate,
 			Object: ec.Object, Verdict: ec.Verdict, Confidence: ec.Confidence, Extractor: "peer"}
@@ -266,11 +273,11 @@ func EvidenceClaims(env *envelope.Envelope) ([]Claim, error) {
 		}
 		c, err := NewClaim(xc, prov, env.Sender.Fingerprint)
 		if err != nil {
-			return nil, fmt.Errorf("%w: payload.claims[%d]: %w", ErrInvalidPayload, i, err)
+			return nil, nil, fmt.Errorf("%w: payload.claims[%d]: %w", ErrInvalidPayload, i, err)
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return p, out, nil
 }
 
 func clipN(s string, n int) string {
