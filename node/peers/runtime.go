@@ -69,6 +69,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// HandshakeTimeout bounds each CIP handshake step.
 	HandshakeTimeout time.Duration
+	// ShutdownTimeout bounds how long Close waits for the peers to
+	// acknowledge the end of their sessions (default 2 s).
+	ShutdownTimeout time.Duration
 	// Now is the clock.
 	Now func() time.Time
 }
@@ -114,6 +117,9 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 2 * time.Second
 	}
 	r := &Runtime{cfg: cfg, deps: deps, sessions: map[peer.ID]*session{}, table: map[peer.ID]Info{}}
 	for route, h := range map[router.Route]router.HandlerFunc{

@@ -124,15 +124,33 @@ func (r *Runtime) Open() error {
 	return nil
 }
 
-// Close closes the RTT service (the node closes the goroutine group
-// first). Idempotent.
+// Close ends every session in order — each peer is told the session is
+// over, so it frees it at once instead of keeping it for a resume that
+// will not come (ShutdownTimeout bounds the wait for their
+// acknowledgements) — then closes the RTT service. The node closes the
+// goroutine group first. Idempotent.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	svc := r.svc
+	ss := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		ss = append(ss, s)
+	}
 	r.mu.Unlock()
 	if svc == nil {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.t.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	cancel()
 	return svc.Close()
 }
 
@@ -210,8 +228,10 @@ func (r *Runtime) adopt(ctx context.Context, t *rtt.Transport) {
 	r.sessions[p] = s
 	r.mu.Unlock()
 
-	r.deps.Group.Go(func(ctx context.Context) { r.runControl(ctx, s) })
 	r.deps.Group.Go(func(ctx context.Context) {
+		r.runControl(ctx, s)
+		// The control dispatcher returns when the session or the node
+		// ends (or the handshake failed, which shuts the session down).
 		select {
 		case <-ctx.Done():
 		case <-t.Done():
