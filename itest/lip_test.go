@@ -110,6 +110,12 @@ func startLIPAgent(t *testing.T, name string, key crypto.PrivKey, anchors []stri
 // connected, with a formed gossip mesh.
 func lipMesh(t *testing.T, n int) []*agent {
 	t.Helper()
+	return lipMeshWith(t, n, func(int) node.LIPConfig { return itLIPConfig() })
+}
+
+// lipMeshWith is lipMesh with node i's LIP configuration from cfg(i).
+func lipMeshWith(t *testing.T, n int, cfg func(i int) node.LIPConfig) []*agent {
+	t.Helper()
 	keys := make([]crypto.PrivKey, n)
 	var anchors []string
 	for i := range keys {
@@ -123,7 +129,7 @@ func lipMesh(t *testing.T, n int) []*agent {
 	}
 	out := make([]*agent, n)
 	for i := range out {
-		out[i] = startLIPAgent(t, fmt.Sprintf("l%d", i), keys[i], anchors, itLIPConfig())
+		out[i] = startLIPAgent(t, fmt.Sprintf("l%d", i), keys[i], anchors, cfg(i))
 	}
 	ctx := ctxFor(t, 30*time.Second)
 	for i, a := range out {
@@ -222,6 +228,51 @@ func TestLIPClaimReviewFalseConflicts(t *testing.T) {
 	}
 	if _, _, ok := b.n.Knowledge().Fact(envelope.MustFactID(lip.DefaultDomain, itMoon)); ok {
 		t.Fatal("the refuted claim became a fact")
+	}
+	// The conflict leaves b: a receives b's signed LIP_CONFLICT.
+	if _, ok := a.ring.WaitFor(ctx.Done(), func(e events.Event) bool {
+		return e.Type == "web4.lip.peer_verdict" && e.Data["type"] == "LIP_CONFLICT" && e.Data["sender"] == b.n.Fingerprint()
+	}); !ok {
+		t.Fatal("a never received b's LIP_CONFLICT")
+	}
+}
+
+// A claim that expires on the node that read it is rejected there and the
+// LIP_REJECT is published: the peer that queued that node's reading takes
+// it back (its entry for the claim is rejected, reason withdrawn).
+func TestLIPRejectReachesPeersWhoWithdrawTheReading(t *testing.T) {
+	ctx := ctxFor(t, 60*time.Second)
+	url := itWeb(t)
+	nodes := lipMeshWith(t, 2, func(i int) node.LIPConfig {
+		c := itLIPConfig()
+		if i == 0 {
+			c.TTL = 1500 * time.Millisecond // a's reading expires without corroboration
+		} else {
+			c.NoRecheck = true // b only queues a's reading
+		}
+		return c
+	})
+	a, b := nodes[0], nodes[1]
+	res, err := a.n.LIP().Learn(ctx, learn.Request{URI: url("blog.test", "/blog.html"), Statements: []string{itWater}})
+	if err != nil || len(res.Claims) != 1 || res.Shared == "" {
+		t.Fatalf("learn: %+v %v", res, err)
+	}
+	factID := envelope.MustFactID(lip.DefaultDomain, itWater)
+	if !eventually(ctx, func() bool {
+		cs, _ := b.n.LIP().Claims(lip.Pending)
+		return len(cs) == 1 && cs[0].Claim.Origin == a.n.Fingerprint()
+	}) {
+		cs, _ := b.n.LIP().Claims(0)
+		t.Fatalf("b never queued a's reading: %+v", cs)
+	}
+	if _, ok := b.ring.WaitFor(ctx.Done(), func(e events.Event) bool {
+		return e.Type == "web4.lip.peer_withdrew" && e.Data["sender"] == a.n.Fingerprint() && e.Data["fact_id"] == factID
+	}); !ok {
+		t.Fatal("b never acted on a's LIP_REJECT")
+	}
+	cs, _ := b.n.LIP().Claims(lip.Rejected)
+	if len(cs) != 1 || cs[0].Reason != lip.ReasonWithdrawn {
+		t.Fatalf("b's entry for a's reading: %+v", cs)
 	}
 }
 

@@ -18,8 +18,15 @@
 //     (FACT_CONFIRM), so independent readings of one page are the votes of
 //     the fact's SPEC §8 consensus; the claim alone never makes the fact
 //     accepted mesh-wide;
-//   - conflicts and rejections are signed as LIP_CONFLICT / LIP_REJECT and
-//     reported as web4.lip.conflict_issued / web4.lip.reject_issued.
+//   - conflicts and rejections are signed as LIP_CONFLICT / LIP_REJECT,
+//     published on the knowledge topic and reported as
+//     web4.lip.conflict_issued / web4.lip.reject_issued; a peer's LIP_REJECT
+//     withdraws that peer's reading of the fact from our queue (its claim,
+//     its corroborations); a peer's LIP_CONFLICT or LIP_ACCEPT is recorded
+//     (web4.lip.peer_verdict) and not acted on, since a verdict is not
+//     evidence and this node re-derives it from the evidence shared.
+//     LIP_ACCEPT is not published: an accepted claim is announced as the
+//     fact's FACT_PROPOSE/FACT_CONFIRM, which is what consensus counts.
 //
 // Lock order: Runtime.mu is a leaf (no call out while held).
 //
@@ -260,7 +267,7 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 		Overloaded: deps.Overloaded, Events: deps.Events,
 		OnAccept:   func(e lip.Entry) { r.post(func(ctx context.Context) { r.toKnowledge(ctx, e) }) },
 		OnReject:   func(e lip.Entry) { r.post(func(ctx context.Context) { r.issueReject(ctx, e) }) },
-		OnConflict: func(c lip.Conflict) { r.post(func(context.Context) { r.issueConflict(c) }) },
+		OnConflict: func(c lip.Conflict) { r.post(func(ctx context.Context) { r.issueConflict(ctx, c) }) },
 	})
 	if err != nil {
 		r.fetcher.Close()
@@ -320,10 +327,30 @@ func (r *Runtime) Handler() router.Handler {
 			}
 			r.deps.Events.Emit("web4.lip.peer_verdict", env.MsgID, map[string]any{
 				"type": env.Type.String(), "sender": env.Sender.Fingerprint, "payload": p})
+			if rp, ok := p.(*lip.RejectPayload); ok && env.Sender.Fingerprint != r.deps.Fingerprint {
+				return r.enqueue(func(ctx context.Context) { r.withdraw(ctx, env, rp) })
+			}
 			return nil
 		}
 		return fmt.Errorf("lip: %s is not a LIP message of the knowledge route", env.Type)
 	})
+}
+
+// withdraw acts on a peer's LIP_REJECT: the peer takes back its own
+// reading of the fact, so its claim in our queue and its corroboration of
+// ours go (lip.Queue.Withdraw). A conflict or an acceptance a peer reports
+// is not acted on: it is a verdict, not evidence, and this node re-derives
+// both from the evidence the peer shared.
+func (r *Runtime) withdraw(ctx context.Context, env *envelope.Envelope, p *lip.RejectPayload) {
+	changed, err := r.queue.Withdraw(ctx, env.Sender.Fingerprint, p.FactID, clip("withdrawn by its reader: "+p.Reason.String(), 256))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.deps.Events.Error("lip", "withdraw", env.Sender.Fingerprint, err, map[string]any{"msg_id": env.MsgID})
+		}
+		return
+	}
+	r.deps.Events.Emit("web4.lip.peer_withdrew", env.MsgID, map[string]any{
+		"sender": env.Sender.Fingerprint, "fact_id": p.FactID, "claims": len(changed)})
 }
 
 // Types are the LIP types of the Knowledge route.
@@ -593,7 +620,7 @@ func lipCounterfactuals(e lip.Entry) []string {
 // given one (the claim was accepted, then lost a conflict or was
 // retracted: our latest vote becomes FACT_REJECT), then, for a claim this
 // node read itself (a peer's claim is the peer's to retract), signs
-// LIP_REJECT and reports it.
+// LIP_REJECT, publishes it on the knowledge topic and reports it.
 func (r *Runtime) issueReject(ctx context.Context, e lip.Entry) {
 	if factID, err := envelope.FactID(e.Claim.Domain, e.Claim.Assertion()); err == nil && r.confirmed(factID) {
 		if err := r.deps.Publisher.VoteFact(ctx, factID, false, e.Claim.Confidence, clip("lip: "+e.Reason.String(), 256)); err != nil && ctx.Err() == nil {
@@ -607,6 +634,9 @@ func (r *Runtime) issueReject(ctx context.Context, e lip.Entry) {
 	if err != nil {
 		r.deps.Events.Error("lip", "reject", e.ID, err, nil)
 		return
+	}
+	if err := r.deps.Publisher.Publish(ctx, gossip.TopicKnowledge, msg.Wire); err != nil && ctx.Err() == nil {
+		r.deps.Events.Error("lip", "reject_publish", e.ID, err, map[string]any{"msg_id": msg.Env.MsgID})
 	}
 	r.deps.Events.Emit("web4.lip.reject_issued", e.ID, map[string]any{"msg_id": msg.Env.MsgID, "claim_id": e.ID,
 		"fact_id": e.Claim.FactID, "reason": e.Reason.String(), "statement": clip(e.Claim.Statement, 512)}, e.ID)
@@ -622,12 +652,16 @@ func (r *Runtime) confirmed(factID string) bool {
 	return false
 }
 
-// issueConflict signs LIP_CONFLICT for a detected conflict and reports it.
-func (r *Runtime) issueConflict(c lip.Conflict) {
+// issueConflict signs LIP_CONFLICT for a detected conflict, publishes it
+// on the knowledge topic and reports it.
+func (r *Runtime) issueConflict(ctx context.Context, c lip.Conflict) {
 	msg, err := r.deps.Sign().Conflict(lip.Broadcast, c)
 	if err != nil {
 		r.deps.Events.Error("lip", "conflict", c.A.ID, err, nil)
 		return
+	}
+	if err := r.deps.Publisher.Publish(ctx, gossip.TopicKnowledge, msg.Wire); err != nil && ctx.Err() == nil {
+		r.deps.Events.Error("lip", "conflict_publish", c.A.ID, err, map[string]any{"msg_id": msg.Env.MsgID})
 	}
 	r.deps.Events.Emit("web4.lip.conflict_issued", c.A.ID, map[string]any{"msg_id": msg.Env.MsgID, "claim_id": c.A.ID,
 		"with_claim_id": c.B.ID, "kind": c.Kind.String(), "severity": c.Severity.String(), "winner": c.Winner,

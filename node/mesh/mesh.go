@@ -63,6 +63,7 @@ var topicTypes = map[string]map[envelope.Type]bool{
 	gossip.TopicKnowledge: {
 		envelope.FactPropose: true, envelope.FactChallenge: true, envelope.FactConfirm: true,
 		envelope.FactReject: true, envelope.DecisionShare: true, envelope.LIPEvidence: true,
+		envelope.LIPConflict: true, envelope.LIPAccept: true, envelope.LIPReject: true,
 	},
 	gossip.TopicTrust: {envelope.TrustAttest: true},
 }

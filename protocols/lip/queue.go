@@ -584,6 +584,61 @@ func (q *Queue) Retract(ctx context.Context, id, detail string) (Entry, error) {
 	return out, q.flush(&ob)
 }
 
+// Withdraw takes back what the peer origin said about factID, because it
+// said so itself (its LIP_REJECT): origin's own claims for the fact are
+// rejected (ReasonWithdrawn, the source's tier untouched) and its
+// corroborations of other claims for the fact are removed, which are then
+// re-decided. It returns the entries that changed.
+func (q *Queue) Withdraw(ctx context.Context, origin, factID, detail string) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !isHex64(origin) {
+		return nil, fmt.Errorf("%w: withdraw: origin must be a fingerprint", ErrInvalidClaim)
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil, ErrClosed
+	}
+	now := q.cfg.Now().UTC()
+	var ob outbox
+	var changed []string
+	reeval := map[string]bool{}
+	for id := range q.groups["f\x00"+factID] {
+		e := q.entries[id]
+		if e.State == Rejected {
+			continue
+		}
+		if e.Claim.Origin == origin {
+			if q.transitionLocked(e, Decision{Outcome: Reject, Reason: ReasonWithdrawn, Detail: clipReason(detail)}, now, &ob) {
+				changed = append(changed, id)
+			}
+			continue
+		}
+		kept := e.Corroborations[:0]
+		for _, k := range e.Corroborations {
+			if k.Peer != origin {
+				kept = append(kept, k)
+			}
+		}
+		if len(kept) != len(e.Corroborations) {
+			e.Corroborations = kept
+			ob.persist = append(ob.persist, e.clone())
+			reeval[id] = true
+			changed = append(changed, id)
+		}
+	}
+	q.evaluateLocked(sortedSet(reeval), now, &ob)
+	sort.Strings(changed)
+	out := make([]Entry, 0, len(changed))
+	for _, id := range changed {
+		out = append(out, q.entries[id].clone())
+	}
+	q.mu.Unlock()
+	return out, q.flush(&ob)
+}
+
 // Get returns the entry with id.
 func (q *Queue) Get(id string) (Entry, bool) {
 	q.mu.Lock()
@@ -785,7 +840,9 @@ func (q *Queue) transitionLocked(e *Entry, d Decision, now time.Time, ob *outbox
 		ob.events = append(ob.events, func() { q.cfg.Events.Emit("web4.lip.claim_accepted", snap.ID, entryData(&snap, nil)) })
 	case Rejected:
 		ob.rejected = append(ob.rejected, snap)
-		if was == Accepted {
+		if was == Accepted && d.Reason != ReasonWithdrawn {
+			// Found false: the source loses accuracy. A peer taking back
+			// its own reading says nothing about the source.
 			ob.demote = append(ob.demote, snap)
 		}
 		ob.events = append(ob.events, func() { q.cfg.Events.Emit("web4.lip.claim_rejected", snap.ID, entryData(&snap, nil)) })

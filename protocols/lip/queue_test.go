@@ -542,3 +542,47 @@ func TestUntrustedCorroborationsCannotCrowdOutTrustedOnes(t *testing.T) {
 		t.Fatalf("%d corroborations, state %v", len(e.Corroborations), e.State)
 	}
 }
+
+// A peer that withdraws what it said about a fact (its LIP_REJECT) loses
+// its own claim in our queue and its support of ours; the source's tier is
+// untouched.
+func TestWithdrawTakesBackAPeersWord(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	ctx := context.Background()
+	peerClaim := func(c Claim) Claim {
+		pc, err := NewClaim(c.Claim, c.Provenance, fp("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pc
+	}
+	// A claim only alice read: hers, in our queue.
+	only := mkClaim("The Louvre is in Paris.", "https://blog.example/louvre", extract.True)
+	hers := mustSubmit(t, f.q, peerClaim(only))
+	// A claim we read too: alice's reading corroborates ours.
+	ours := mkClaim("The Eiffel Tower is in Paris.", "https://blog.example/post", extract.True)
+	mine := mustSubmit(t, f.q, ours)
+	mustSubmit(t, f.q, peerClaim(ours))
+	if e, _ := f.q.Get(mine.ID); len(e.Corroborations) != 1 || e.Corroborations[0].Peer != fp("alice") {
+		t.Fatalf("ours with alice's reading: %+v", e.Corroborations)
+	}
+	tier := f.tiers.Tier("blog.example")
+	if changed, err := f.q.Withdraw(ctx, fp("alice"), only.FactID, "retracted"); err != nil || len(changed) != 1 {
+		t.Fatalf("withdraw hers: %d changed, %v", len(changed), err)
+	}
+	if e, _ := f.q.Get(hers.ID); e.State != Rejected || e.Reason != ReasonWithdrawn {
+		t.Fatalf("alice's own claim: %v/%v", e.State, e.Reason)
+	}
+	if changed, err := f.q.Withdraw(ctx, fp("alice"), ours.FactID, "retracted"); err != nil || len(changed) != 1 {
+		t.Fatalf("withdraw her support: %d changed, %v", len(changed), err)
+	}
+	if e, _ := f.q.Get(mine.ID); e.State != Pending || len(e.Corroborations) != 0 {
+		t.Fatalf("ours after alice withdrew: %v/%v %+v", e.State, e.Reason, e.Corroborations)
+	}
+	if f.tiers.Tier("blog.example") != tier {
+		t.Fatal("a peer's withdrawal changed the source's tier")
+	}
+	if _, err := f.q.Withdraw(ctx, "not-a-fingerprint", ours.FactID, ""); !errors.Is(err, ErrInvalidClaim) {
+		t.Fatalf("bad origin: %v", err)
+	}
+}

@@ -124,10 +124,11 @@ const (
 	ReasonCorroborated                    // accepted: ≥ N trusted corroborators
 	ReasonInsufficient                    // wait: low tier, not enough corroboration
 	ReasonRetracted                       // an accepted claim later rejected from outside
+	ReasonWithdrawn                       // a peer's claim withdrawn by that peer (its LIP_REJECT)
 )
 
 var reasonNames = []string{"", "invalid", "no_provenance", "blocked_source", "expired", "conflict_lost",
-	"low_confidence", "disputed", "overloaded", "tier", "corroborated", "insufficient_support", "retracted"}
+	"low_confidence", "disputed", "overloaded", "tier", "corroborated", "insufficient_support", "retracted", "withdrawn"}
 
 // String returns the reason's wire name (used in LIP_REJECT/LIP_ACCEPT and
 // events).
