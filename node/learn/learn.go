@@ -95,6 +95,9 @@ type Config struct {
 	Rules lip.Rules
 	// NoRecheck turns off re-fetching the page a peer's evidence names.
 	NoRecheck bool
+	// RecheckLimits bound those re-fetches per peer and per URI (zero
+	// fields: lip.DefaultRecheckLimits).
+	RecheckLimits lip.RecheckLimits
 	// Resolver resolves host names for the fetcher (tests map names to
 	// 127.0.0.1). Default net.DefaultResolver.
 	Resolver fetch.Resolver
@@ -275,7 +278,7 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 	}
 	r.queue = q
 	r.learner = &lip.Learner{Fetcher: r.fetcher, Extractors: extract.Builtin(), Tiers: tiers, Queue: q,
-		Recheck: !cfg.NoRecheck, Events: deps.Events, Resolve: searchResolver(cfg.SearchURL)}
+		Recheck: !cfg.NoRecheck, RecheckLimits: cfg.RecheckLimits, Now: deps.Now, Events: deps.Events, Resolve: searchResolver(cfg.SearchURL)}
 	if _, err := deps.Router.Register(router.LIPFetcher, router.HandlerFunc(r.handleFetch)); err != nil {
 		r.fetcher.Close()
 		_ = q.Close()

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -34,12 +38,129 @@ type Learner struct {
 	// names: if the content hash matches, this node queues the claims as
 	// its own reading too (so the source's tier applies, and the peer's
 	// evidence corroborates). Off, peer claims can only be accepted through
-	// corroboration. The fetcher's SSRF rules apply; rate-limiting peers
-	// is the router's job.
+	// corroboration. The fetcher's SSRF rules apply, and RecheckLimits
+	// bound what peers can make this node fetch.
 	Recheck bool
+	// RecheckLimits bound re-fetches (zero fields: DefaultRecheckLimits).
+	RecheckLimits RecheckLimits
+	// Now is the clock of the limits (nil: time.Now).
+	Now func() time.Time
 	// Events receives web4.lip.evidence, web4.lip.extract_failed,
-	// web4.lip.evidence_refused and web4.lip.recheck_mismatch.
+	// web4.lip.evidence_refused, web4.lip.recheck_mismatch and
+	// web4.lip.recheck_limited.
 	Events *events.Emitter
+
+	rl recheckLimiter
+}
+
+// RecheckLimits bound the re-fetches peers' evidence can trigger, so one
+// peer cannot make this node (and, through it, a mesh) fetch a URL again and
+// again: each peer gets a token bucket, and a URI re-fetched within Window
+// is answered from that fetch's content hash, whoever asks.
+type RecheckLimits struct {
+	// PerPeer is the sustained re-fetch rate one peer may cause (per
+	// second) and Burst its bucket.
+	PerPeer float64
+	Burst   int
+	// Window is how long a re-fetch's result stands for its URI.
+	Window time.Duration
+	// MaxTracked bounds the peers and URIs remembered (oldest forgotten).
+	MaxTracked int
+}
+
+// DefaultRecheckLimits: a peer may cause 4 re-fetches at once and one every
+// 15 s after that; a URI is fetched again at most every 10 minutes.
+func DefaultRecheckLimits() RecheckLimits {
+	return RecheckLimits{PerPeer: 1.0 / 15, Burst: 4, Window: 10 * time.Minute, MaxTracked: 4096}
+}
+
+// recheckLimiter is the state of RecheckLimits.
+type recheckLimiter struct {
+	mu    sync.Mutex
+	peers map[string]*rate.Limiter
+	uris  map[string]recheckResult
+	order []string // insertion order of peers and uris ("p"/"u" + key), for the bound
+}
+
+// recheckResult is the last re-fetch of a URI.
+type recheckResult struct {
+	at   time.Time
+	prov Provenance
+}
+
+func (l *Learner) limits() RecheckLimits {
+	d, c := DefaultRecheckLimits(), l.RecheckLimits
+	if c.PerPeer <= 0 {
+		c.PerPeer = d.PerPeer
+	}
+	if c.Burst <= 0 {
+		c.Burst = d.Burst
+	}
+	if c.Window <= 0 {
+		c.Window = d.Window
+	}
+	if c.MaxTracked <= 0 {
+		c.MaxTracked = d.MaxTracked
+	}
+	return c
+}
+
+func (l *Learner) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+// recheckAllowed reports whether sender may cause a re-fetch of uri now,
+// and a recent result for uri if one stands (then no fetch is needed and
+// no token is taken).
+func (l *Learner) recheckAllowed(sender, uri string) (recent *Provenance, ok bool) {
+	lim, now := l.limits(), l.now()
+	rl := &l.rl
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if rl.peers == nil {
+		rl.peers, rl.uris = map[string]*rate.Limiter{}, map[string]recheckResult{}
+	}
+	if r, hit := rl.uris[uri]; hit && now.Sub(r.at) < lim.Window {
+		p := r.prov
+		return &p, true
+	}
+	b := rl.peers[sender]
+	if b == nil {
+		b = rate.NewLimiter(rate.Limit(lim.PerPeer), lim.Burst)
+		rl.peers[sender] = b
+		rl.remember("p"+sender, lim.MaxTracked)
+	}
+	return nil, b.AllowN(now, 1)
+}
+
+// recheckDone records the result of a re-fetch of uri.
+func (l *Learner) recheckDone(uri string, prov Provenance) {
+	lim := l.limits()
+	rl := &l.rl
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if _, known := rl.uris[uri]; !known {
+		rl.remember("u"+uri, lim.MaxTracked)
+	}
+	rl.uris[uri] = recheckResult{at: l.now(), prov: prov}
+}
+
+// remember appends key to the insertion order, forgetting the oldest
+// entries beyond max.
+func (rl *recheckLimiter) remember(key string, max int) {
+	rl.order = append(rl.order, key)
+	for len(rl.order) > max {
+		old := rl.order[0]
+		rl.order = rl.order[1:]
+		if old[0] == 'p' {
+			delete(rl.peers, old[1:])
+		} else {
+			delete(rl.uris, old[1:])
+		}
+	}
 }
 
 // Learned is the outcome of one Learn.
@@ -163,19 +284,32 @@ func (l *Learner) SubmitEvidence(ctx context.Context, env *envelope.Envelope) ([
 // own copies of the claims when the content hash matches (nil otherwise).
 func (l *Learner) recheck(ctx context.Context, env *envelope.Envelope, claims []Claim) []Claim {
 	want := claims[0].Provenance.ContentSHA256
-	res, err := l.Fetcher.Fetch(ctx, env.Source.URI)
-	if err != nil {
-		return nil // refused or failed: already reported as web4.lip.fetch_refused
+	uri := env.Source.URI
+	recent, ok := l.recheckAllowed(env.Sender.Fingerprint, uri)
+	if !ok {
+		l.Events.Emit("web4.lip.recheck_limited", env.MsgID, map[string]any{
+			"uri": clipN(uri, 512), "sender": env.Sender.Fingerprint})
+		return nil
 	}
-	if res.SHA256 != want {
+	var prov Provenance
+	if recent != nil {
+		prov = *recent
+	} else {
+		res, err := l.Fetcher.Fetch(ctx, uri)
+		if err != nil {
+			return nil // refused or failed: already reported as web4.lip.fetch_refused
+		}
+		prov = Provenance{URI: res.FinalURI, RetrievedAt: res.RetrievedAt, ContentSHA256: res.SHA256, ContentType: res.ContentType, Tier: envelope.TierUnknown}
+		l.recheckDone(uri, prov)
+	}
+	if prov.ContentSHA256 != want {
 		l.Events.Emit("web4.lip.recheck_mismatch", env.MsgID, map[string]any{
-			"uri": clipN(env.Source.URI, 512), "sender": env.Sender.Fingerprint, "claimed_sha256": want, "sha256": res.SHA256,
+			"uri": clipN(uri, 512), "sender": env.Sender.Fingerprint, "claimed_sha256": want, "sha256": prov.ContentSHA256,
 		})
 		return nil
 	}
-	prov := Provenance{URI: res.FinalURI, RetrievedAt: res.RetrievedAt, ContentSHA256: res.SHA256, ContentType: res.ContentType, Tier: envelope.TierUnknown}
 	if l.Tiers != nil {
-		prov.Tier = l.Tiers.TierOf(res.FinalURI)
+		prov.Tier = l.Tiers.TierOf(prov.URI)
 	}
 	out := make([]Claim, 0, len(claims))
 	for _, c := range claims {

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
@@ -344,5 +346,79 @@ func TestLearnQueryThroughResolver(t *testing.T) {
 	}
 	if _, err := l.Learn(context.Background(), FetchPayload{Query: "meaning of life"}); err == nil {
 		t.Fatal("unresolvable query")
+	}
+}
+
+// Peers cannot make this node fetch a URL again and again: a URI re-fetched
+// recently is answered from that fetch whoever asks, and each peer gets a
+// small bucket of re-fetches.
+func TestRecheckIsLimitedPerPeerAndDedupedPerURI(t *testing.T) {
+	var hits atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/c/", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"claims":[{"statement":"Claim %s holds.","domain":"test"}]}`, r.URL.Path)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	uri := func(i int) string { return fmt.Sprintf("http://news.example:%s/c/%d.json", port, i) }
+	ctx := context.Background()
+	// What honest readers found at each URI (their fetches not counted).
+	pf := newFixture(t, nil, nil)
+	reader := newLearner(t, pf, nil)
+	read := map[int]*Learned{}
+	for i := range 8 {
+		got, err := reader.Learn(ctx, FetchPayload{URI: uri(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read[i] = got
+	}
+	hits.Store(0)
+	clk := &clock{t: t0}
+	f := newFixture(t, nil, clk)
+	em, ring := testEmitter(t)
+	l := newLearner(t, f, em)
+	l.Recheck, l.Now = true, clk.Now
+	send := func(from *Builder, i int) {
+		t.Helper()
+		m, err := from.Evidence(Broadcast, read[i].Provenance, read[i].Evidence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := validator().Validate(m.Wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Evidence(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three peers name the same page: it is fetched once.
+	for seed := byte(41); seed < 44; seed++ {
+		send(testBuilder(seed), 0)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("one page named by three peers fetched %d times", n)
+	}
+	// One peer names seven more pages: its bucket (4, one already used by
+	// page 0) lets three through; the rest are refused with an event.
+	loud := testBuilder(41)
+	for i := 1; i < 8; i++ {
+		send(loud, i)
+	}
+	if n := hits.Load(); n != 1+3 {
+		t.Fatalf("fetches after the loud peer: %d, want 4", n)
+	}
+	if n := ring.Count("web4.lip.recheck_limited"); n != 4 {
+		t.Fatalf("%d recheck_limited events, want 4", n)
+	}
+	// The bucket refills with time.
+	clk.Add(16 * time.Second)
+	send(loud, 7)
+	if n := hits.Load(); n != 5 {
+		t.Fatalf("after the refill: %d fetches, want 5", n)
 	}
 }
