@@ -85,6 +85,9 @@ func (s *Store) ExpireDue(now time.Time) []Change {
 		return !e.fact.Expires.IsZero() && !now.Before(e.fact.Expires) && st != Accepted && st != Rejected
 	})
 	changes := s.reevaluateLocked(ids, now)
+	if err := s.evictExpiredLocked(changes, now); err != nil {
+		s.em.Error("knowledge", "evict_failed", "", err, nil)
+	}
 	s.mu.Unlock()
 	return changes
 }

@@ -97,6 +97,7 @@ type Store struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	orphans int // entries holding votes but no fact yet
+	quota   quota
 }
 
 // OpenStore loads every fact and vote from db and evaluates them (without
@@ -107,7 +108,7 @@ func OpenStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 		return nil, errors.New("knowledge: OpenStore: nil store")
 	}
 	s := &Store{db: db, rules: cfg.Rules, ttl: cfg.TTL, view: cfg.View, now: cfg.Now,
-		em: cfg.Events, holdUnknown: cfg.HoldUnknown, entries: map[string]*entry{}}
+		em: cfg.Events, holdUnknown: cfg.HoldUnknown, entries: map[string]*entry{}, quota: newQuota()}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
 	}
@@ -149,8 +150,12 @@ func OpenStore(db *store.DB, cfg StoreConfig) (*Store, error) {
 	for _, e := range s.entries {
 		if e.fact != nil {
 			e.res = s.rules.Tally(*e.fact, e.voteList(), s.view, now)
+			s.quota.account(e, 1)
 		} else {
 			s.orphans++
+		}
+		for voter := range e.votes {
+			s.quota.vote(voter, 1)
 		}
 	}
 	return s, nil
@@ -247,6 +252,7 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 	var newFacts []string
 	for _, f := range prepared {
 		e := s.entry(f.ID)
+		s.quota.account(e, -1)
 		if e.fact == nil {
 			if len(e.votes) > 0 {
 				s.orphans--
@@ -258,6 +264,7 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 			m := mergeFact(*e.fact, f)
 			e.fact = &m
 		}
+		s.quota.account(e, 1)
 		touched[f.ID] = true
 	}
 	for _, v := range votes {
@@ -265,7 +272,11 @@ func (s *Store) Ingest(ctx context.Context, facts []Fact, votes []Vote) ([]Resul
 		if e.fact == nil && len(e.votes) == 0 {
 			s.orphans++
 		}
-		if cur, ok := e.votes[v.Voter]; !ok || Supersedes(v, cur) {
+		cur, had := e.votes[v.Voter]
+		if !had {
+			s.quota.vote(v.Voter, 1)
+		}
+		if !had || Supersedes(v, cur) {
 			e.votes[v.Voter] = v
 		}
 		touched[v.FactID] = true
@@ -295,6 +306,9 @@ func (s *Store) checkLimits(facts []Fact, votes []Vote) error {
 	inBatch := make(map[string]bool, len(facts))
 	for _, f := range facts {
 		inBatch[f.ID] = true
+	}
+	if err := s.checkQuotaLocked(facts, votes); err != nil {
+		return err
 	}
 	extra := map[string]map[string]bool{}
 	newOrphans := 0
@@ -462,7 +476,9 @@ func (s *Store) reevaluateLocked(ids []string, now time.Time) []Change {
 		}
 		old := e.res
 		res := s.rules.Tally(*e.fact, e.voteList(), s.view, now)
+		s.quota.account(e, -1)
 		e.res = res
+		s.quota.account(e, 1)
 		for _, c := range newNames(old.Confirmers, res.Confirmers) {
 			d := factData(*e.fact, &res)
 			d["confirmer"] = c
