@@ -408,23 +408,29 @@ func ProofAttestation(subject string, first, second []byte, firstID, secondID st
 //
 //   - proof holds → the subject is blacklisted (ProvenMalice, cause =
 //     attestMsgID);
-//   - proof claimed but invalid (ErrInvalidProof, ErrInvalidAttestation) →
-//     the delivering peer, never the subject, is charged with an invalid
-//     message (cause = attestMsgID);
+//   - the evidence is forged (an embedded envelope that does not verify,
+//     ErrForgedEvidence) or signed by someone other than the subject
+//     (ErrWrongSigner) → the attester is blacklisted: forged evidence is
+//     proven malice (SPEC §5);
+//   - the proof is otherwise invalid (ErrNoContradiction,
+//     ErrInvalidAttestation) → the attester is charged an invalid message;
 //   - no proof (ErrNoProof) → nothing is applied; hand the attestation to
 //     an AttestationBook instead.
 //
-// deliverer is the authenticated peer the attestation came from (the
-// libp2p remote), see the package documentation. It returns the proof (if
+// attester is the verified signer of the TRUST_ATTEST: it answers for what
+// it signed, wherever it came from. A relay that forwarded it is never
+// charged here (relays verify a proof before forwarding it, so one that
+// reaches a node unverified came from its attester or from a relay that
+// broke that rule, which gossip scoring handles). It returns the proof (if
 // it held), the transition applied (nil if the state did not change) and
 // the verification error.
-func ApplyProof(l *Ledger, deliverer, attestMsgID string, payload []byte, verify func([]byte) (*envelope.Envelope, error)) (Proof, *Transition, error) {
+func ApplyProof(l *Ledger, attester, attestMsgID string, payload []byte, verify func([]byte) (*envelope.Envelope, error)) (Proof, *Transition, error) {
 	p, err := VerifyProof(payload, verify)
 	switch {
 	case err == nil:
 		tr, aerr := l.Apply(p.Subject, ProvenMalice, attestMsgID)
 		l.em.Emit(EventProofVerified, p.Subject, map[string]any{
-			"subject": p.Subject, "kind": p.Kind.String(), "deliverer": deliverer,
+			"subject": p.Subject, "kind": p.Kind.String(), "attester": attester,
 			"msg_id": attestMsgID, "evidence": []any{p.A.MsgID, p.B.MsgID},
 		}, causeList(attestMsgID)...)
 		if aerr != nil {
@@ -434,13 +440,24 @@ func ApplyProof(l *Ledger, deliverer, attestMsgID string, payload []byte, verify
 	case errors.Is(err, ErrNoProof):
 		return Proof{}, nil, err
 	default:
-		l.em.Error("trust", "invalid_proof", deliverer, err, map[string]any{"msg_id": attestMsgID})
-		tr, aerr := l.Apply(deliverer, InvalidMessage, attestMsgID)
+		l.em.Error("trust", "invalid_proof", attester, err, map[string]any{"msg_id": attestMsgID})
+		tr, aerr := l.Apply(attester, ProofFailure(err), attestMsgID)
 		if aerr != nil {
 			return Proof{}, nil, errors.Join(err, aerr)
 		}
 		return Proof{}, tr, err
 	}
+}
+
+// ProofFailure is the trust event an attester earns for a proof that did
+// not verify with err: ProvenMalice for forged evidence or evidence
+// signed by someone other than the subject (SPEC §5), InvalidMessage for
+// anything else.
+func ProofFailure(err error) Event {
+	if errors.Is(err, ErrForgedEvidence) || errors.Is(err, ErrWrongSigner) {
+		return ProvenMalice
+	}
+	return InvalidMessage
 }
 
 func causeList(id string) []string {

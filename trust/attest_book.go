@@ -324,7 +324,7 @@ func (b *AttestationBook) Record(attester, msgID string, at time.Time, a Attesta
 //
 // A payload embedding two or more envelopes is a proof attempt and goes to
 // ApplyProof: a valid proof blacklists the subject whoever attests it
-// (ProofApplied); an invalid one charges the deliverer and returns the
+// (ProofApplied); an invalid one charges the attester and returns the
 // error (ErrInvalidProof). Anything else is an attestation without proof
 // and goes to Record. verify checks embedded envelopes (nil:
 // VerifyEvidence).
@@ -351,7 +351,7 @@ func (b *AttestationBook) HandleParsed(deliverer, attester, msgID string, at tim
 		}
 	}
 	if embedded >= 2 {
-		_, _, err := ApplyProof(b.l, deliverer, msgID, payload, verify)
+		_, _, err := ApplyProof(b.l, attester, msgID, payload, verify)
 		if err != nil {
 			return 0, err
 		}

@@ -365,13 +365,15 @@ func TestHandleRoutesAttestations(t *testing.T) {
 	if h.l.State(malloryFP) != Blacklisted {
 		t.Fatal("not blacklisted")
 	}
-	// A forged proof: error, the relay (trusted) drops to probing.
+	// A forged proof (mallory's envelopes offered as carol's): error; the
+	// attester t1, who signed it, is blacklisted for forged evidence; the
+	// relay and the subject are untouched.
 	forged := attestPayload(t, carolFP, Blacklisted, ReasonEquivocation, c, r)
 	if _, err := b.Handle(relay, t1, msgID(6), at0, forged, nil); !errors.Is(err, ErrWrongSigner) {
 		t.Fatalf("forged: %v", err)
 	}
-	if h.l.State(relay) != Probing || h.l.State(carolFP) != Untrusted {
-		t.Fatalf("relay %v, subject %v", h.l.State(relay), h.l.State(carolFP))
+	if h.l.State(relay) != Trusted || h.l.State(carolFP) != Untrusted || h.l.State(t1) != Blacklisted {
+		t.Fatalf("relay %v, subject %v, attester %v", h.l.State(relay), h.l.State(carolFP), h.l.State(t1))
 	}
 	// Garbage: error, the deliverer is charged.
 	if _, err := b.Handle(t2, t2, msgID(7), at0, []byte(`{"subject":1}`), nil); !errors.Is(err, ErrInvalidAttestation) || h.l.State(t2) != Probing {

@@ -280,7 +280,7 @@ func TestApplyProofBlacklistsSubject(t *testing.T) {
 	}
 }
 
-func TestApplyProofForgedChargesDeliverer(t *testing.T) {
+func TestApplyProofForgedChargesAttester(t *testing.T) {
 	confirm := voteEnv(t, malloryKey, "confirm", factRef, msgID(1), at0)
 	reject := voteEnv(t, malloryKey, "reject", factRef, msgID(2), at0)
 	tampered := []byte(strings.Replace(string(reject), `"confidence":0.9`, `"confidence":0.1`, 1))
@@ -290,32 +290,35 @@ func TestApplyProofForgedChargesDeliverer(t *testing.T) {
 		name    string
 		payload []byte
 		want    error
+		event   Event // the attester's charge
+		to      State // from trusted
 	}{
-		{"bad signature", attestPayload(t, malloryFP, Blacklisted, "", confirm, tampered), ErrForgedEvidence},
-		{"wrong signer", attestPayload(t, malloryFP, Blacklisted, "", confirm, aliceVote), ErrWrongSigner},
-		{"non-contradicting", attestPayload(t, malloryFP, Blacklisted, "", confirm, later), ErrNoContradiction},
-		{"malformed payload", []byte(`{"subject":1}`), ErrInvalidAttestation},
+		{"bad signature", attestPayload(t, malloryFP, Blacklisted, "", confirm, tampered), ErrForgedEvidence, ProvenMalice, Blacklisted},
+		{"wrong signer", attestPayload(t, malloryFP, Blacklisted, "", confirm, aliceVote), ErrWrongSigner, ProvenMalice, Blacklisted},
+		{"non-contradicting", attestPayload(t, malloryFP, Blacklisted, "", confirm, later), ErrNoContradiction, InvalidMessage, Probing},
+		{"malformed payload", []byte(`{"subject":1}`), ErrInvalidAttestation, InvalidMessage, Probing},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := openAttestHarness(t)
-			const deliverer = fpB
+			const attester = fpB
 			mustApply(t, h.l, malloryFP, ValidHandshake, "hs")
-			mustApply(t, h.l, deliverer, Anchor, "anchor")
-			_, tr, err := ApplyProof(h.l, deliverer, msgID(100), c.payload, nil)
+			mustApply(t, h.l, attester, Anchor, "anchor")
+			_, tr, err := ApplyProof(h.l, attester, msgID(100), c.payload, nil)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err %v, want %v", err, c.want)
 			}
-			// The subject is untouched; the trusted deliverer drops to
-			// probing for one invalid message.
+			// The subject is untouched; the attester who signed the bad
+			// proof answers for it: forged evidence is proven malice,
+			// anything else one invalid message.
 			if h.l.State(malloryFP) != Probing {
 				t.Fatalf("subject charged: %v", h.l.State(malloryFP))
 			}
-			if tr == nil || tr.Peer != deliverer || tr.Event != InvalidMessage || tr.To != Probing || tr.Cause != msgID(100) {
-				t.Fatalf("deliverer transition %+v", tr)
+			if tr == nil || tr.Peer != attester || tr.Event != c.event || tr.To != c.to || tr.Cause != msgID(100) {
+				t.Fatalf("attester transition %+v, want %v → %v", tr, c.event, c.to)
 			}
 			if _, ok := h.ring.WaitFor(nil, func(e events.Event) bool {
-				return e.Type == "web4.error" && e.Data["kind"] == "invalid_proof" && e.Subject == deliverer
+				return e.Type == "web4.error" && e.Data["kind"] == "invalid_proof" && e.Subject == attester
 			}); !ok {
 				t.Fatal("no invalid_proof error event")
 			}

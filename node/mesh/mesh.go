@@ -275,7 +275,39 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 		r.deps.Penaliser.Penalise(fromFP, from, err, env.MsgID)
 		return nil, err
 	}
+	if env.Type == envelope.TrustAttest {
+		if err := r.checkAttestation(fromFP, from, env); err != nil {
+			return nil, err
+		}
+	}
 	return env, nil
+}
+
+// checkAttestation is what every receiver checks of a TRUST_ATTEST, so a
+// relay forwards only what its neighbours accept: the payload parses, and
+// a proof holds (SPEC §5: every receiver checks the proof itself). A
+// payload that does not parse is rejected like any broken envelope (the
+// relay should have refused it). A proof that does not hold is charged to
+// the attester who signed it (forged evidence is proven malice), never to
+// the relay, and is dropped without forwarding.
+func (r *Runtime) checkAttestation(fromFP string, from peer.ID, env *envelope.Envelope) error {
+	a, err := trust.ParseAttestation(env.Payload)
+	if err != nil {
+		r.deps.Penaliser.Penalise(fromFP, from, err, env.MsgID)
+		return err
+	}
+	if !proofOf(a) {
+		return nil
+	}
+	if _, err := trust.VerifyProof(env.Payload, nil); err != nil {
+		attester := env.Sender.Fingerprint
+		r.deps.Events.Error("trust", "invalid_proof", attester, err, map[string]any{"msg_id": env.MsgID, "relay": fromFP})
+		if _, aerr := r.deps.Trust.Apply(attester, trust.ProofFailure(err), env.MsgID); aerr != nil {
+			r.deps.Events.Error("trust", "trust_apply", attester, aerr, nil)
+		}
+		return fmt.Errorf("%w: %v", gossip.ErrIgnore, err)
+	}
+	return nil
 }
 
 func msgIDOf(env *envelope.Envelope) string {

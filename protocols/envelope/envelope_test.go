@@ -357,6 +357,35 @@ func TestCheck7Receiver(t *testing.T) {
 	}
 	_, err = bobValidator(func(c *Config) { c.LocalFingerprint = "" }).Validate(seal(t, newEnv(FactPropose, factPayload), aliceKey))
 	wantErr(t, err, ErrInvalidEnvelope, CheckReceiver, "receiver.fingerprint")
+	// On gossip, an envelope addressed to this very node is refused too:
+	// every other receiver of the topic would refuse it, so a relay must
+	// not accept (and forward) it.
+	_, err = bobValidator(func(c *Config) { c.Gossip = true }).Validate(seal(t, newEnv(FactPropose, factPayload), aliceKey))
+	wantErr(t, err, ErrInvalidEnvelope, CheckReceiver, "receiver.fingerprint")
+}
+
+// An envelope refused by checks 7–9 does not burn its msg_id: once this
+// node's view admits it, the same bytes are accepted, and only then is a
+// second copy a replay.
+func TestRefusalDoesNotBurnMsgID(t *testing.T) {
+	admit := false
+	v := bobValidator(func(c *Config) {
+		c.Policy = func(*Envelope) error {
+			if !admit {
+				return errors.New("signer not admitted yet")
+			}
+			return nil
+		}
+	})
+	wire := seal(t, newEnv(FactPropose, factPayload), aliceKey)
+	_, err := v.Validate(wire)
+	wantErr(t, err, ErrTrustViolation, CheckTrust, "type")
+	admit = true
+	if _, err := v.Validate(wire); err != nil {
+		t.Fatalf("after the signer was admitted: %v", err)
+	}
+	_, err = v.Validate(wire)
+	wantErr(t, err, ErrReplay, CheckReplay, "msg_id")
 }
 
 func TestCheck8Trust(t *testing.T) {

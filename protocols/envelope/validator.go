@@ -25,8 +25,11 @@ type Config struct {
 	// LocalFingerprint is this node's fingerprint; check 7 accepts only
 	// envelopes addressed to it.
 	LocalFingerprint string
-	// Gossip additionally accepts receiver "*" (mesh-wide envelopes arriving
-	// over GossipSub). Direct channels leave it false.
+	// Gossip makes check 7 accept receiver "*" only (mesh-wide envelopes
+	// arriving over GossipSub): an envelope addressed to one node has no
+	// business on a topic, and a relay that accepted one addressed to
+	// itself would forward what every other receiver rejects. Direct
+	// channels leave it false and accept only LocalFingerprint.
 	Gossip bool
 	// Policy is check 8, the trust gate for (sender state, type); the router
 	// supplies the SPEC §4.3 table. Its error becomes the Reason of an
@@ -102,14 +105,19 @@ func (v *Validator) validate(raw []byte) (*Envelope, error) {
 	// Check 6. The key includes the signer: keyed by msg_id alone, a peer
 	// that saw an honest gossip envelope could race a copy of its msg_id
 	// under its own signature to other nodes and get the honest one
-	// dropped as a replay. An id counts as seen from here on even if a
-	// later check rejects the envelope: it was validly signed and sent.
-	if !v.cfg.Replay.Add(env.Sender.Fingerprint+"/"+env.MsgID, now) {
-		return env, newErr(ErrReplay, CheckReplay, "msg_id", "already seen within the replay window")
+	// dropped as a replay. The id is recorded only once checks 7–9 pass
+	// (below): an envelope refused for this node's view (not addressed
+	// here, a signer not admitted yet, a schema) must not burn its msg_id
+	// for a later, valid delivery.
+	replayKey := env.Sender.Fingerprint + "/" + env.MsgID
+	if v.cfg.Replay.Seen(replayKey, now) {
+		return env, replayErr()
 	}
 	// Check 7.
 	switch rf := env.Receiver.Fingerprint; {
-	case rf == Broadcast && v.cfg.Gossip:
+	case v.cfg.Gossip && rf != Broadcast:
+		return env, newErr(ErrInvalidEnvelope, CheckReceiver, "receiver.fingerprint", `gossip carries only envelopes addressed to "*"`)
+	case v.cfg.Gossip:
 	case rf == Broadcast:
 		return env, newErr(ErrInvalidEnvelope, CheckReceiver, "receiver.fingerprint", `"*" is only accepted on gossip`)
 	case v.cfg.LocalFingerprint == "" || rf != v.cfg.LocalFingerprint:
@@ -125,7 +133,15 @@ func (v *Validator) validate(raw []byte) (*Envelope, error) {
 	if err := checkPayload(env.Type, doc.root["payload"]); err != nil {
 		return env, err
 	}
+	// Check 6, committed: of two deliveries validated at once, one wins.
+	if !v.cfg.Replay.Add(replayKey, now) {
+		return env, replayErr()
+	}
 	return env, nil
+}
+
+func replayErr() error {
+	return newErr(ErrReplay, CheckReplay, "msg_id", "already seen within the replay window")
 }
 
 func (v *Validator) reject(env *Envelope, err error) {
@@ -267,6 +283,15 @@ func (c *ReplayCache) Add(id string, now time.Time) bool {
 	c.seen[id] = exp
 	c.order = append(c.order, replayEntry{id, exp})
 	return true
+}
+
+// Seen reports whether id was recorded within the window, without
+// recording it.
+func (c *ReplayCache) Seen(id string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.seen[id]
+	return ok && now.Before(exp)
 }
 
 // Len is the number of remembered ids.
