@@ -15,6 +15,7 @@ import (
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/node/learn"
+	"github.com/web4p2p/web4p2p/node/reconcile"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/trust"
 )
@@ -91,9 +92,16 @@ type Config struct {
 	// Human configures the HCP runtime and the AgentLoop (mission, pacing,
 	// thresholds); zero fields take human.DefaultConfig's values.
 	Human HumanConfig
+	// Sync tunes anti-entropy (interval, retention, session budgets); zero
+	// fields take reconcile.DefaultConfig's values.
+	Sync reconcile.Config
 	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
 	// fields take the SPEC defaults.
 	Trust trust.Config
+	// Deny, if set, refuses connections to and from the peers it names,
+	// besides the blacklisted ones: an operator's block list, or a test's
+	// network partition.
+	Deny func(peer.ID) bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }

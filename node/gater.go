@@ -16,7 +16,10 @@ import (
 type gater struct {
 	trust *trust.Ledger
 	em    *events.Emitter
+	deny  func(peer.ID) bool // Config.Deny; nil denies nobody
 }
+
+func (g gater) denied(p peer.ID) bool { return g.deny != nil && g.deny(p) }
 
 func (g gater) blacklisted(p peer.ID) bool {
 	fp, err := FingerprintOf(p)
@@ -27,7 +30,7 @@ func (g gater) blacklisted(p peer.ID) bool {
 }
 
 // InterceptPeerDial refuses dialling a blacklisted peer.
-func (g gater) InterceptPeerDial(p peer.ID) bool { return !g.blacklisted(p) }
+func (g gater) InterceptPeerDial(p peer.ID) bool { return !g.blacklisted(p) && !g.denied(p) }
 
 // InterceptAddrDial allows every address.
 func (g gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
@@ -35,8 +38,12 @@ func (g gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 // InterceptAccept allows every inbound connection until the peer is known.
 func (g gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-// InterceptSecured refuses a blacklisted peer once Noise/TLS has proven who it is.
+// InterceptSecured refuses a denied or blacklisted peer once Noise/TLS has proven who it is.
 func (g gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	if g.denied(p) {
+		g.em.Emit("web4.node.connection_refused", p.String(), map[string]any{"reason": "denied"})
+		return false
+	}
 	if g.blacklisted(p) {
 		g.em.Emit("web4.node.connection_refused", p.String(), map[string]any{"reason": "blacklisted"})
 		return false

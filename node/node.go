@@ -26,6 +26,7 @@ import (
 	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/node/mesh"
 	"github.com/web4p2p/web4p2p/node/peers"
+	"github.com/web4p2p/web4p2p/node/reconcile"
 	"github.com/web4p2p/web4p2p/protocols/router"
 	"github.com/web4p2p/web4p2p/trust"
 )
@@ -79,6 +80,7 @@ type runtimes struct {
 	mesh      *mesh.Runtime
 	human     *human.Runtime
 	learn     *learn.Runtime
+	reconcile *reconcile.Runtime
 }
 
 // New validates cfg and loads (or creates) the identity. It opens no socket.
@@ -195,7 +197,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{trust: ledger, em: n.em})
+	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{trust: ledger, em: n.em, deny: n.cfg.Deny})
 	if err != nil {
 		return err
 	}
@@ -403,6 +405,9 @@ func (n *Node) Mesh() *mesh.Runtime { return n.runtimes().mesh }
 
 // Human returns the HCP runtime and the AgentLoop (SPEC §6, §10).
 func (n *Node) Human() *human.Runtime { return n.runtimes().human }
+
+// Reconcile returns the anti-entropy runtime (/web4/sync/1.0).
+func (n *Node) Reconcile() *reconcile.Runtime { return n.runtimes().reconcile }
 
 // LIP returns the LIP runtime (SPEC §7).
 func (n *Node) LIP() *learn.Runtime { return n.runtimes().learn }

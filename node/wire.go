@@ -17,6 +17,7 @@ import (
 	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/node/mesh"
 	"github.com/web4p2p/web4p2p/node/peers"
+	"github.com/web4p2p/web4p2p/node/reconcile"
 	"github.com/web4p2p/web4p2p/protocols/cip"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/lip"
@@ -60,12 +61,34 @@ func (n *Node) build(h host.Host, db *store.DB, ledger *trust.Ledger) (*runtimes
 	}); err != nil {
 		return nil, err
 	}
-	if rt.mesh, err = mesh.New(mesh.Config{Gossip: n.cfg.Gossip, Registerer: n.reg, Now: n.cfg.Now}, mesh.Deps{
-		Host: h, Fingerprint: n.fp, Trust: ledger, Router: rt.router, Store: ks,
-		Sign: func() *cip.Builder { return n.cipBuilder(rt.peers) }, Penaliser: rt.peers, Events: n.em, Group: n.group,
+	// Anti-entropy keeps what the mesh accepts and hands what peers send
+	// back to the mesh's receive path.
+	if rt.reconcile, err = reconcile.New(n.cfg.Sync, reconcile.Deps{
+		Host: h, Store: db, Events: n.em, Group: n.group,
+		Apply: func(ctx context.Context, from peer.ID, raw []byte) error { return rt.mesh.ApplySynced(ctx, from, raw) },
+		Ready: rt.peers.IsReady, Peers: rt.peers.ReadyPeers,
 	}); err != nil {
 		return nil, err
 	}
+	if rt.mesh, err = mesh.New(mesh.Config{Gossip: n.cfg.Gossip, Registerer: n.reg, Now: n.cfg.Now, SyncMaxAge: rt.reconcile.MaxAge()}, mesh.Deps{
+		Host: h, Fingerprint: n.fp, Trust: ledger, Router: rt.router, Store: ks,
+		Sign: func() *cip.Builder { return n.cipBuilder(rt.peers) }, Penaliser: rt.peers, Events: n.em, Group: n.group,
+		Record: rt.reconcile.Record,
+	}); err != nil {
+		return nil, err
+	}
+	// A session that becomes ready is reconciled at once by the side that
+	// opened it (so the two do not both start one).
+	rt.peers.OnReady(func(p peer.ID, initiator bool) {
+		if !initiator {
+			return
+		}
+		n.group.Go(func(ctx context.Context) {
+			if _, err := rt.reconcile.Sync(ctx, p); err != nil && ctx.Err() == nil {
+				n.em.Error("sync", "on_connect", p.String(), err, nil)
+			}
+		})
+	})
 	if rt.human, err = human.New(n.cfg.Human, human.Deps{
 		Store: db, DataDir: n.cfg.DataDir, AgentID: n.cfg.AgentID, Fingerprint: n.fp,
 		Router: rt.router, Replay: replay, Peers: rt.peers, Provenance: ks,
@@ -138,6 +161,8 @@ func (n *Node) open(ctx context.Context, h host.Host, rt *runtimes) error {
 		return err
 	}
 	n.closers = append(n.closers, rt.mesh.Close)
+	rt.reconcile.Open()
+	n.closers = append(n.closers, rt.reconcile.Close)
 	if err := n.startAPI(rt); err != nil {
 		return err
 	}

@@ -41,6 +41,9 @@ type Deps struct {
 	Penaliser Penaliser
 	Events    *events.Emitter
 	Group     *lifecycle.Group
+	// Record, if set, keeps every gossip envelope this node accepted or
+	// published, for anti-entropy (node/reconcile).
+	Record func(env *envelope.Envelope)
 }
 
 // Config tunes the runtime.
@@ -55,6 +58,9 @@ type Config struct {
 	// ExpireEvery is how often pending facts are checked for expiry
 	// (default 5 s).
 	ExpireEvery time.Duration
+	// SyncMaxAge is how old an envelope that arrives over anti-entropy
+	// sync (or is released from the hold) may be (default 24 h).
+	SyncMaxAge time.Duration
 }
 
 // topicTypes lists what each GossipSub topic may carry (SPEC §5, §8);
@@ -79,7 +85,9 @@ type Runtime struct {
 	cfg       Config
 	deps      Deps
 	validator *envelope.Validator // gossip (check 8 = gossipPolicy)
+	synced    *envelope.Validator // the same, for kept envelopes (MaxAge)
 	local     *envelope.Validator // own publications (check 8 = Policy.Local)
+	hold      *hold
 	book      *trust.AttestationBook
 	detector  *trust.Detector
 
@@ -99,11 +107,20 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 	if cfg.ExpireEvery <= 0 {
 		cfg.ExpireEvery = 5 * time.Second
 	}
-	r := &Runtime{cfg: cfg, deps: deps}
+	if cfg.SyncMaxAge <= 0 {
+		cfg.SyncMaxAge = 24 * time.Hour
+	}
+	r := &Runtime{cfg: cfg, deps: deps, hold: newHold()}
+	// Live gossip and sync share one replay window: an envelope that
+	// arrives both ways is processed once.
+	replay := envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity)
 	r.validator = envelope.NewValidator(envelope.Config{
 		Now: cfg.Now, LocalFingerprint: deps.Fingerprint, Gossip: true,
-		Replay: envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity),
-		Policy: r.gossipPolicy, Events: deps.Events,
+		Replay: replay, Policy: r.gossipPolicy, Events: deps.Events,
+	})
+	r.synced = envelope.NewValidator(envelope.Config{
+		Now: cfg.Now, LocalFingerprint: deps.Fingerprint, Gossip: true, MaxAge: cfg.SyncMaxAge,
+		Replay: replay, Policy: r.gossipPolicy, Events: deps.Events,
 	})
 	r.local = envelope.NewValidator(envelope.Config{
 		Now: cfg.Now, LocalFingerprint: deps.Fingerprint, Gossip: true,
@@ -177,6 +194,13 @@ func (r *Runtime) TrustChanged(tr trust.Transition) {
 	if g := r.Gossip(); g != nil {
 		g.RefreshScores()
 	}
+	if tr.To == trust.Probing || tr.To == trust.Trusted {
+		if held := r.hold.take(tr.Peer); len(held) > 0 {
+			r.deps.Group.Go(func(ctx context.Context) { r.release(ctx, tr.Peer, held) })
+		}
+	} else if tr.To == trust.Blacklisted {
+		r.hold.take(tr.Peer) // never admitted: forget
+	}
 	r.deps.Group.Go(func(ctx context.Context) {
 		changes, err := r.deps.Store.TrustChanged(ctx, tr.Peer)
 		if err != nil && ctx.Err() == nil {
@@ -247,6 +271,22 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 	if from == r.deps.Host.ID() {
 		return nil, nil // our own publish, verified by Publish
 	}
+	env, err := r.check(r.validator, topic, from, raw)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// check is the receive check of a gossip envelope, live or kept: the
+// envelope validator, the topic, and a TRUST_ATTEST's payload and proof.
+// Cryptographic and format failures charge the delivering peer (SPEC §1);
+// failures that depend on our own view (trust, clock, already seen) reject
+// without blaming a relayer that could not know (gossip.ErrIgnore). An
+// envelope refused only because its signer is not known here yet is held
+// until it is (hold), then checked again. topic "" admits every gossip
+// type (sync carries them all).
+func (r *Runtime) check(v *envelope.Validator, topic string, from peer.ID, raw []byte) (*envelope.Envelope, error) {
 	fromFP, err := peers.FingerprintOf(from)
 	if err != nil {
 		return nil, err
@@ -254,7 +294,7 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 	if r.deps.Trust.State(fromFP) == trust.Blacklisted {
 		return nil, fmt.Errorf("relayed by blacklisted peer %s", from)
 	}
-	env, err := r.validator.Validate(raw)
+	env, err := v.Validate(raw)
 	if err != nil {
 		switch {
 		case errors.Is(err, envelope.ErrInvalidEnvelope), errors.Is(err, envelope.ErrSignatureMismatch), errors.Is(err, envelope.ErrPayloadSchema):
@@ -262,6 +302,13 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 			// deliverer) and count it against the deliverer's trust.
 			r.deps.Penaliser.Penalise(fromFP, from, err, msgIDOf(env))
 			return nil, err
+		case errors.Is(err, envelope.ErrTrustViolation) && env != nil && r.deps.Trust.State(env.Sender.Fingerprint) == trust.Unknown:
+			// A signer we have not met yet: keep it for when we do (its
+			// msg_id is not burnt, see envelope check 6).
+			if r.hold.put(env.Sender.Fingerprint, heldEnvelope{raw: raw, from: from, topic: topic, at: r.cfg.Now()}) {
+				r.deps.Events.Emit("web4.mesh.held", env.MsgID, map[string]any{"signer": env.Sender.Fingerprint, "type": env.Type.String()})
+			}
+			return nil, fmt.Errorf("%w: held until its signer is known: %v", gossip.ErrIgnore, err)
 		default:
 			// Seen already, outside our clock window, or a signer our
 			// trust view does not admit: drop without forwarding, but do
@@ -269,7 +316,7 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 			return nil, fmt.Errorf("%w: %v", gossip.ErrIgnore, err)
 		}
 	}
-	if !topicTypes[topic][env.Type] {
+	if !allowedOn(topic, env.Type) {
 		err := fmt.Errorf("%w: %s on %s", errWrongTopic, env.Type, topic)
 		r.deps.Events.Error("gossip", "wrong_topic", from.String(), err, map[string]any{"msg_id": env.MsgID})
 		r.deps.Penaliser.Penalise(fromFP, from, err, env.MsgID)
@@ -281,6 +328,61 @@ func (r *Runtime) validateGossip(_ context.Context, topic string, from peer.ID, 
 		}
 	}
 	return env, nil
+}
+
+// allowedOn reports whether t belongs on topic ("" : any gossip topic).
+func allowedOn(topic string, t envelope.Type) bool {
+	if topic != "" {
+		return topicTypes[topic][t]
+	}
+	for _, ts := range topicTypes {
+		if ts[t] {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplySynced takes an envelope a peer sent over anti-entropy sync down the
+// same checks and routing as a live gossip envelope (it may be older, up
+// to Config.SyncMaxAge). It returns nil if the envelope was accepted.
+func (r *Runtime) ApplySynced(ctx context.Context, from peer.ID, raw []byte) error {
+	env, err := r.check(r.synced, "", from, raw)
+	if err != nil {
+		return err
+	}
+	return r.route(ctx, from, env, "sync")
+}
+
+// release checks and routes the envelopes held for signer, now known.
+func (r *Runtime) release(ctx context.Context, signer string, held []heldEnvelope) {
+	n := 0
+	for _, h := range held {
+		env, err := r.check(r.synced, h.topic, h.from, h.raw)
+		if err != nil {
+			continue
+		}
+		if r.route(ctx, h.from, env, h.topic) == nil {
+			n++
+		}
+	}
+	r.deps.Events.Emit("web4.mesh.released", signer, map[string]any{"signer": signer, "held": len(held), "accepted": n})
+}
+
+// route hands a checked envelope to the router and, once accepted, to the
+// anti-entropy log.
+func (r *Runtime) route(ctx context.Context, from peer.ID, env *envelope.Envelope, channel string) error {
+	fromFP, err := peers.FingerprintOf(from)
+	if err != nil {
+		return err
+	}
+	if err := r.deps.Router.Route(ctx, &router.Message{Env: env, Peer: fromFP, PeerID: from.String(), Channel: channel}); err != nil {
+		return err
+	}
+	if r.deps.Record != nil {
+		r.deps.Record(env)
+	}
+	return nil
 }
 
 // checkAttestation is what every receiver checks of a TRUST_ATTEST, so a
@@ -325,11 +427,7 @@ func (r *Runtime) deliver(topic string, from peer.ID, data any) {
 		r.deps.Events.Error("gossip", "deliver", from.String(), fmt.Errorf("message without its verified envelope (%T)", data), nil)
 		return
 	}
-	fromFP, err := peers.FingerprintOf(from)
-	if err != nil {
-		return // validateGossip refused such a peer already
-	}
-	_ = r.deps.Router.Route(r.deps.Group.Context(), &router.Message{Env: env, Peer: fromFP, PeerID: from.String(), Channel: topic})
+	_ = r.route(r.deps.Group.Context(), from, env, topic)
 }
 
 // locallyApplied are the types this node applies to its own store before
@@ -363,5 +461,11 @@ func (r *Runtime) Publish(ctx context.Context, topic string, raw []byte) error {
 			return err
 		}
 	}
-	return g.Publish(ctx, topic, raw)
+	if err := g.Publish(ctx, topic, raw); err != nil {
+		return err
+	}
+	if r.deps.Record != nil {
+		r.deps.Record(env)
+	}
+	return nil
 }

@@ -112,6 +112,9 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 		}
 	})
 	close(s.ready)
+	for _, fn := range r.onReady {
+		fn(p, s.initiator)
+	}
 	for _, ch := range []rtt.Channel{rtt.State, rtt.Knowledge} {
 		r.deps.Group.Go(func(ctx context.Context) { r.dispatchLoop(ctx, s, ch) })
 	}

@@ -88,9 +88,10 @@ var Features = cip.Features{SupportsMesh: true, SupportsMultiplex: true}
 
 // Runtime is the direct-peer runtime of one node.
 type Runtime struct {
-	cfg   Config
-	deps  Deps
-	agent Agent // set by BindAgent before Open; read-only after
+	cfg     Config
+	deps    Deps
+	agent   Agent                             // set by BindAgent before Open; read-only after
+	onReady []func(p peer.ID, initiator bool) // set by OnReady before Open; read-only after
 
 	mu       sync.Mutex
 	svc      *rtt.Service
@@ -137,6 +138,27 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 // BindAgent sets the agent that answers INTENT requests and gives the
 // node's presence. Call it before Open.
 func (r *Runtime) BindAgent(a Agent) { r.agent = a }
+
+// OnReady registers fn to run (on the session's goroutine; it must not
+// block) each time a session's CIP handshake succeeds; initiator tells
+// whether this node opened the session. Call it before Open.
+func (r *Runtime) OnReady(fn func(p peer.ID, initiator bool)) { r.onReady = append(r.onReady, fn) }
+
+// IsReady reports whether the session with p is past the CIP handshake.
+func (r *Runtime) IsReady(p peer.ID) bool {
+	s := r.session(p)
+	return s != nil && s.isReady()
+}
+
+// ReadyPeers lists the peers past the CIP handshake.
+func (r *Runtime) ReadyPeers() []peer.ID {
+	ss := r.readySessions()
+	out := make([]peer.ID, len(ss))
+	for i, s := range ss {
+		out[i] = s.t.RemotePeer()
+	}
+	return out
+}
 
 // Presence is the agent's presence and LRI (diffuse, 0 without an agent).
 func (r *Runtime) Presence() (envelope.Presence, int) {

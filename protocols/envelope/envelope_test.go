@@ -845,3 +845,20 @@ func TestWithSignMatchesCanonical(t *testing.T) {
 		t.Errorf("empty object: %s %v", got, err)
 	}
 }
+
+// MaxAge lets check 5 take kept envelopes from the past (anti-entropy),
+// never from the future.
+func TestMaxAgeAcceptsThePastOnly(t *testing.T) {
+	old := newEnv(FactPropose, factPayload)
+	old.Timestamp = t0.Add(-time.Hour)
+	wire := seal(t, old, aliceKey)
+	_, err := bobValidator(nil).Validate(wire)
+	wantErr(t, err, ErrTimestamp, CheckTimestamp, "timestamp")
+	if _, err := bobValidator(func(c *Config) { c.MaxAge = 2 * time.Hour }).Validate(wire); err != nil {
+		t.Fatalf("an hour-old envelope with MaxAge 2h: %v", err)
+	}
+	future := newEnv(FactPropose, factPayload)
+	future.Timestamp = t0.Add(time.Hour)
+	_, err = bobValidator(func(c *Config) { c.MaxAge = 2 * time.Hour }).Validate(seal(t, future, aliceKey))
+	wantErr(t, err, ErrTimestamp, CheckTimestamp, "timestamp")
+}

@@ -18,6 +18,11 @@ type Config struct {
 	// MaxSkew is the accepted |timestamp - now| (check 5). Default
 	// DefaultMaxSkew.
 	MaxSkew time.Duration
+	// MaxAge, if set, lets check 5 accept timestamps up to MaxAge in the
+	// past (the future is still bounded by MaxSkew): for envelopes that
+	// are not live but kept and re-sent, as anti-entropy sync does. A live
+	// channel leaves it zero.
+	MaxAge time.Duration
 	// Replay remembers msg_ids (check 6). Share one cache between the
 	// validators of a node so a msg_id cannot be replayed across channels.
 	// Default: a private cache with DefaultReplayWindow/DefaultReplayCapacity.
@@ -98,9 +103,13 @@ func (v *Validator) validate(raw []byte) (*Envelope, error) {
 	}
 	// Check 5.
 	now := v.cfg.Now()
-	if d := env.Timestamp.Sub(now); d > v.cfg.MaxSkew || d < -v.cfg.MaxSkew {
+	if d := env.Timestamp.Sub(now); d > v.cfg.MaxSkew || d < -max(v.cfg.MaxSkew, v.cfg.MaxAge) {
+		limit := fmt.Sprintf("±%v", v.cfg.MaxSkew)
+		if v.cfg.MaxAge > v.cfg.MaxSkew {
+			limit = fmt.Sprintf("%v ahead, %v behind", v.cfg.MaxSkew, v.cfg.MaxAge)
+		}
 		return env, newErr(ErrTimestamp, CheckTimestamp, "timestamp",
-			fmt.Sprintf("%s is %v from local time, limit ±%v", FormatTime(env.Timestamp), d.Round(time.Millisecond), v.cfg.MaxSkew))
+			fmt.Sprintf("%s is %v from local time, limit %s", FormatTime(env.Timestamp), d.Round(time.Millisecond), limit))
 	}
 	// Check 6. The key includes the signer: keyed by msg_id alone, a peer
 	// that saw an honest gossip envelope could race a copy of its msg_id
