@@ -96,14 +96,19 @@ func TestPythonMeshDemo(t *testing.T) {
 // startProc runs `web4p2p start` on a fresh data dir and waits for its API.
 func startProc(t *testing.T, args ...string) (dir string, stop func()) {
 	t.Helper()
-	dir = t.TempDir()
+	return startProcIn(t, t.TempDir(), args...)
+}
+
+// startProcIn is startProc on the data directory dir.
+func startProcIn(t *testing.T, dir string, args ...string) (string, func()) {
+	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--quiet"}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	stop = func() {
+	stop := func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
