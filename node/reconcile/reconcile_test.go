@@ -47,6 +47,9 @@ func newSide(tb testing.TB, cfg Config) *side {
 	s := &side{h: h, ring: events.NewRing(1024)}
 	g := lifecycle.New(context.Background())
 	cfg.Now = func() time.Time { return t0 }
+	if cfg.ServeGap == 0 {
+		cfg.ServeGap = -1 // the tests sync back to back
+	}
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Hour // syncs are started by the test
 	}
@@ -128,6 +131,18 @@ func TestSyncReconcilesBothWays(t *testing.T) {
 	st, err = b.r.Sync(context.Background(), a.h.ID())
 	if err != nil || st.Received != 0 || st.Sent != 0 || st.Rounds != 1 {
 		t.Fatalf("equal logs: %+v %v", st, err)
+	}
+}
+
+// A peer served a moment ago is not served again at once.
+func TestServeGap(t *testing.T) {
+	a, b := newSide(t, Config{}), newSide(t, Config{ServeGap: time.Hour})
+	connect(t, a, b)
+	if _, err := a.r.Sync(context.Background(), b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.r.Sync(context.Background(), b.h.ID()); err == nil {
+		t.Fatal("served again within the gap")
 	}
 }
 

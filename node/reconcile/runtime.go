@@ -42,6 +42,9 @@ type Config struct {
 	FrameLimit int
 	// Timeout bounds one session.
 	Timeout time.Duration
+	// ServeGap is how long after serving a peer the node refuses to serve
+	// it again, so one peer cannot keep it reconciling back to back.
+	ServeGap time.Duration
 	// Now is the clock.
 	Now func() time.Time
 }
@@ -51,7 +54,7 @@ type Config struct {
 // envelopes each way in at most 64 rounds and 60 s.
 func DefaultConfig() Config {
 	return Config{Interval: 30 * time.Second, Retention: 24 * time.Hour, MaxItems: 200_000,
-		MaxBytes: 32 << 20, MaxEnvelopes: 50_000, Rounds: 64, FrameLimit: 64 << 10, Timeout: 60 * time.Second}
+		MaxBytes: 32 << 20, MaxEnvelopes: 50_000, Rounds: 64, FrameLimit: 64 << 10, Timeout: 60 * time.Second, ServeGap: 2 * time.Second}
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +82,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = d.Timeout
+	}
+	if c.ServeGap < 0 {
+		c.ServeGap = 0
+	} else if c.ServeGap == 0 {
+		c.ServeGap = d.ServeGap
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -110,7 +118,8 @@ type Runtime struct {
 	log  *Log
 
 	mu     sync.Mutex
-	active map[session]bool // a session with the peer, in that role, is running
+	active map[session]bool      // a session with the peer, in that role, is running
+	served map[peer.ID]time.Time // when the last session served to the peer ended
 }
 
 // session names a running session: the peer and whether we initiated it.
@@ -132,7 +141,7 @@ func New(cfg Config, deps Deps) (*Runtime, error) {
 		return nil, err
 	}
 	l.Prune(cfg.Now())
-	return &Runtime{cfg: cfg, deps: deps, log: l, active: map[session]bool{}}, nil
+	return &Runtime{cfg: cfg, deps: deps, log: l, active: map[session]bool{}, served: map[peer.ID]time.Time{}}, nil
 }
 
 // Log is the envelope log.
@@ -204,7 +213,30 @@ func (r *Runtime) claim(s session) bool {
 func (r *Runtime) release(s session) {
 	r.mu.Lock()
 	delete(r.active, s)
+	if !s.initiator {
+		r.served[s.p] = time.Now()
+	}
 	r.mu.Unlock()
+}
+
+// claimServe is claim for a responder session, refused within ServeGap of
+// the last one served to the peer.
+func (r *Runtime) claimServe(s session) bool {
+	r.mu.Lock()
+	last, ok := r.served[s.p]
+	if ok && time.Since(last) < r.cfg.ServeGap {
+		r.mu.Unlock()
+		return false
+	}
+	if len(r.served) > 4096 { // forget peers served long ago
+		for p, at := range r.served {
+			if time.Since(at) >= r.cfg.ServeGap {
+				delete(r.served, p)
+			}
+		}
+	}
+	r.mu.Unlock()
+	return r.claim(s)
 }
 
 // Sync reconciles the log with p (initiator side): what p has and this
@@ -349,7 +381,7 @@ func (r *Runtime) initiate(ctx context.Context, p peer.ID, f *frameIO, st *Stats
 func (r *Runtime) serve(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	me := session{p: p}
-	if !r.deps.Ready(p) || !r.claim(me) {
+	if !r.deps.Ready(p) || !r.claimServe(me) {
 		_ = s.Reset()
 		return
 	}
