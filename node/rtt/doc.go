@@ -100,8 +100,9 @@
 //
 // # Send fast path and buffers
 //
-// Send copies the payload into a pooled buffer with headroom for the frame
-// header. If the channel's writer is idle, Send then writes and flushes the
+// Send copies the payload into a buffer from go-buffer-pool's global pool
+// (which libp2p's Noise and yamux draw from too), with headroom for the
+// frame header. If the channel's writer is idle, Send then writes and flushes the
 // frame itself (saving a goroutine hand-off per message); so Send may wait
 // on the network like a bare stream Write would. TrySend never writes
 // itself. A pooled buffer is reused only after the peer acknowledged the
@@ -121,11 +122,7 @@
 // frames (4 KiB): a larger payload is read from the stream straight into a
 // buffer of its own from the same pool, so it is copied once. Receive hands
 // that buffer to the caller; a caller done with it may give it back with
-// Recycle, which keeps a busy channel from allocating (and the GC from
-// collecting) a new buffer per message — at 64 KiB messages that is the
-// difference between about 0.8 and about 1.0 of a bare stream's
-// throughput on the benchmark machine (BenchmarkRTTThroughput reports
-// both). Payloads that are never recycled are simply garbage collected.
+// Recycle. Payloads that are never recycled are simply garbage collected.
 //
 // A frame reaches Receive through the stream's reader goroutine: that is
 // what keeps one channel's unread frames from holding up another's. When

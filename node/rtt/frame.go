@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	pool "github.com/libp2p/go-buffer-pool"
 )
 
 // Kind is the type of a frame. The zero value is invalid.
@@ -245,14 +247,14 @@ func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 		return Frame{}, unexpectedEOF(err)
 	}
 	if pl := int(n) - h; pl > 0 {
-		f.Payload = getSized(pl)
+		f.Payload = pool.Get(pl)
 		if _, err := io.ReadFull(r, f.Payload); err != nil {
-			putBuf(f.Payload)
+			pool.Put(f.Payload)
 			return Frame{}, unexpectedEOF(err)
 		}
 	}
 	if err := f.Validate(maxPayload); err != nil {
-		putBuf(f.Payload)
+		pool.Put(f.Payload)
 		return Frame{}, err
 	}
 	return f, nil

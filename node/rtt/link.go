@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	pool "github.com/libp2p/go-buffer-pool"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
@@ -348,7 +349,7 @@ func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
 		q := &cs.sendQ[j]
 		freed += len(q.payload)
 		if cs.peerAck+1+uint64(j) <= cs.writtenUpTo {
-			putBuf(q.buf)
+			pool.Put(q.buf)
 		}
 		*q = qframe{}
 	}

@@ -10,43 +10,6 @@ import (
 	"time"
 )
 
-// Every size rounds up to a class that putBuf recognises, wasting at most
-// a quarter of the size; sizes outside the pooled range are left exact.
-func TestPoolClasses(t *testing.T) {
-	for n := 1; n < 1<<20; n += 1 + n/97 {
-		size := classSize(n)
-		if size < n {
-			t.Fatalf("classSize(%d) = %d < n", n, size)
-		}
-		if n < 1<<(minPooledClass-1)+1 {
-			if size != n {
-				t.Fatalf("classSize(%d) = %d, want n (not pooled)", n, size)
-			}
-			continue
-		}
-		if _, _, ok := classOf(size); !ok {
-			t.Fatalf("classSize(%d) = %d is not a class", n, size)
-		}
-		if waste := size - n; waste*4 > n {
-			t.Fatalf("classSize(%d) = %d wastes %d bytes", n, size, waste)
-		}
-		if classSize(size) != size {
-			t.Fatalf("classSize not idempotent at %d", size)
-		}
-	}
-	for _, c := range []int{0, 1, 511, 513, 1000, 65537, 1<<26 + 8} {
-		if _, _, ok := classOf(c); ok {
-			t.Errorf("classOf(%d): a class, want none", c)
-		}
-	}
-	putBuf(nil)                   // ignored
-	putBuf(make([]byte, 10, 999)) // not a class: ignored
-	b := getSized(5000)
-	if len(b) != 5000 || cap(b) != classSize(5000) {
-		t.Fatalf("getSized(5000): len %d cap %d", len(b), cap(b))
-	}
-}
-
 // A payload far larger than the read buffer is read whole, in order with
 // the frames around it, and a stream cut inside it is ErrUnexpectedEOF.
 func TestReadFrameLargePayload(t *testing.T) {
@@ -135,13 +98,4 @@ func TestRecycleKeepsPayloadsIntact(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb.Recycle(nil) // harmless
-}
-
-// A buffer going round the pool costs no allocation once the pool is warm:
-// neither the buffer nor the box sync.Pool keeps it in.
-func TestPoolRoundTripDoesNotAllocate(t *testing.T) {
-	putBuf(getSized(1024))
-	if n := testing.AllocsPerRun(1000, func() { putBuf(getSized(1024)) }); n > 0.01 {
-		t.Fatalf("%.2f allocations per get/put", n)
-	}
 }
