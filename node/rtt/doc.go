@@ -112,12 +112,6 @@
 // its buffer to the GC; before a resume rewinds, the link monitor waits until no
 // fast-path writer is still on the old link.
 //
-// On a Noise + yamux connection (TCP here) a frame larger than one Noise
-// message is written in pieces of noiseYamuxChunk bytes, the most a yamux
-// message can carry and still fit one Noise message. Written whole, a
-// 64 KiB frame costs three Noise messages (seals and socket writes);
-// in pieces, two. On QUIC frames are written whole.
-//
 // On the receiving side a stream's reader buffers only headers and small
 // frames (4 KiB): a larger payload is read from the stream straight into a
 // buffer of its own from the same pool, so it is copied once. Receive hands

@@ -239,7 +239,7 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 	}
 	bw := l.bw[i]
 	if bw == nil {
-		bw = bufio.NewWriterSize(streamWriter(l.streams[i]), writeBufferSize)
+		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)
 		l.bw[i] = bw
 	}
 	var scratch [maxWriteBatch + 3]outFrame

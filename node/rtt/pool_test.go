@@ -55,16 +55,14 @@ func TestReadFrameLargePayload(t *testing.T) {
 
 // Recycling received payloads while both sides reuse pooled buffers never
 // lets one message's bytes show up in another: every payload arrives with
-// its own content, in order, across sizes on both sides of the pooled
-// range, of the read buffer and of the write chunk (frames cut to fit one
-// Noise message, see noiseYamuxChunk).
+// its own content, in order, across sizes on both sides of the read
+// buffer, the write buffer and a Noise message.
 func TestRecycleKeepsPayloadsIntact(t *testing.T) {
 	a, b := pair(t, false, testConfig(), testConfig())
 	ta, tb := dialPair(t, a, b)
 	ctx := ctxT(t, 20*time.Second)
-	c := noiseYamuxChunk
-	sizes := []int{1, 300, 600, 4 << 10, 5000, 64 << 10, 100 << 10,
-		c - MaxHeaderSize, c - 1, c, c + 1, 2*c + 7, 512 << 10}
+	sizes := []int{1, 300, 600, readBufferSize, readBufferSize + 1, writeBufferSize + 1,
+		64 << 10, 65519, 65520, 100 << 10, 512 << 10}
 	const n = 600
 	msg := func(i int) []byte {
 		p := make([]byte, sizes[i%len(sizes)])
