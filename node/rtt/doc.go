@@ -119,14 +119,10 @@
 // Recycle. Payloads that are never recycled are simply garbage collected.
 //
 // A frame reaches Receive through the stream's reader goroutine: that is
-// what keeps one channel's unread frames from holding up another's. When
-// a Receive is already waiting, the reader yields (runtime.Gosched) right
-// after handing the frame over, so the receiver runs first and the
-// reader's way back into the stream is off the request/response path.
-// Letting a waiting Receive read the stream itself would save the hand-off
-// altogether but needs read deadlines to honour its context, and a yamux
-// read interrupted by a deadline can lose a flow-control window update; a
-// prototype measured no better than the yield.
+// what keeps one channel's unread frames from holding up another's. A
+// waiting Receive does not read the stream itself instead: it would need
+// read deadlines to honour its context, and a yamux read interrupted by a
+// deadline can lose a flow-control window update.
 //
 // # Goroutines and locks
 //
