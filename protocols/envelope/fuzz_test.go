@@ -5,8 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,41 +32,182 @@ func seeds(tb testing.TB) [][]byte {
 	)
 	good := out[0]
 	out = append(out, bytes.Replace(good, []byte(`"cip"`), []byte(` "cip" `), 1), good[:len(good)/2])
+	return append(out, fileSeeds(tb)...)
+}
+
+// fileSeeds returns the envelopes of the CIP handshake transcript
+// (protocols/cip/testdata) and the inputs in this package's fuzz corpora,
+// so every envelope target starts from all of them.
+func fileSeeds(tb testing.TB) [][]byte {
+	tb.Helper()
+	golden, err := os.ReadFile("../cip/testdata/handshake.golden")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, line := range bytes.Split(golden, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("{")) {
+			out = append(out, line)
+		}
+	}
+	files, _ := filepath.Glob("testdata/fuzz/*/*")
+	for _, f := range files {
+		out = append(out, corpusBytes(tb, f)...)
+	}
 	return out
 }
 
-// FuzzParse checks the strict parser against the JCS library and
-// encoding/json: whatever it accepts, the library canonicalises to exactly
-// the bytes we verify signatures over, and encoding/json can read.
+// corpusBytes returns the []byte values of a file in the fuzz corpus
+// format ("go test fuzz v1", then one Go literal per line).
+func corpusBytes(tb testing.TB, file string) [][]byte {
+	tb.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, line := range strings.Split(string(b), "\n") {
+		lit, ok := strings.CutPrefix(line, "[]byte(")
+		if !ok {
+			continue
+		}
+		v, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+		if err != nil {
+			tb.Fatalf("%s: %v", file, err)
+		}
+		out = append(out, []byte(v))
+	}
+	return out
+}
+
+// FuzzParse holds the strict scanner to the library path (libraryParse:
+// encoding/json and jcs under the rules parseStrict documents); see
+// checkStrict.
 func FuzzParse(f *testing.F) {
 	for _, s := range seeds(f) {
 		f.Add(s)
 	}
+	for _, e := range strictEdges() {
+		f.Add(e.doc)
+	}
+	f.Fuzz(checkStrict)
+}
+
+// TestStrictEdges runs checkStrict on documents at the edges of every
+// strictness rule, and checks the verdict both paths agree on.
+func TestStrictEdges(t *testing.T) {
+	for _, e := range strictEdges() {
+		checkStrict(t, e.doc)
+		if _, err := parseStrict(e.doc); (err == nil) != e.ok {
+			t.Errorf("%.80q: accepted %v, want %v (%v)", e.doc, err == nil, e.ok, err)
+		}
+	}
+}
+
+type strictEdge struct {
+	doc []byte
+	ok  bool // parseStrict accepts it
+}
+
+// strictEdges are documents at and across the limits of check 1.
+func strictEdges() []strictEdge {
+	nest := func(n int) string { // a value n levels below the top object
+		return `{"a":` + strings.Repeat("[", n-1) + "1" + strings.Repeat("]", n-1) + "}"
+	}
+	members := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%03d":%d`, i, i)
+		}
+		return b.String() + "}"
+	}
+	sized := func(n int) string { return `{"a":"` + strings.Repeat("x", n-8) + `"}` }
+	var out []strictEdge
+	for doc, ok := range map[string]bool{
+		nest(MaxDepth): true, nest(MaxDepth + 1): false, members(MaxMembers): true, members(MaxMembers + 1): false,
+		sized(MaxSize): true, sized(MaxSize + 1): false,
+		`{"a":1} `: true, "{\"a\":1}\n{}": false, `{"a":1,"a":2}`: false, `{"a":{"b":1,"b":1}}`: false,
+		`{"a":"\ud800"}`: false, `{"a":"\udc00\ud800"}`: false, `{"a":"\ud83d\ude00"}`: true,
+		`{"a":"\ud83d\u0041"}`: false, `{"\ud800":1}`: false, `{"a":"\\ud800"}`: true,
+		`{"a":1e400}`: false, `{"a":-1e400}`: false, `{"a":1e-400}`: true, `{"a":-0}`: true,
+		`{"a":[1,]}`: false, `{"a":01}`: false, `{"a":.5}`: false, `{"a":tru}`: false, `{"a":nulls}`: false,
+		"{\"a\":\"\x01\"}": false, "{\"a\":\"\xff\"}": false, `[]`: false, `"x"`: false, ``: false, ` `: false,
+		`{"sign":1}`: true, `{"payload":{"x":[1,2]},"sign":{}}`: true, `{"b":1,"a":2}`: true,
+		`{"a":"\u00e9\/"}`: true, `{"a":1E2,"b":0.10}`: true,
+	} {
+		out = append(out, strictEdge{[]byte(doc), ok})
+	}
+	return out
+}
+
+// checkStrict: parseStrict and libraryParse accept the same documents
+// and, when they do, produce the same value tree, payload bytes and
+// signed bytes; the same goes for parseStrictValue against libraryValue;
+// and isCanonical says yes exactly when jcs leaves a valid value
+// unchanged.
+func checkStrict(t *testing.T, raw []byte) {
+	t.Helper()
+	doc, err := parseStrict(raw)
+	ref, refErr := libraryParse(raw)
+	switch {
+	case err != nil && refErr == nil:
+		t.Fatalf("%.200q: scanner rejects (%v), library accepts", raw, err)
+	case err == nil && refErr != nil:
+		t.Fatalf("%.200q: scanner accepts, library rejects (%v)", raw, refErr)
+	case err != nil:
+		if e, ok := AsError(err); !ok || e.Check != CheckStrict || !errors.Is(err, ErrInvalidEnvelope) {
+			t.Fatalf("error %v is not a check-1 *Error", err)
+		}
+	default:
+		if !sameTree(doc.root, ref.root) {
+			t.Fatalf("value trees differ:\n%#v\n%#v", doc.root, ref.root)
+		}
+		if !bytes.Equal(doc.payload, ref.payload) {
+			t.Fatalf("payload %q, library %q", doc.payload, ref.payload)
+		}
+		if !bytes.Equal(doc.unsigned, ref.unsigned) || !bytes.Equal(doc.signed(), signingBytes(ref.unsigned)) {
+			t.Fatalf("unsigned bytes\n%s\nlibrary\n%s", doc.unsigned, ref.unsigned)
+		}
+	}
+
+	v, err := parseStrictValue(raw)
+	rv, refErr := libraryValue(raw)
+	if (err == nil) != (refErr == nil) || err == nil && !sameTree(v, rv) {
+		t.Fatalf("%.200q: parseStrictValue %#v (%v), library %#v (%v)", raw, v, err, rv, refErr)
+	}
+	canon := false
+	if refErr == nil {
+		c, err := jcs.Transform(raw)
+		canon = err == nil && bytes.Equal(c, raw)
+	}
+	if isCanonical(raw) != canon {
+		t.Fatalf("%.200q: isCanonical %v, library %v", raw, !canon, canon)
+	}
+}
+
+// FuzzQuickCIP holds the quick check-2 path for CIP envelopes to the
+// envelope schema: whatever quickCIP passes, the library passes. (quickCIP
+// may defer what the schema accepts; the schema then decides.)
+func FuzzQuickCIP(f *testing.F) {
+	for _, s := range seeds(f) {
+		f.Add(s)
+	}
+	r, err := schemas()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		doc, err := parseStrict(raw)
-		if err != nil {
-			e, ok := AsError(err)
-			if !ok || e.Check != CheckStrict || !errors.Is(err, ErrInvalidEnvelope) {
-				t.Fatalf("error %v is not a check-1 *Error", err)
-			}
+		if err != nil || !quickCIP(doc.root) {
 			return
 		}
-		c, err := jcs.Transform(doc.unsigned)
-		if err != nil || !bytes.Equal(c, doc.unsigned) {
-			t.Fatalf("signed bytes are not canonical:\n%s\n%s (%v)", doc.unsigned, c, err)
+		if err := r.envelopes[CIP].Validate(doc.root); err != nil {
+			t.Fatalf("quick check passed, schema failed: %v", err)
 		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("strict parser accepted what encoding/json rejects: %v", err)
-		}
-		if doc.root["cip"] != nil && quickCIP(doc.root) {
-			r, _ := schemas()
-			if err := r.envelopes[CIP].Validate(doc.root); err != nil {
-				t.Fatalf("quick check passed, schema failed: %v", err)
-			}
-		}
-		// Parse must agree with parseStrict and never panic.
-		_, _ = Parse(raw)
 	})
 }
 

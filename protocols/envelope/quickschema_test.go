@@ -237,14 +237,31 @@ func TestQuickSchemaKeywords(t *testing.T) {
 	}
 }
 
-// FuzzQuickSchema: for any JSON value and every shipped payload schema, a
-// quick verdict agrees with the library.
+// FuzzQuickSchema holds the quick payload check to the jsonschema library:
+// for any JSON value and every shipped payload schema, a quick verdict
+// agrees with the library's.
 func FuzzQuickSchema(f *testing.F) {
 	for _, c := range samplePayloads {
 		f.Add([]byte(c.payload))
 	}
 	f.Add([]byte(kibPayload()))
 	f.Add([]byte(`{"fact":{"statement":"s","domain":"d","confidence":1.0,"sources":[],"context":""},"dmp_trace":{"decision_id":"d","steps":[],"counterfactuals":[],"evidence":[]},"causal_links":[]}`))
+	// The payloads of the seed envelopes, and the HCP and LIP packages'
+	// corpora of payloads.
+	for _, s := range seeds(f) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(s, &m) == nil && m["payload"] != nil {
+			f.Add([]byte(m["payload"]))
+		}
+	}
+	for _, dir := range []string{"../hcp/testdata/fuzz/FuzzParsePayload", "../lip/testdata/fuzz/FuzzDecode"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, file := range files {
+			for _, b := range corpusBytes(f, file) {
+				f.Add(b)
+			}
+		}
+	}
 	all := allPayloadSchemas(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		v, err := parseStrictValue(raw)
