@@ -16,8 +16,9 @@ import (
 // — TestQuickShapeImpliesSchema and FuzzValidate check that implication, so
 // the schema stays the single authority on what is valid.
 //
-// It exists because the JSON Schema run was the largest cost of receiving an
-// envelope after the signature itself (BenchmarkSteps).
+// It exists because the JSON Schema run is, after the signature, among the
+// largest costs of receiving an envelope (BenchmarkEnvelopeVerify measures
+// both: quickcip-ratio, quickcip-e2e).
 func quickCIP(m map[string]any) bool {
 	if len(m) != 10 || m["cip"] != Version {
 		return false
