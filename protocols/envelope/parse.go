@@ -30,7 +30,7 @@ func parse(raw []byte) (*Envelope, *document, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if fam != CIP || !quickCIP(doc.root) {
+	if fam != CIP || !r.quickCIP(doc.root) {
 		if err := r.envelopes[fam].Validate(doc.root); err != nil {
 			return nil, nil, schemaError(err, ErrInvalidEnvelope, CheckShape, "")
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"unicode/utf8"
 )
@@ -20,7 +21,7 @@ import (
 //
 // It models the keywords the shipped payload schemas use: type,
 // properties, required, additionalProperties, minLength, maxLength,
-// pattern, minItems, maxItems, items, minProperties, maxProperties, enum
+// pattern (with regexp, as the library), minItems, maxItems, items, minProperties, maxProperties, enum
 // and const of scalars, minimum,
 // maximum, anyOf, oneOf, not, boolean schemas, and annotations. A
 // subschema with any other keyword (format, if, $ref left unresolved, ...)
@@ -205,7 +206,7 @@ func (q *quickSchema) keyword(k string, v any, depth int) bool {
 		if !ok {
 			return false
 		}
-		re, err := regexpEngine(src)
+		re, err := regexp.Compile(src)
 		if err != nil {
 			return false
 		}

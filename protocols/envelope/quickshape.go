@@ -2,6 +2,9 @@ package envelope
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -13,37 +16,39 @@ import (
 // schema/envelope-cip.json, so the (much slower, allocation-heavy) schema
 // run can be skipped; when it returns false the schema decides and produces
 // the error. It may reject documents the schema accepts, never the reverse
-// — TestQuickShapeImpliesSchema and FuzzValidate check that implication, so
-// the schema stays the single authority on what is valid.
+// — TestQuickShapeImpliesSchema and FuzzQuickCIP check that implication, so
+// the schema stays the single authority on what is valid. The string
+// patterns it applies are the schema's own (cipPatterns).
 //
 // It exists because the JSON Schema run is, after the signature, among the
 // largest costs of receiving an envelope (BenchmarkEnvelopeVerify measures
 // both: quickcip-ratio, quickcip-e2e).
-func quickCIP(m map[string]any) bool {
+func (r *registry) quickCIP(m map[string]any) bool {
+	p := r.cip
 	if len(m) != 10 || m["cip"] != Version {
 		return false
 	}
 	id, _ := m["msg_id"].(string)
-	if !matchUUID4(id) {
+	if !p.uuid4.MatchString(id) {
 		return false
 	}
 	ts, _ := m["type"].(string)
 	if t, ok := typeByName[ts]; !ok || t.Family() != CIP {
 		return false
 	}
-	if !quickTimestamp(m["timestamp"]) {
+	if !p.quickTimestamp(m["timestamp"]) {
 		return false
 	}
 	s, ok := m["sender"].(map[string]any)
-	if !ok || len(s) != 4 || !quickString(s["agent_id"], 1, 128) || !quickFP(s["fingerprint"]) ||
-		!quickLabels(s["capabilities"]) || !quickPattern(s["pubkey"], fixedB64(43, "=")) {
+	if !ok || len(s) != 4 || !quickString(s["agent_id"], 1, 128) || !quickPattern(s["fingerprint"], p.fingerprint) ||
+		!quickLabels(s["capabilities"]) || !quickPattern(s["pubkey"], p.pubkey) {
 		return false
 	}
-	r, ok := m["receiver"].(map[string]any)
-	if !ok || len(r) != 2 || !quickString(r["agent_id"], 0, 128) {
+	rc, ok := m["receiver"].(map[string]any)
+	if !ok || len(rc) != 2 || !quickString(rc["agent_id"], 0, 128) {
 		return false
 	}
-	if r["fingerprint"] != Broadcast && !quickFP(r["fingerprint"]) {
+	if rc["fingerprint"] != Broadcast && !quickPattern(rc["fingerprint"], p.fingerprint) {
 		return false
 	}
 	t, ok := m["trust"].(map[string]any)
@@ -62,8 +67,8 @@ func quickCIP(m map[string]any) bool {
 	if !ok || len(st) != 4 || !quickString(st["intent"], 0, 1024) || !quickLabels(st["kernel_signals"]) {
 		return false
 	}
-	p, _ := st["presence"].(string)
-	if _, ok := enum.Parse[Presence](presenceNames, p); !ok {
+	pr, _ := st["presence"].(string)
+	if _, ok := enum.Parse[Presence](presenceNames, pr); !ok {
 		return false
 	}
 	if !quickPercent(st["lri"]) {
@@ -73,7 +78,7 @@ func quickCIP(m map[string]any) bool {
 		return false
 	}
 	sg, ok := m["sign"].(map[string]any)
-	return ok && len(sg) == 2 && sg["algo"] == Algo && quickPattern(sg["signature"], fixedB64(86, "=="))
+	return ok && len(sg) == 2 && sg["algo"] == Algo && quickPattern(sg["signature"], p.signature)
 }
 
 func quickString(v any, minRunes, maxRunes int) bool {
@@ -88,14 +93,9 @@ func quickString(v any, minRunes, maxRunes int) bool {
 	return n >= minRunes && n <= maxRunes
 }
 
-func quickFP(v any) bool {
+func quickPattern(v any, re *regexp.Regexp) bool {
 	s, ok := v.(string)
-	return ok && len(s) == 64 && run(s, 0, 64, isLowerHex)
-}
-
-func quickPattern(v any, match func(string) bool) bool {
-	s, ok := v.(string)
-	return ok && match(s)
+	return ok && re.MatchString(s)
 }
 
 func quickLabels(v any) bool {
@@ -119,7 +119,7 @@ func quickPercent(v any) bool {
 	}
 	x := 0
 	for i := 0; i < len(n); i++ {
-		if !isDigit(n[i]) {
+		if n[i] < '0' || n[i] > '9' {
 			return false
 		}
 		x = x*10 + int(n[i]-'0')
@@ -127,9 +127,9 @@ func quickPercent(v any) bool {
 	return x <= 100 && (len(n) == 1 || n[0] != '0')
 }
 
-func quickTimestamp(v any) bool {
+func (p *cipPatterns) quickTimestamp(v any) bool {
 	s, ok := v.(string)
-	if !ok || !matchTimestamp(s) {
+	if !ok || !p.timestamp.MatchString(s) {
 		return false
 	}
 	// Hour 23 at most and seconds 59 at most: leave leap seconds and other
@@ -139,4 +139,32 @@ func quickTimestamp(v any) bool {
 	}
 	_, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil
+}
+
+// cipPatterns are the patterns of the common.json definitions that
+// quickCIP checks, compiled from the schema file with regexp (as the
+// library compiles them), so the quick check cannot drift from the schema.
+type cipPatterns struct {
+	uuid4, timestamp, fingerprint, pubkey, signature *regexp.Regexp
+}
+
+// compileCIPPatterns takes the patterns from the common.json document.
+func compileCIPPatterns(common any) (*cipPatterns, error) {
+	root, _ := common.(map[string]any)
+	defs, _ := root["$defs"].(map[string]any)
+	var errs error
+	pattern := func(name string) *regexp.Regexp {
+		def, _ := defs[name].(map[string]any)
+		src, ok := def["pattern"].(string)
+		if !ok {
+			errs = errors.Join(errs, fmt.Errorf("common.json: $defs/%s has no pattern", name))
+			return nil
+		}
+		re, err := regexp.Compile(src)
+		errs = errors.Join(errs, err)
+		return re
+	}
+	p := &cipPatterns{uuid4: pattern("uuid4"), timestamp: pattern("timestamp"), fingerprint: pattern("fingerprint"),
+		pubkey: pattern("pubkey"), signature: pattern("signature")}
+	return p, errs
 }

@@ -47,6 +47,7 @@ type registry struct {
 	mu        sync.RWMutex
 	envelopes [4]*jsonschema.Schema // by Family
 	payloads  map[Type]payloadSchema
+	cip       *cipPatterns // for quickCIP
 }
 
 // payloadSchema is a compiled payload schema and its quick pre-check (nil
@@ -78,7 +79,6 @@ func newCompiler() (*jsonschema.Compiler, map[string]any, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	c.UseRegexpEngine(regexpEngine)
 	entries, err := SchemaFS.ReadDir("schema")
 	if err != nil {
 		return nil, nil, err
@@ -196,6 +196,10 @@ func schemas() (*registry, error) {
 			return
 		}
 		r := &registry{payloads: map[Type]payloadSchema{}}
+		if r.cip, err = compileCIPPatterns(docs["common.json"]); err != nil {
+			regErr = fmt.Errorf("%w: %w", ErrSchema, err)
+			return
+		}
 		for f := CIP; f <= LIP; f++ {
 			s, err := c.Compile(schemaBase + "envelope-" + f.String() + ".json")
 			if err != nil {
