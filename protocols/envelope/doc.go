@@ -21,9 +21,9 @@
 // in schema/ and are embedded; HCP and LIP packages add theirs with
 // RegisterPayloadSchema. The schemas, validated by
 // santhosh-tekuri/jsonschema, are the single authority on what is valid and
-// on every schema error; two fast pre-checks only shortcut the common
-// valid case (quickCIP for CIP envelopes, quickSchema for payloads, both
-// tested and fuzzed against the library).
+// on every schema error; a quick pre-check compiled from the same schema
+// documents (quickSchema) only shortcuts the common valid case of checks 2
+// and 9, and is tested and fuzzed against the library.
 //
 // Signatures are made and verified with curve25519-voi (SignBytes,
 // VerifyBytes) under exactly crypto/ed25519's rules, with a process-wide

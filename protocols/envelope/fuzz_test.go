@@ -187,28 +187,6 @@ func checkStrict(t *testing.T, raw []byte) {
 	}
 }
 
-// FuzzQuickCIP holds the quick check-2 path for CIP envelopes to the
-// envelope schema: whatever quickCIP passes, the library passes. (quickCIP
-// may defer what the schema accepts; the schema then decides.)
-func FuzzQuickCIP(f *testing.F) {
-	for _, s := range seeds(f) {
-		f.Add(s)
-	}
-	r, err := schemas()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		doc, err := parseStrict(raw)
-		if err != nil || !r.quickCIP(doc.root) {
-			return
-		}
-		if err := r.envelopes[CIP].Validate(doc.root); err != nil {
-			t.Fatalf("quick check passed, schema failed: %v", err)
-		}
-	})
-}
-
 // FuzzValidate runs the whole validator; every outcome must be success or
 // a well-formed *Error, and success must be reproducible.
 func FuzzValidate(f *testing.F) {
@@ -231,53 +209,70 @@ func FuzzValidate(f *testing.F) {
 	})
 }
 
-// TestQuickShapeImpliesSchema: the fast check-2 path is only a shortcut —
-// whenever it says yes, the schema says yes; and it does say yes for
-// ordinary envelopes, so the shortcut is actually taken.
-func TestQuickShapeImpliesSchema(t *testing.T) {
+// TestQuickEnvelopeImpliesSchema: the quick check-2 path agrees with the
+// envelope schemas whenever it decides — over random mutations of valid
+// CIP and HCP envelopes — and it does decide valid ones, so the shortcut is
+// actually taken. (The LIP schema's if/else is beyond it: LIP envelopes
+// always go to the library.)
+func TestQuickEnvelopeImpliesSchema(t *testing.T) {
 	r, err := schemas()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.envelopes[LIP].quick != nil {
+		t.Fatal("LIP envelope schema has a quick path; test it here")
+	}
 	rng := rand.New(rand.NewSource(2))
 	values := []any{nil, true, "", "x", "*", "1.0", "ed25519", "probing", "unknown", "focused", json.Number("0"),
 		json.Number("100"), json.Number("101"), json.Number("1.5"), json.Number("-1"), json.Number("007"),
-		[]any{}, []any{"a"}, []any{1}, map[string]any{}, aliceFP, strings.Repeat("y", 300), "2026-11-25T24:00:00Z",
-		"2026-02-30T08:00:00Z", "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", "HELLO", "HCP_HELLO", "FACTPROPOSE"}
-	for _, c := range samplePayloads {
-		wire := seal(t, newEnv(c.typ, c.payload), aliceKey)
-		doc, err := parseStrict(wire)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !r.quickCIP(doc.root) {
-			t.Fatalf("quick check rejects a valid %v envelope", c.typ)
-		}
-		for i := 0; i < 300; i++ {
-			var m map[string]any
-			_ = json.Unmarshal(wire, &m)
-			m = renumber(m).(map[string]any)
-			// Mutate one field at depth 1 or 2.
-			keys := sortedKeys(m)
-			k := keys[rng.Intn(len(keys))]
-			if sm, ok := m[k].(map[string]any); ok && rng.Intn(2) == 0 && len(sm) > 0 {
-				sk := sortedKeys(sm)
-				if rng.Intn(5) == 0 {
-					sm["extra"] = 1
+		json.Number("1e2"), json.Number("50.0"), []any{}, []any{"a"}, []any{1}, map[string]any{}, aliceFP,
+		strings.Repeat("y", 300), "2026-11-25T24:00:00Z", "2026-02-30T08:00:00Z", "2026-11-25T08:00:00.50Z",
+		"2016-12-31T23:59:60Z", "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", "HELLO", "HCP_HELLO", "FACTPROPOSE"}
+	verdicts := map[tri]int{}
+	for name, c := range samplePayloads {
+		for _, fam := range []Family{CIP, HCP} {
+			e := newEnv(c.typ, c.payload)
+			if fam != CIP {
+				e = newEnv(Types(fam)[0], `{}`)
+			}
+			wire := seal(t, e, aliceKey)
+			doc, err := parseStrict(wire)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := r.envelopes[fam]
+			if s.quick == nil || s.quick.check(doc.root) != valid {
+				t.Fatalf("%s: quick check does not decide a valid %v envelope", name, fam)
+			}
+			for i := 0; i < 100; i++ {
+				var m map[string]any
+				_ = json.Unmarshal(wire, &m)
+				m = renumber(m).(map[string]any)
+				// Mutate one field at depth 1 or 2.
+				keys := sortedKeys(m)
+				k := keys[rng.Intn(len(keys))]
+				if sm, ok := m[k].(map[string]any); ok && rng.Intn(2) == 0 && len(sm) > 0 {
+					sk := sortedKeys(sm)
+					if rng.Intn(5) == 0 {
+						sm["extra"] = 1
+					} else {
+						sm[sk[rng.Intn(len(sk))]] = values[rng.Intn(len(values))]
+					}
+				} else if rng.Intn(6) == 0 {
+					delete(m, k)
 				} else {
-					sm[sk[rng.Intn(len(sk))]] = values[rng.Intn(len(values))]
+					m[k] = values[rng.Intn(len(values))]
 				}
-			} else if rng.Intn(6) == 0 {
-				delete(m, k)
-			} else {
-				m[k] = values[rng.Intn(len(values))]
-			}
-			if r.quickCIP(m) {
-				if err := r.envelopes[CIP].Validate(m); err != nil {
-					t.Fatalf("quick check accepted what the schema rejects: %v\n%v", err, m)
+				q, libErr := s.quick.check(m), s.lib.Validate(m)
+				verdicts[q]++
+				if q == valid && libErr != nil || q == invalid && libErr == nil {
+					t.Fatalf("%v: quick %v, schema: %v\n%v", fam, q, libErr, m)
 				}
 			}
 		}
+	}
+	if verdicts[valid] == 0 || verdicts[invalid] == 0 {
+		t.Fatalf("the quick check never decided: %v", verdicts)
 	}
 }
 
