@@ -30,8 +30,8 @@
 // limits). The responder starts the link with control alone once its
 // HelloAck is out, and the other two join as their Attach frames arrive
 // (frames for them wait in their queues meanwhile): a new stream costs the
-// responder a few hundred microseconds of accept and negotiation, and the
-// first control messages need not wait for it. Streams that have not
+// responder an accept and a protocol negotiation, and the first control
+// messages need not wait for it. Streams that have not
 // joined within HandshakeTimeout fail the link, and the dialer resumes.
 //
 // DialEarly puts a first control payload (at most MaxEarlySize) into a
@@ -102,8 +102,8 @@
 //
 // Send copies the payload into a buffer from go-buffer-pool's global pool
 // (which libp2p's Noise and yamux draw from too), with headroom for the
-// frame header. If the channel's writer is idle, Send then writes and flushes the
-// frame itself (saving a goroutine hand-off per message); so Send may wait
+// frame header. If the channel's writer is idle, Send then writes and
+// flushes the frame itself (saving a goroutine hand-off per message); so Send may wait
 // on the network like a bare stream Write would. TrySend never writes
 // itself. A pooled buffer is reused only after the peer acknowledged the
 // frame and its writer recorded (under the channel lock) that it finished
@@ -114,9 +114,11 @@
 //
 // On the receiving side a stream's reader buffers only headers and small
 // frames (4 KiB): a larger payload is read from the stream straight into a
-// buffer of its own from the same pool, so it is copied once. Receive hands
-// that buffer to the caller; a caller done with it may give it back with
-// Recycle. Payloads that are never recycled are simply garbage collected.
+// buffer of its own taken from the same pool, so it is copied once, and
+// Receive hands that buffer to the caller for good (it is garbage
+// collected like any slice). Taking it from the pool, which Noise and yamux
+// feed, rather than from make keeps large receives cheap even though the
+// buffer does not go back.
 //
 // A frame reaches Receive through the stream's reader goroutine: that is
 // what keeps one channel's unread frames from holding up another's. A

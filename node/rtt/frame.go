@@ -222,11 +222,11 @@ func decodeHeader(b []byte) (Frame, int, error) {
 }
 
 // ReadFrame reads one frame from r. The header is decoded in r's buffer
-// and the payload read into a buffer of its own from the frame pool (see
-// Transport.Recycle): apart from what r already held, a large payload goes
-// from the stream straight into it, copied once. A body over the limit is
-// rejected before anything is allocated. r's buffer must hold at least
-// MaxHeaderSize bytes (bufio's default does).
+// and the payload read into a buffer of its own from go-buffer-pool, which
+// the caller owns from then on: apart from what r already held, a large
+// payload goes from the stream straight into it, copied once. A body over
+// the limit is rejected before anything is allocated. r's buffer must hold
+// at least MaxHeaderSize bytes (bufio's default does).
 func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 	n, err := readUvarint(r)
 	if err != nil {

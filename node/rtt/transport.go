@@ -441,14 +441,6 @@ func (cs *chanState) passDataLocked() {
 	}
 }
 
-// Recycle hands a payload returned by Receive back to the buffer pool
-// (go-buffer-pool's global pool, shared with libp2p), so a later frame
-// reuses its memory instead of allocating (and zeroing) a new buffer. It is
-// optional: a payload never recycled is garbage collected as usual. Only
-// for payloads returned by Receive, passed as returned, once, by a caller
-// that is done with it: p must not be used afterwards.
-func (t *Transport) Recycle(p []byte) { pool.Put(p) }
-
 // ackUrgentLocked: should a pure ack/window update go out now rather than
 // after AckDelay? Yes once a quarter of the window is unacknowledged, or
 // when the peer's remaining credit is under a quarter and we have freed
