@@ -31,8 +31,8 @@
 // HelloAck is out, and the other two join as their Attach frames arrive
 // (frames for them wait in their queues meanwhile): a new stream costs the
 // responder an accept and a protocol negotiation, and the first control
-// messages need not wait for it. Streams that have not
-// joined within HandshakeTimeout fail the link, and the dialer resumes.
+// messages need not wait for it. Streams that have not joined within
+// HandshakeTimeout fail the link, and the dialer resumes.
 //
 // DialEarly puts a first control payload (at most MaxEarlySize) into a
 // fresh session's Hello: it is control frame 1 of the session, queued like
@@ -103,14 +103,14 @@
 // Send copies the payload into a buffer from go-buffer-pool's global pool
 // (which libp2p's Noise and yamux draw from too), with headroom for the
 // frame header. If the channel's writer is idle, Send then writes and
-// flushes the frame itself (saving a goroutine hand-off per message); so Send may wait
-// on the network like a bare stream Write would. TrySend never writes
-// itself. A pooled buffer is reused only after the peer acknowledged the
-// frame and its writer recorded (under the channel lock) that it finished
-// writing it — a frame of 4 KiB or more as soon as its Write returns,
-// smaller ones once per batch, so a large frame's early ack does not send
-// its buffer to the GC; before a resume rewinds, the link monitor waits until no
-// fast-path writer is still on the old link.
+// flushes the frame itself (saving a goroutine hand-off per message); so
+// Send may wait on the network like a bare stream Write would. TrySend
+// never writes itself. A pooled buffer is reused only after the peer
+// acknowledged the frame and its writer recorded (under the channel lock)
+// that it finished writing it — a frame of 4 KiB or more as soon as its
+// Write returns, smaller ones once per batch, so a large frame's early ack
+// does not send its buffer to the GC; before a resume rewinds, the link
+// monitor waits until no fast-path writer is still on the old link.
 //
 // On the receiving side a stream's reader buffers only headers and small
 // frames (4 KiB): a larger payload is read from the stream straight into a
