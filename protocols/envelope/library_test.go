@@ -13,10 +13,10 @@ import (
 	"github.com/gowebpki/jcs"
 )
 
-// This file holds the library paths that the fast paths of this package
-// are held against: FuzzParse, FuzzQuickCIP and FuzzQuickSchema check that
-// the fast and the library path agree, and BenchmarkEnvelopeVerify measures
-// one against the other in the same run.
+// This file holds the library path that the strict scanner is held
+// against: FuzzParse checks that the two agree, and BenchmarkFastPaths
+// weighs one against the other in the same run. (quickSchema's library
+// path is the jsonschema library itself.)
 
 // libraryParse is check 1 done with encoding/json and jcs alone, applying
 // the rules parseStrict documents: at most MaxSize bytes of valid UTF-8,
