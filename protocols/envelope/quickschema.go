@@ -14,8 +14,8 @@ import (
 // schema), compiled from the same schema document the jsonschema library
 // compiles. Its check is three-valued: "valid" means the library would
 // certainly accept the value, so the library's run — allocation-heavy, and
-// after the signature and the strict parse the largest cost of receiving
-// an envelope (BenchmarkFastPaths/quickschema measures it) — is skipped.
+// a large part of the cost of receiving an envelope
+// (BenchmarkFastPaths/quickschema measures it) — is skipped.
 // Anything else goes to the library, which stays the single authority on
 // what is invalid and on every error message. ("invalid" is exact too; it
 // is what lets anyOf, oneOf and not be decided.)
