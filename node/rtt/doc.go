@@ -30,9 +30,9 @@
 // limits). The responder starts the link with control alone once its
 // HelloAck is out, and the other two join as their Attach frames arrive
 // (frames for them wait in their queues meanwhile): a new stream costs the
-// responder a few hundred microseconds of accept and negotiation, and the
-// first control messages need not wait for it. Streams that have not
-// joined within HandshakeTimeout fail the link, and the dialer resumes.
+// responder an accept and a protocol negotiation, and the first control
+// messages need not wait for it. Streams that have not joined within
+// HandshakeTimeout fail the link, and the dialer resumes.
 //
 // DialEarly puts a first control payload (at most MaxEarlySize) into a
 // fresh session's Hello: it is control frame 1 of the session, queued like
@@ -100,42 +100,31 @@
 //
 // # Send fast path and buffers
 //
-// Send copies the payload into a pooled buffer with headroom for the frame
-// header. If the channel's writer is idle, Send then writes and flushes the
-// frame itself (saving a goroutine hand-off per message); so Send may wait
-// on the network like a bare stream Write would. TrySend never writes
-// itself. A pooled buffer is reused only after the peer acknowledged the
-// frame and its writer recorded (under the channel lock) that it finished
-// writing it — a frame of 4 KiB or more as soon as its Write returns,
-// smaller ones once per batch, so a large frame's early ack does not send
-// its buffer to the GC; before a resume rewinds, the link monitor waits until no
-// fast-path writer is still on the old link.
-//
-// On a Noise + yamux connection (TCP here) a frame larger than one Noise
-// message is written in pieces of noiseYamuxChunk bytes, the most a yamux
-// message can carry and still fit one Noise message. Written whole, a
-// 64 KiB frame costs three Noise messages (seals and socket writes);
-// in pieces, two. On QUIC frames are written whole.
+// Send copies the payload into a buffer from go-buffer-pool's global pool
+// (which libp2p's Noise and yamux draw from too), with headroom for the
+// frame header. If the channel's writer is idle, Send then writes and
+// flushes the frame itself (saving a goroutine hand-off per message); so
+// Send may wait on the network like a bare stream Write would. TrySend
+// never writes itself. A pooled buffer is reused only after the peer
+// acknowledged the frame and its writer recorded (under the channel lock)
+// that it finished writing it — a frame of 4 KiB or more as soon as its
+// Write returns, smaller ones once per batch, so a large frame's early ack
+// does not send its buffer to the GC; before a resume rewinds, the link
+// monitor waits until no fast-path writer is still on the old link.
 //
 // On the receiving side a stream's reader buffers only headers and small
 // frames (4 KiB): a larger payload is read from the stream straight into a
-// buffer of its own from the same pool, so it is copied once. Receive hands
-// that buffer to the caller; a caller done with it may give it back with
-// Recycle, which keeps a busy channel from allocating (and the GC from
-// collecting) a new buffer per message — at 64 KiB messages that is the
-// difference between about 0.8 and about 1.0 of a bare stream's
-// throughput on the benchmark machine (BenchmarkRTTThroughput reports
-// both). Payloads that are never recycled are simply garbage collected.
+// buffer of its own taken from the same pool, so it is copied once, and
+// Receive hands that buffer to the caller for good (it is garbage
+// collected like any slice). Taking it from the pool, which Noise and yamux
+// feed, rather than from make keeps large receives cheap even though the
+// buffer does not go back.
 //
 // A frame reaches Receive through the stream's reader goroutine: that is
-// what keeps one channel's unread frames from holding up another's. When
-// a Receive is already waiting, the reader yields (runtime.Gosched) right
-// after handing the frame over, so the receiver runs first and the
-// reader's way back into the stream is off the request/response path.
-// Letting a waiting Receive read the stream itself would save the hand-off
-// altogether but needs read deadlines to honour its context, and a yamux
-// read interrupted by a deadline can lose a flow-control window update; a
-// prototype measured no better than the yield.
+// what keeps one channel's unread frames from holding up another's. A
+// waiting Receive does not read the stream itself instead: it would need
+// read deadlines to honour its context, and a yamux read interrupted by a
+// deadline can lose a flow-control window update.
 //
 // # Goroutines and locks
 //

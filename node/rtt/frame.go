@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	pool "github.com/libp2p/go-buffer-pool"
 )
 
 // Kind is the type of a frame. The zero value is invalid.
@@ -220,11 +222,11 @@ func decodeHeader(b []byte) (Frame, int, error) {
 }
 
 // ReadFrame reads one frame from r. The header is decoded in r's buffer
-// and the payload read into a buffer of its own from the frame pool (see
-// Transport.Recycle): apart from what r already held, a large payload goes
-// from the stream straight into it, copied once. A body over the limit is
-// rejected before anything is allocated. r's buffer must hold at least
-// MaxHeaderSize bytes (bufio's default does).
+// and the payload read into a buffer of its own from go-buffer-pool, which
+// the caller owns from then on: apart from what r already held, a large
+// payload goes from the stream straight into it, copied once. A body over
+// the limit is rejected before anything is allocated. r's buffer must hold
+// at least MaxHeaderSize bytes (bufio's default does).
 func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 	n, err := readUvarint(r)
 	if err != nil {
@@ -245,14 +247,14 @@ func ReadFrame(r *bufio.Reader, maxPayload int) (Frame, error) {
 		return Frame{}, unexpectedEOF(err)
 	}
 	if pl := int(n) - h; pl > 0 {
-		f.Payload = getSized(pl)
+		f.Payload = pool.Get(pl)
 		if _, err := io.ReadFull(r, f.Payload); err != nil {
-			putBuf(f.Payload)
+			pool.Put(f.Payload)
 			return Frame{}, unexpectedEOF(err)
 		}
 	}
 	if err := f.Validate(maxPayload); err != nil {
-		putBuf(f.Payload)
+		pool.Put(f.Payload)
 		return Frame{}, err
 	}
 	return f, nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	pool "github.com/libp2p/go-buffer-pool"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -351,7 +352,7 @@ func (t *Transport) acceptEarlyLocked(early []byte) bool {
 	if cs.delivered != 0 || len(early) > cfg.MaxFrameSize {
 		return false
 	}
-	p := getSized(len(early))
+	p := pool.Get(len(early))
 	copy(p, early)
 	cs.deliverLocked(p, false) // frame 1
 	return true

@@ -44,6 +44,13 @@ const (
 	writeBufferSize = 16 << 10
 	readBufferSize  = 4 << 10
 
+	// headroom is reserved in front of every outgoing payload, so the
+	// writer can put the length prefix and header right before it and hand
+	// the frame to the stream in one Write. Frame buffers come from
+	// go-buffer-pool, in power-of-two sizes: a send queue of SendQueueBytes
+	// payload bytes may hold up to twice that in buffers.
+	headroom = MaxHeaderSize + binary.MaxVarintLen64
+
 	// rttSamples is how many heartbeat round-trip samples feed p50/p95.
 	rttSamples = 128
 

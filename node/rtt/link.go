@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	pool "github.com/libp2p/go-buffer-pool"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
@@ -238,7 +238,7 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 	}
 	bw := l.bw[i]
 	if bw == nil {
-		bw = bufio.NewWriterSize(streamWriter(l.streams[i]), writeBufferSize)
+		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)
 		l.bw[i] = bw
 	}
 	var scratch [maxWriteBatch + 3]outFrame
@@ -348,7 +348,7 @@ func (cs *chanState) applyAckLocked(f *Frame) (changed bool, err error) {
 		q := &cs.sendQ[j]
 		freed += len(q.payload)
 		if cs.peerAck+1+uint64(j) <= cs.writtenUpTo {
-			putBuf(q.buf)
+			pool.Put(q.buf)
 		}
 		*q = qframe{}
 	}
@@ -430,7 +430,6 @@ func (l *link) readLoop(i int) {
 		// Wake the writer only if the ack opened room for frames it holds
 		// back; waking it for every ack costs a hand-off per message.
 		wake := changed && cs.sentIdx < len(cs.sendQ)
-		yield := false
 		switch f.Kind {
 		case KindData:
 			if f.Seq != cs.delivered+1 {
@@ -450,9 +449,6 @@ func (l *link) readLoop(i int) {
 					return
 				}
 			}
-			// A Receive is waiting for this frame: let it run before
-			// this reader goes back to the stream (see below).
-			yield = cs.dataWaiters > 0
 			cs.deliverLocked(f.Payload, fin)
 			cs.ackDirty = true
 			if cs.ackUrgentLocked(cfg.RecvQueueFrames, cfg.RecvQueueBytes) {
@@ -475,16 +471,6 @@ func (l *link) readLoop(i int) {
 		cs.mu.Unlock()
 		if wake {
 			poke(cs.wake)
-		}
-		if yield {
-			// The woken Receive sits in this P's run-next slot; without
-			// the yield it runs only after this reader has unwound,
-			// looped and parked in the next stream Read (or is stolen
-			// by another P, cache-cold). Yielding puts the receiver
-			// first and this reader's way back to the stream off the
-			// request/response critical path: BenchmarkRTTEcho's ratio
-			// went from about 1.18 to about 1.15.
-			runtime.Gosched()
 		}
 	}
 }

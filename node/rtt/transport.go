@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	pool "github.com/libp2p/go-buffer-pool"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -260,20 +261,20 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		return fmt.Errorf("%w: %s payload %d bytes > %d", ErrFrameTooLarge, ch, len(payload), limit)
 	}
 	cfg := &t.svc.cfg
-	buf := getBuf(len(payload))
+	buf := pool.Get(headroom + len(payload))
 	copy(buf[headroom:], payload)
 	p := buf[headroom:]
 	cs.mu.Lock()
 	for {
 		if cs.sendClosed {
 			cs.mu.Unlock()
-			putBuf(buf)
+			pool.Put(buf)
 			return fmt.Errorf("%w: channel %s", ErrClosed, ch)
 		}
 		select { // not t.isClosed(): t.mu must not be taken under cs.mu
 		case <-t.done:
 			cs.mu.Unlock()
-			putBuf(buf)
+			pool.Put(buf)
 			return fmt.Errorf("%w: session %s", ErrClosed, t.sid())
 		default:
 		}
@@ -283,7 +284,7 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		frames, bytes := len(cs.sendQ), cs.sendBytes
 		if !block {
 			cs.mu.Unlock()
-			putBuf(buf)
+			pool.Put(buf)
 			t.backpressure.Add(1)
 			t.svc.metrics.backpressure.WithLabelValues(ch.String()).Inc()
 			err := fmt.Errorf("%w: %s send queue full (%d frames, %d bytes)", ErrBackpressure, ch, frames, bytes)
@@ -298,7 +299,7 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 		cs.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			putBuf(buf)
+			pool.Put(buf)
 			return fmt.Errorf("%w: %s send queue full (%d frames, %d bytes): %w", ErrBackpressure, ch, frames, bytes, ctx.Err())
 		case <-t.done:
 		case <-wait:
@@ -439,14 +440,6 @@ func (cs *chanState) passDataLocked() {
 		poke(cs.dataSig)
 	}
 }
-
-// Recycle hands a payload returned by Receive back to the frame pool, so a
-// later frame reuses its memory instead of allocating (and zeroing) a new
-// buffer — what keeps a busy channel from being bound by allocation and GC.
-// It is optional: a payload never recycled is garbage collected as usual.
-// Only for payloads returned by Receive, passed as returned, once, by a
-// caller that is done with it: p must not be used afterwards.
-func (t *Transport) Recycle(p []byte) { putBuf(p) }
 
 // ackUrgentLocked: should a pure ack/window update go out now rather than
 // after AckDelay? Yes once a quarter of the window is unacknowledged, or

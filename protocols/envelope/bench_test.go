@@ -2,7 +2,7 @@ package envelope
 
 import (
 	"crypto/ed25519"
-	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -20,76 +20,216 @@ func kibPayload() string {
 	return p
 }
 
-// BenchmarkEnvelopeVerify measures the full receive path of a ~1 KiB
-// envelope — strict parse, envelope schema, JCS, ed25519 verify, clock,
-// replay, receiver and payload schema — and reports its throughput as a
-// ratio to a bare signature verification over the same signed bytes,
-// measured in the same run (target ≥ 0.6). The baseline ("raw") is the
-// primitive the validator itself uses, VerifyBytes (curve25519-voi with its
-// expanded-key cache, warm as it is for a peer's second message), so the
-// ratio measures only what the envelope layer adds; "stdlib-ratio" is the
-// same against crypto/ed25519.Verify, the baseline of earlier figures.
-func BenchmarkEnvelopeVerify(b *testing.B) {
-	e := newEnv(FactPropose, kibPayload())
-	wire := seal(b, e, aliceKey)
-	if n := len(e.Payload); n < 1000 || n > 1100 {
+// verifyBench is the setting of the receive-path benchmarks: a ~1 KiB
+// FACT_PROPOSE envelope validated as a node validates it,
+// Validator.Validate with the default configuration and the replay cache
+// node.New builds (DefaultReplayWindow, DefaultReplayCapacity). The cache
+// starts half full of other senders' ids spread over the window, and the
+// clock moves on by window/(capacity/2) per envelope, so it stays half
+// full: every Add also expires an entry. Every envelope is a distinct one
+// (msg_id, timestamp, signature), sealed before the timer starts.
+type verifyBench struct {
+	v    *Validator
+	now  time.Time
+	step time.Duration
+	r    *registry
+	pub  ed25519.PublicKey
+	seq  int
+}
+
+func newVerifyBench(b *testing.B) *verifyBench {
+	if n := len(kibPayload()); n < 1000 || n > 1100 {
 		b.Fatalf("payload is %d bytes, want ~1 KiB", n)
 	}
-	msg, _ := e.SigningBytes()
-	sig := []byte(nil)
-	{
-		p, _ := Parse(wire)
-		s, _ := DecodePubkey(p.Sender.Pubkey)
-		_ = s
-		sig = mustB64(b, p.Sign.Signature)
+	const fill = DefaultReplayCapacity / 2
+	vb := &verifyBench{step: DefaultReplayWindow / fill, pub: aliceKey.Public().(ed25519.PublicKey)}
+	replay := NewReplayCache(DefaultReplayWindow, DefaultReplayCapacity)
+	for i := range fill {
+		at := t0.Add(-DefaultReplayWindow + time.Duration(i+1)*vb.step)
+		replay.Add(fmt.Sprintf("%064x/6f1c1a2e-8f3b-4c5d-9e7f-%012x", i, i), at)
 	}
-	pub := aliceKey.Public().(ed25519.PublicKey)
+	cfg := DefaultConfig(bobFP)
+	cfg.Now = func() time.Time { return vb.now }
+	cfg.Replay = replay
+	vb.v = NewValidator(cfg)
+	var err error
+	if vb.r, err = schemas(); err != nil {
+		b.Fatal(err)
+	}
+	return vb
+}
 
-	now := t0
-	v := NewValidator(Config{
-		Now:              func() time.Time { now = now.Add(time.Microsecond); return now },
-		Replay:           NewReplayCache(time.Nanosecond, 0), // every msg_id expires at once: measure, don't reject
-		LocalFingerprint: bobFP,
-	})
-	// Interleave baselines and subject so all see the same machine load
-	// (other processes share the CPUs), and compare medians so that a
-	// preempted iteration on either side does not swing the ratio. The
-	// timer reads cost ~50 ns against tens of µs per operation.
-	rawT := make([]time.Duration, 0, b.N)
-	stdT := make([]time.Duration, 0, b.N)
-	fullT := make([]time.Duration, 0, b.N)
-	b.SetBytes(int64(len(wire)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t1 := time.Now()
-		if !VerifyBytes(pub, msg, sig) {
-			b.Fatal("verify")
+// round is what one iteration validates: k distinct envelopes, all
+// timestamped at (and validated at) at.
+type round struct {
+	wires    [][]byte
+	msg, sig []byte // of wires[0]
+	at       time.Time
+}
+
+// rounds seals n rounds of k envelopes.
+func (vb *verifyBench) rounds(b *testing.B, n, k int) []round {
+	out := make([]round, n)
+	payload := kibPayload()
+	for i := range out {
+		e := newEnv(FactPropose, payload)
+		e.Timestamp = t0.Add(time.Duration(i) * vb.step)
+		out[i].at = e.Timestamp
+		for j := k - 1; j >= 0; j-- {
+			e.MsgID = fmt.Sprintf("6f1c1a2e-8f3b-4c5d-9e7f-%012x", vb.seq)
+			vb.seq++
+			out[i].wires = append([][]byte{seal(b, e, aliceKey)}, out[i].wires...)
 		}
-		t2 := time.Now()
-		if _, err := v.Validate(wire); err != nil {
+		msg, err := e.SigningBytes()
+		if err != nil {
 			b.Fatal(err)
 		}
-		t3 := time.Now()
-		if !ed25519.Verify(pub, msg, sig) {
-			b.Fatal("verify")
+		out[i].msg, out[i].sig = msg, mustB64(b, e.Sign.Signature)
+	}
+	return out
+}
+
+func (vb *verifyBench) validate(wire []byte) error {
+	_, err := vb.v.Validate(wire)
+	return err
+}
+
+// timings collects per-iteration times of several operations.
+type timings [][]time.Duration
+
+// timed runs fn and records its time under k (a timer read is cheap next
+// to any of the operations timed).
+func (ts timings) timed(b *testing.B, k int, fn func() error) {
+	t := time.Now()
+	if err := fn(); err != nil {
+		b.Fatal(err)
+	}
+	ts[k] = append(ts[k], time.Since(t))
+}
+
+func (ts timings) median(k int) float64 { return median(ts[k]).Seconds() }
+
+// BenchmarkEnvelopeVerify measures the receive path (see verifyBench)
+// against the signature it guards. Each iteration times, one after the
+// other: a bare VerifyBytes of an envelope's signed bytes (the primitive
+// the validator uses), Validate of the envelope, and crypto/ed25519.Verify.
+// From the medians: ratio = Validate throughput ÷ VerifyBytes throughput
+// (target ≥ 0.6); stdlib-ratio = the same against crypto/ed25519.Verify.
+func BenchmarkEnvelopeVerify(b *testing.B) {
+	vb := newVerifyBench(b)
+	rounds := vb.rounds(b, b.N, 1)
+	verify := func(ok bool) error {
+		if !ok {
+			return fmt.Errorf("signature does not verify")
 		}
-		t4 := time.Now()
-		rawT = append(rawT, t2.Sub(t1))
-		fullT = append(fullT, t3.Sub(t2))
-		stdT = append(stdT, t4.Sub(t3))
+		return nil
+	}
+	const raw, full, std = 0, 1, 2
+	ts := make(timings, 3)
+	b.ResetTimer()
+	for _, r := range rounds {
+		vb.now = r.at
+		ts.timed(b, raw, func() error { return verify(VerifyBytes(vb.pub, r.msg, r.sig)) })
+		ts.timed(b, full, func() error { return vb.validate(r.wires[0]) })
+		ts.timed(b, std, func() error { return verify(ed25519.Verify(vb.pub, r.msg, r.sig)) })
 	}
 	b.StopTimer()
-	rawMed, fullMed, stdMed := median(rawT), median(fullT), median(stdT)
-	b.ReportMetric(rawMed.Seconds()/fullMed.Seconds(), "ratio")
-	b.ReportMetric(stdMed.Seconds()/fullMed.Seconds(), "stdlib-ratio")
-	b.ReportMetric(1/rawMed.Seconds(), "raw-verify/s")
-	b.ReportMetric(1/stdMed.Seconds(), "stdlib-verify/s")
-	b.ReportMetric(1/fullMed.Seconds(), "envelopes/s")
+	b.ReportMetric(ts.median(raw)/ts.median(full), "ratio")
+	b.ReportMetric(ts.median(std)/ts.median(full), "stdlib-ratio")
+	b.ReportMetric(1/ts.median(full), "envelopes/s")
+}
+
+// BenchmarkFastPaths weighs each fast path of the receive path (see
+// verifyBench) against the library path it stands in for, in the same
+// run. Each iteration times Validate with the fast path and, on another
+// envelope, Validate with the library path in its place, and the fast and
+// the library path alone on the same input. From the medians:
+//
+//   - ratio: the fast path's time ÷ the library path's time.
+//   - e2e: Validate throughput with the fast path ÷ with the library path.
+//     The strict scanner has no switch, so for strict it is
+//     (full − fast + library) ÷ full, which leaves out the garbage the
+//     library path would add.
+//
+// A fast path is worth keeping at e2e ≥ 1.15. The paths: strict
+// (parseStrict vs libraryParse) and quickschema (the quick checks of the
+// envelope and the payload vs the jsonschema library on the same schemas).
+func BenchmarkFastPaths(b *testing.B) {
+	b.Run("strict", func(b *testing.B) {
+		vb := newVerifyBench(b)
+		wire := func(w []byte) any { return w }
+		benchFastPath(b, vb, nil, wire,
+			func(in any) error { _, err := parseStrict(in.([]byte)); return err },
+			func(in any) error { _, err := libraryParse(in.([]byte)); return err })
+	})
+	b.Run("quickschema", func(b *testing.B) {
+		vb := newVerifyBench(b)
+		es, ps := vb.r.envelopes[CIP], vb.r.payload(FactPropose)
+		if es.quick == nil || ps.quick == nil {
+			b.Fatal("no quick check")
+		}
+		benchFastPath(b, vb, func(on bool) {
+			e, p := es, ps
+			if !on {
+				e.quick, p.quick = nil, nil
+			}
+			vb.r.mu.Lock()
+			vb.r.envelopes[CIP], vb.r.payloads[FactPropose] = e, p
+			vb.r.mu.Unlock()
+		}, func(w []byte) any {
+			doc, _ := parseStrict(w)
+			return doc.root
+		}, func(in any) error {
+			m := in.(map[string]any)
+			if es.quick.check(m) != valid || ps.quick.check(m["payload"]) != valid {
+				return fmt.Errorf("quick check does not decide a valid envelope")
+			}
+			return nil
+		}, func(in any) error {
+			m := in.(map[string]any)
+			if err := es.lib.Validate(m); err != nil {
+				return err
+			}
+			return ps.lib.Validate(m["payload"])
+		})
+	})
+}
+
+// benchFastPath runs one path of BenchmarkFastPaths: use switches the
+// fast path on and off in Validate (nil where it cannot be), fast and lib
+// run the path alone on what input makes of an envelope.
+func benchFastPath(b *testing.B, vb *verifyBench, use func(on bool), input func([]byte) any, fast, lib func(any) error) {
+	const full, fullLib, alone, aloneLib = 0, 1, 2, 3
+	ts := make(timings, 4)
+	rounds := vb.rounds(b, b.N, 2)
+	if use != nil {
+		defer use(true)
+	}
+	b.ResetTimer()
+	for _, r := range rounds {
+		vb.now = r.at
+		ts.timed(b, full, func() error { return vb.validate(r.wires[0]) })
+		if use != nil {
+			use(false)
+			ts.timed(b, fullLib, func() error { return vb.validate(r.wires[1]) })
+			use(true)
+		}
+		in := input(r.wires[0])
+		ts.timed(b, alone, func() error { return fast(in) })
+		ts.timed(b, aloneLib, func() error { return lib(in) })
+	}
+	b.StopTimer()
+	f, l := ts.median(alone), ts.median(aloneLib)
+	b.ReportMetric(f/l, "ratio")
+	if use == nil {
+		b.ReportMetric((ts.median(full)-f+l)/ts.median(full), "e2e")
+	} else {
+		b.ReportMetric(ts.median(fullLib)/ts.median(full), "e2e")
+	}
 }
 
 func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
+	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
@@ -101,59 +241,4 @@ func mustB64(tb testing.TB, s string) []byte {
 		tb.Fatal(err)
 	}
 	return out
-}
-
-// BenchmarkSteps breaks the receive path into its parts. Each reports its
-// cost as a ratio to one VerifyBytes of the same envelope, measured
-// interleaved in the same run (lower is better; the four parts plus 1 is
-// roughly the inverse of BenchmarkEnvelopeVerify's ratio).
-func BenchmarkSteps(b *testing.B) {
-	e := newEnv(FactPropose, kibPayload())
-	wire := seal(b, e, aliceKey)
-	doc, err := parseStrict(wire)
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg, _ := e.SigningBytes()
-	p, _ := Parse(wire)
-	sig := mustB64(b, p.Sign.Signature)
-	pub := aliceKey.Public().(ed25519.PublicKey)
-	r, _ := schemas()
-	steps := []struct {
-		name string
-		fn   func() error
-	}{
-		{"strict", func() error { _, err := parseStrict(wire); return err }},
-		{"envelope-schema", func() error { return r.envelopes[CIP].Validate(doc.root) }},
-		{"envelope-quick", func() error {
-			if !quickCIP(doc.root) {
-				return errors.New("quick check failed")
-			}
-			return nil
-		}},
-		{"payload-schema", func() error { return checkPayload(FactPropose, doc.root["payload"]) }},
-		{"payload-library", func() error { return r.payload(FactPropose).lib.Validate(doc.root["payload"]) }},
-		{"jcs-transform", func() error { _, err := jcsTransform(doc.unsigned); return err }},
-	}
-	for _, st := range steps {
-		b.Run(st.name, func(b *testing.B) {
-			rawT := make([]time.Duration, 0, b.N)
-			stepT := make([]time.Duration, 0, b.N)
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				t1 := time.Now()
-				if !VerifyBytes(pub, msg, sig) {
-					b.Fatal("verify")
-				}
-				t2 := time.Now()
-				if err := st.fn(); err != nil {
-					b.Fatal(err)
-				}
-				t3 := time.Now()
-				rawT = append(rawT, t2.Sub(t1))
-				stepT = append(stepT, t3.Sub(t2))
-			}
-			b.ReportMetric(median(stepT).Seconds()/median(rawT).Seconds(), "ratio")
-		})
-	}
 }

@@ -24,14 +24,21 @@
 // in schema/ and are embedded; HCP and LIP packages add theirs with
 // RegisterPayloadSchema. The schemas, validated by
 // santhosh-tekuri/jsonschema, are the single authority on what is valid and
-// on every schema error; two fast pre-checks only shortcut the common
-// valid case (quickCIP for CIP envelopes, quickSchema for payloads, both
-// tested and fuzzed against the library).
+// on every schema error; a quick pre-check compiled from the same schema
+// documents (quickSchema) only shortcuts the common valid case of checks 2
+// and 9, and is tested and fuzzed against the library.
+//
+// The strict scanner of check 1 and quickSchema are the package's fast
+// paths over a library path (encoding/json with jcs, and the jsonschema
+// library); each is fuzzed against its library path (library_test.go,
+// FuzzParse, FuzzQuickSchema) and weighed against it by
+// BenchmarkFastPaths.
 //
 // Signatures are made and verified with curve25519-voi (SignBytes,
 // VerifyBytes) under exactly crypto/ed25519's rules, with a process-wide
-// cache of expanded public keys: about 37 µs per verification instead of
-// 65 µs on the benchmark machine. The trust table of check 8 is not here: the router
-// supplies it as Config.Policy, so this package stays a pure leaf with no
-// networking or trust imports. Bounds live in limits.go.
+// cache of expanded public keys (BenchmarkEnvelopeVerify reports
+// verification against crypto/ed25519 as stdlib-ratio). The trust table of
+// check 8 is not here: the router supplies it as Config.Policy, so this
+// package stays a pure leaf with no networking or trust imports. Bounds
+// live in limits.go.
 package envelope

@@ -2,11 +2,13 @@ package envelope
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand"
-	"regexp"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,42 +30,163 @@ func seeds(tb testing.TB) [][]byte {
 	)
 	good := out[0]
 	out = append(out, bytes.Replace(good, []byte(`"cip"`), []byte(` "cip" `), 1), good[:len(good)/2])
+	return append(out, fileSeeds(tb)...)
+}
+
+// fileSeeds returns the envelopes of the CIP handshake transcript
+// (protocols/cip/testdata) and the inputs in this package's fuzz corpora,
+// so every envelope target starts from all of them.
+func fileSeeds(tb testing.TB) [][]byte {
+	tb.Helper()
+	golden, err := os.ReadFile("../cip/testdata/handshake.golden")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, line := range bytes.Split(golden, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("{")) {
+			out = append(out, line)
+		}
+	}
+	files, _ := filepath.Glob("testdata/fuzz/*/*")
+	for _, f := range files {
+		out = append(out, corpusBytes(tb, f)...)
+	}
 	return out
 }
 
-// FuzzParse checks the strict parser against the JCS library and
-// encoding/json: whatever it accepts, the library canonicalises to exactly
-// the bytes we verify signatures over, and encoding/json can read.
+// corpusBytes returns the []byte values of a file in the fuzz corpus
+// format ("go test fuzz v1", then one Go literal per line).
+func corpusBytes(tb testing.TB, file string) [][]byte {
+	tb.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, line := range strings.Split(string(b), "\n") {
+		lit, ok := strings.CutPrefix(line, "[]byte(")
+		if !ok {
+			continue
+		}
+		v, err := strconv.Unquote(strings.TrimSuffix(lit, ")"))
+		if err != nil {
+			tb.Fatalf("%s: %v", file, err)
+		}
+		out = append(out, []byte(v))
+	}
+	return out
+}
+
+// FuzzParse holds the strict scanner to the library path (libraryParse:
+// encoding/json and jcs under the rules parseStrict documents); see
+// checkStrict.
 func FuzzParse(f *testing.F) {
 	for _, s := range seeds(f) {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		doc, err := parseStrict(raw)
-		if err != nil {
-			e, ok := AsError(err)
-			if !ok || e.Check != CheckStrict || !errors.Is(err, ErrInvalidEnvelope) {
-				t.Fatalf("error %v is not a check-1 *Error", err)
+	for _, e := range strictEdges() {
+		if len(e.doc) < 4<<10 { // the size limits stay in TestStrictEdges: mutating 256 KiB is slow
+			f.Add(e.doc)
+		}
+	}
+	f.Fuzz(checkStrict)
+}
+
+// TestStrictEdges runs checkStrict on documents at the edges of every
+// strictness rule, and checks the verdict both paths agree on.
+func TestStrictEdges(t *testing.T) {
+	for _, e := range strictEdges() {
+		checkStrict(t, e.doc)
+		if _, err := parseStrict(e.doc); (err == nil) != e.ok {
+			t.Errorf("%.80q: accepted %v, want %v (%v)", e.doc, err == nil, e.ok, err)
+		}
+	}
+}
+
+type strictEdge struct {
+	doc []byte
+	ok  bool // parseStrict accepts it
+}
+
+// strictEdges are documents at and across the limits of check 1.
+func strictEdges() []strictEdge {
+	nest := func(n int) string { // a value n levels below the top object
+		return `{"a":` + strings.Repeat("[", n-1) + "1" + strings.Repeat("]", n-1) + "}"
+	}
+	members := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
 			}
-			return
+			fmt.Fprintf(&b, `"k%03d":%d`, i, i)
 		}
-		c, err := jcs.Transform(doc.unsigned)
-		if err != nil || !bytes.Equal(c, doc.unsigned) {
-			t.Fatalf("signed bytes are not canonical:\n%s\n%s (%v)", doc.unsigned, c, err)
+		return b.String() + "}"
+	}
+	sized := func(n int) string { return `{"a":"` + strings.Repeat("x", n-8) + `"}` }
+	var out []strictEdge
+	for doc, ok := range map[string]bool{
+		nest(MaxDepth): true, nest(MaxDepth + 1): false, members(MaxMembers): true, members(MaxMembers + 1): false,
+		sized(MaxSize): true, sized(MaxSize + 1): false,
+		`{"a":1} `: true, "{\"a\":1}\n{}": false, `{"a":1,"a":2}`: false, `{"a":{"b":1,"b":1}}`: false,
+		`{"a":"\ud800"}`: false, `{"a":"\udc00\ud800"}`: false, `{"a":"\ud83d\ude00"}`: true,
+		`{"a":"\ud83d\u0041"}`: false, `{"\ud800":1}`: false, `{"a":"\\ud800"}`: true,
+		`{"a":1e400}`: false, `{"a":-1e400}`: false, `{"a":1e-400}`: true, `{"a":-0}`: true,
+		`{"a":[1,]}`: false, `{"a":01}`: false, `{"a":.5}`: false, `{"a":tru}`: false, `{"a":nulls}`: false,
+		"{\"a\":\"\x01\"}": false, "{\"a\":\"\xff\"}": false, `[]`: false, `"x"`: false, ``: false, ` `: false,
+		`{"sign":1}`: true, `{"payload":{"x":[1,2]},"sign":{}}`: true, `{"b":1,"a":2}`: true,
+		`{"a":"\u00e9\/"}`: true, `{"a":1E2,"b":0.10}`: true,
+	} {
+		out = append(out, strictEdge{[]byte(doc), ok})
+	}
+	return out
+}
+
+// checkStrict: parseStrict and libraryParse accept the same documents
+// and, when they do, produce the same value tree, payload bytes and
+// signed bytes; the same goes for parseStrictValue against libraryValue;
+// and isCanonical says yes exactly when jcs leaves a valid value
+// unchanged.
+func checkStrict(t *testing.T, raw []byte) {
+	t.Helper()
+	doc, err := parseStrict(raw)
+	ref, refErr := libraryParse(raw)
+	switch {
+	case err != nil && refErr == nil:
+		t.Fatalf("%.200q: scanner rejects (%v), library accepts", raw, err)
+	case err == nil && refErr != nil:
+		t.Fatalf("%.200q: scanner accepts, library rejects (%v)", raw, refErr)
+	case err != nil:
+		if e, ok := AsError(err); !ok || e.Check != CheckStrict || !errors.Is(err, ErrInvalidEnvelope) {
+			t.Fatalf("error %v is not a check-1 *Error", err)
 		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("strict parser accepted what encoding/json rejects: %v", err)
+	default:
+		if !sameTree(doc.root, ref.root) {
+			t.Fatalf("value trees differ:\n%#v\n%#v", doc.root, ref.root)
 		}
-		if doc.root["cip"] != nil && quickCIP(doc.root) {
-			r, _ := schemas()
-			if err := r.envelopes[CIP].Validate(doc.root); err != nil {
-				t.Fatalf("quick check passed, schema failed: %v", err)
-			}
+		if !bytes.Equal(doc.payload, ref.payload) {
+			t.Fatalf("payload %q, library %q", doc.payload, ref.payload)
 		}
-		// Parse must agree with parseStrict and never panic.
-		_, _ = Parse(raw)
-	})
+		if !bytes.Equal(doc.unsigned, ref.unsigned) || !bytes.Equal(doc.signed(), signingBytes(ref.unsigned)) {
+			t.Fatalf("unsigned bytes\n%s\nlibrary\n%s", doc.unsigned, ref.unsigned)
+		}
+	}
+
+	v, err := parseStrictValue(raw)
+	rv, refErr := libraryValue(raw)
+	if (err == nil) != (refErr == nil) || err == nil && !sameTree(v, rv) {
+		t.Fatalf("%.200q: parseStrictValue %#v (%v), library %#v (%v)", raw, v, err, rv, refErr)
+	}
+	canon := false
+	if refErr == nil {
+		c, err := jcs.Transform(raw)
+		canon = err == nil && bytes.Equal(c, raw)
+	}
+	if isCanonical(raw) != canon {
+		t.Fatalf("%.200q: isCanonical %v, library %v", raw, !canon, canon)
+	}
 }
 
 // FuzzValidate runs the whole validator; every outcome must be success or
@@ -88,101 +211,70 @@ func FuzzValidate(f *testing.F) {
 	})
 }
 
-func TestFastPatterns(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	alphabet := "0123456789abcdefABCDEFxyz+/=-:.TZ4 \u00e9"
-	for src, fast := range fastPatterns {
-		re := regexp.MustCompile(src)
-		// Start from a matching string and mutate it.
-		var base string
-		switch {
-		case strings.Contains(src, "-4"):
-			base = "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f"
-		case strings.Contains(src, "T[0-9]"):
-			base = "2026-11-25T08:00:00.123Z"
-		case strings.Contains(src, "{64}"):
-			base = aliceFP
-		case strings.Contains(src, "{43}"):
-			base = EncodePubkey(aliceKey.Public().(ed25519.PublicKey))
-		case strings.Contains(src, "{86}"):
-			base = sig64
-		case strings.Contains(src, "{22}"):
-			base = "AAAAAAAAAAAAAAAAAAAAAA=="
-		}
-		if !re.MatchString(base) || !fast(base) {
-			t.Fatalf("%s: base %q does not match", src, base)
-		}
-		for i := 0; i < 20000; i++ {
-			s := []byte(base)
-			for k := rng.Intn(3) + 1; k > 0; k-- {
-				switch rng.Intn(3) {
-				case 0: // replace
-					s[rng.Intn(len(s))] = alphabet[rng.Intn(len(alphabet))]
-				case 1: // delete
-					j := rng.Intn(len(s))
-					s = append(s[:j:j], s[j+1:]...)
-				case 2: // insert
-					j := rng.Intn(len(s) + 1)
-					s = append(s[:j:j], append([]byte{alphabet[rng.Intn(len(alphabet))]}, s[j:]...)...)
-				}
-				if len(s) == 0 {
-					s = []byte("x")
-				}
-			}
-			if re.MatchString(string(s)) != fast(string(s)) {
-				t.Fatalf("%s: %q: regexp %v, fast %v", src, s, re.MatchString(string(s)), fast(string(s)))
-			}
-		}
-	}
-}
-
-// TestQuickShapeImpliesSchema: the fast check-2 path is only a shortcut —
-// whenever it says yes, the schema says yes; and it does say yes for
-// ordinary envelopes, so the shortcut is actually taken.
-func TestQuickShapeImpliesSchema(t *testing.T) {
+// TestQuickEnvelopeImpliesSchema: the quick check-2 path agrees with the
+// envelope schemas whenever it decides — over random mutations of valid
+// CIP and HCP envelopes — and it does decide valid ones, so the shortcut is
+// actually taken. (The LIP schema's if/else is beyond it: LIP envelopes
+// always go to the library.)
+func TestQuickEnvelopeImpliesSchema(t *testing.T) {
 	r, err := schemas()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.envelopes[LIP].quick != nil {
+		t.Fatal("LIP envelope schema has a quick path; test it here")
+	}
 	rng := rand.New(rand.NewSource(2))
 	values := []any{nil, true, "", "x", "*", "1.0", "ed25519", "probing", "unknown", "focused", json.Number("0"),
 		json.Number("100"), json.Number("101"), json.Number("1.5"), json.Number("-1"), json.Number("007"),
-		[]any{}, []any{"a"}, []any{1}, map[string]any{}, aliceFP, strings.Repeat("y", 300), "2026-11-25T24:00:00Z",
-		"2026-02-30T08:00:00Z", "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", "HELLO", "HCP_HELLO", "FACTPROPOSE"}
-	for _, c := range samplePayloads {
-		wire := seal(t, newEnv(c.typ, c.payload), aliceKey)
-		doc, err := parseStrict(wire)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !quickCIP(doc.root) {
-			t.Fatalf("quick check rejects a valid %v envelope", c.typ)
-		}
-		for i := 0; i < 300; i++ {
-			var m map[string]any
-			_ = json.Unmarshal(wire, &m)
-			m = renumber(m).(map[string]any)
-			// Mutate one field at depth 1 or 2.
-			keys := sortedKeys(m)
-			k := keys[rng.Intn(len(keys))]
-			if sm, ok := m[k].(map[string]any); ok && rng.Intn(2) == 0 && len(sm) > 0 {
-				sk := sortedKeys(sm)
-				if rng.Intn(5) == 0 {
-					sm["extra"] = 1
+		json.Number("1e2"), json.Number("50.0"), []any{}, []any{"a"}, []any{1}, map[string]any{}, aliceFP,
+		strings.Repeat("y", 300), "2026-11-25T24:00:00Z", "2026-02-30T08:00:00Z", "2026-11-25T08:00:00.50Z",
+		"2016-12-31T23:59:60Z", "6f1c1a2e-8f3b-4c5d-9e7f-0a1b2c3d4e5f", "HELLO", "HCP_HELLO", "FACTPROPOSE"}
+	verdicts := map[tri]int{}
+	for name, c := range samplePayloads {
+		for _, fam := range []Family{CIP, HCP} {
+			e := newEnv(c.typ, c.payload)
+			if fam != CIP {
+				e = newEnv(Types(fam)[0], `{}`)
+			}
+			wire := seal(t, e, aliceKey)
+			doc, err := parseStrict(wire)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := r.envelopes[fam]
+			if s.quick == nil || s.quick.check(doc.root) != valid {
+				t.Fatalf("%s: quick check does not decide a valid %v envelope", name, fam)
+			}
+			for i := 0; i < 100; i++ {
+				var m map[string]any
+				_ = json.Unmarshal(wire, &m)
+				m = renumber(m).(map[string]any)
+				// Mutate one field at depth 1 or 2.
+				keys := sortedKeys(m)
+				k := keys[rng.Intn(len(keys))]
+				if sm, ok := m[k].(map[string]any); ok && rng.Intn(2) == 0 && len(sm) > 0 {
+					sk := sortedKeys(sm)
+					if rng.Intn(5) == 0 {
+						sm["extra"] = 1
+					} else {
+						sm[sk[rng.Intn(len(sk))]] = values[rng.Intn(len(values))]
+					}
+				} else if rng.Intn(6) == 0 {
+					delete(m, k)
 				} else {
-					sm[sk[rng.Intn(len(sk))]] = values[rng.Intn(len(values))]
+					m[k] = values[rng.Intn(len(values))]
 				}
-			} else if rng.Intn(6) == 0 {
-				delete(m, k)
-			} else {
-				m[k] = values[rng.Intn(len(values))]
-			}
-			if quickCIP(m) {
-				if err := r.envelopes[CIP].Validate(m); err != nil {
-					t.Fatalf("quick check accepted what the schema rejects: %v\n%v", err, m)
+				q, libErr := s.quick.check(m), s.lib.Validate(m)
+				verdicts[q]++
+				if q == valid && libErr != nil || q == invalid && libErr == nil {
+					t.Fatalf("%v: quick %v, schema: %v\n%v", fam, q, libErr, m)
 				}
 			}
 		}
+	}
+	if verdicts[valid] == 0 || verdicts[invalid] == 0 {
+		t.Fatalf("the quick check never decided: %v", verdicts)
 	}
 }
 

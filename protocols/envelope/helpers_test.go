@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"sort"
 	"testing"
 	"time"
@@ -128,3 +129,7 @@ func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeStrin
 func jcsTransform(b []byte) ([]byte, error) { return jcs.Transform(b) }
 
 func slicesSort(s []string) { sort.Strings(s) }
+
+// matchUUID4 reports whether s is a msg_id of the form the schemas require
+// (common.json's uuid4 pattern), for tests that check generated ids.
+var matchUUID4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString

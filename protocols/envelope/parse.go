@@ -30,10 +30,8 @@ func parse(raw []byte) (*Envelope, *document, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if fam != CIP || !quickCIP(doc.root) {
-		if err := r.envelopes[fam].Validate(doc.root); err != nil {
-			return nil, nil, schemaError(err, ErrInvalidEnvelope, CheckShape, "")
-		}
+	if err := r.envelopes[fam].validate(doc.root); err != nil {
+		return nil, nil, schemaError(err, ErrInvalidEnvelope, CheckShape, "")
 	}
 	env, err := fromDoc(fam, doc)
 	if err != nil {

@@ -4,34 +4,38 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
-// quickSchema is a fast pre-check for check 9 (payload schema), compiled
-// from the same schema document the jsonschema library compiles. Its check
-// is three-valued: "valid" means the library would certainly accept the
-// value, so the library's run — after the signature and the strict parse
-// the largest cost of receiving an envelope, about 140 allocations for a
-// 1 KiB FACT_PROPOSE (BenchmarkSteps) — is skipped. Anything else goes to
-// the library, which stays the single authority on what is invalid and on
-// every error message. ("invalid" is exact too; it is what lets anyOf,
-// oneOf and not be decided.)
+// quickSchema is a fast pre-check for checks 2 and 9 (envelope and payload
+// schema), compiled from the same schema document the jsonschema library
+// compiles. Its check is three-valued: "valid" means the library would
+// certainly accept the value, so the library's run — allocation-heavy, and
+// a large part of the cost of receiving an envelope
+// (BenchmarkFastPaths/quickschema measures it) — is skipped.
+// Anything else goes to the library, which stays the single authority on
+// what is invalid and on every error message. ("invalid" is exact too; it
+// is what lets anyOf, oneOf and not be decided.)
 //
-// It models the keywords the shipped payload schemas use: type,
-// properties, required, additionalProperties, minLength, maxLength,
-// pattern, minItems, maxItems, items, minProperties, maxProperties, enum
-// and const of scalars, minimum,
+// It models the keywords the shipped schemas use: type, properties,
+// required, additionalProperties, minLength, maxLength, pattern (with Go's
+// regexp, as the library), format date-time, minItems, maxItems, items,
+// minProperties, maxProperties, enum and const of scalars, minimum,
 // maximum, anyOf, oneOf, not, boolean schemas, and annotations. A
-// subschema with any other keyword (format, if, $ref left unresolved, ...)
-// is opaque: a value reaching it makes the verdict "unknown"; a schema
-// whose root is opaque has no quick path at all. Numbers are decided
-// exactly or left to the library: integer literals against integer bounds
-// exactly, others only when they differ from a bound that is an exact
-// float64 (rounding is monotonic, so a strict inequality after rounding
-// holds for the decimal too). TestQuickSchemaImpliesLibrary and
-// FuzzQuickSchema check both verdicts against the library on every shipped
-// payload schema.
+// subschema with any other keyword (another format, if, $ref left
+// unresolved, ...) is opaque: a value reaching it makes the verdict
+// "unknown"; a schema whose root is opaque has no quick path at all (the
+// LIP envelope schema's if/else). Numbers are decided exactly or left to
+// the library: integer literals against integer bounds exactly, others
+// only when they differ from a bound that is an exact float64 (rounding is
+// monotonic, so a strict inequality after rounding holds for the decimal
+// too). A date-time is valid when it is in the form FormatTime writes, and
+// otherwise left to the library. TestQuickSchemaImpliesLibrary,
+// TestQuickEnvelopeImpliesSchema and FuzzQuickSchema check both verdicts
+// against the library on every shipped schema.
 type quickSchema struct {
 	opaque bool // uses a keyword quickSchema does not model: always defer
 	never  bool // the schema false: nothing is valid
@@ -45,6 +49,7 @@ type quickSchema struct {
 
 	minLen, maxLen int // code points; -1 = unset
 	pattern        func(string) bool
+	dateTime       bool // format: date-time
 
 	minItems, maxItems int // -1 = unset
 	minProps, maxProps int // -1 = unset
@@ -205,11 +210,19 @@ func (q *quickSchema) keyword(k string, v any, depth int) bool {
 		if !ok {
 			return false
 		}
-		re, err := regexpEngine(src)
+		re, err := regexp.Compile(src)
 		if err != nil {
 			return false
 		}
 		q.pattern = re.MatchString
+		return true
+	case "format":
+		// The compiler asserts formats; only date-time, which every
+		// envelope's timestamp has, is modelled.
+		if v != "date-time" {
+			return false
+		}
+		q.dateTime = true
 		return true
 	case "items":
 		q.items = compileQuickNode(v, depth+1)
@@ -402,7 +415,13 @@ func (q *quickSchema) checkType(v any) tri {
 				return invalid
 			}
 		}
-		return verdict(q.pattern == nil || q.pattern(x))
+		if q.pattern != nil && !q.pattern(x) {
+			return invalid
+		}
+		if q.dateTime && !quickDateTime(x) {
+			return unknown
+		}
+		return valid
 	case map[string]any:
 		if q.types != 0 && q.types&qtObject == 0 {
 			return invalid
@@ -488,6 +507,16 @@ func (q *quickSchema) checkNumber(n json.Number) tri {
 		return r.and(unknown)
 	}
 	return r
+}
+
+// quickDateTime reports whether s is certainly an RFC 3339 date-time: a
+// string that time.Parse reads and FormatTime writes back unchanged is in
+// UTC, with hour, minute and second in range (no leap second) and a day
+// that exists in its month. Other spellings (offsets, leap seconds,
+// trailing zeros in the fraction) go to the library.
+func quickDateTime(s string) bool {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil && FormatTime(t) == s
 }
 
 // inEnum compares by JSON value for strings, booleans and null; numbers

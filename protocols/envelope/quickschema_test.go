@@ -9,16 +9,20 @@ import (
 	"testing"
 )
 
-// allPayloadSchemas returns every payload schema the project ships: the
-// built-in CIP ones and the HCP and LIP files (read from their packages'
-// directories, compiled the way RegisterPayloadSchema compiles them).
-func allPayloadSchemas(tb testing.TB) map[string]payloadSchema {
+// allSchemas returns every schema the project ships: the envelope
+// schemas, the built-in CIP payload schemas and the HCP and LIP payload
+// files (read from their packages' directories, compiled the way
+// RegisterPayloadSchema compiles them).
+func allSchemas(tb testing.TB) map[string]compiledSchema {
 	tb.Helper()
 	r, err := schemas()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := map[string]payloadSchema{}
+	out := map[string]compiledSchema{}
+	for f := CIP; f <= LIP; f++ {
+		out["envelope-"+f.String()+".json"] = r.envelopes[f]
+	}
 	for t, file := range builtinPayloads {
 		out[file] = r.payload(t)
 		if out[file].lib == nil {
@@ -109,12 +113,11 @@ func decodeTree(tb testing.TB, s string) any {
 	return v
 }
 
-// TestQuickSchemaImpliesLibrary: the quick payload check is only a
-// shortcut. Whenever it accepts, the library accepts — over thousands of
+// TestQuickSchemaImpliesLibrary: the quick check is only a shortcut. Whenever it accepts, the library accepts — over thousands of
 // mutants of the sample payloads, checked against every shipped schema —
 // and it does accept the valid samples, so the shortcut is really taken.
 func TestQuickSchemaImpliesLibrary(t *testing.T) {
-	all := allPayloadSchemas(t)
+	all := allSchemas(t)
 	for name, c := range samplePayloads {
 		ps := all[builtinPayloads[c.typ]]
 		if ps.quick == nil {
@@ -216,7 +219,18 @@ func TestQuickSchemaKeywords(t *testing.T) {
 		{`{"type":"array","items":{"type":"string","pattern":"^a+$"},"maxItems":2}`, `["a","aa"]`, V},
 		{`{"type":"array","items":{"type":"string","pattern":"^a+$"},"maxItems":2}`, `["a","b"]`, I},
 		{`{"type":"array","items":{"type":"string","pattern":"^a+$"},"maxItems":2}`, `["a","a","a"]`, I},
-		{`{"type":"string","format":"date-time"}`, `"2026-11-25T08:00:00Z"`, U},
+		{`{"type":"string","format":"date-time"}`, `"2026-11-25T08:00:00Z"`, V},
+		{`{"type":"string","format":"date-time"}`, `"2026-11-25T08:00:00.123456789Z"`, V},
+		{`{"type":"string","format":"date-time"}`, `"0000-01-01T00:00:00Z"`, V},
+		{`{"type":"string","format":"date-time"}`, `"9999-12-31T23:59:59.999999999Z"`, V},
+		{`{"type":"string","format":"date-time"}`, `"2024-02-29T00:00:00Z"`, V},
+		{`{"type":"string","format":"date-time"}`, `"2026-11-25t08:00:00z"`, U},
+		{`{"type":"string","format":"date-time"}`, `"2026-11-25T08:00:00.50Z"`, U}, // valid, not FormatTime's form
+		{`{"type":"string","format":"date-time"}`, `"2026-11-25T09:00:00+01:00"`, U},
+		{`{"type":"string","format":"date-time"}`, `"2016-12-31T23:59:60Z"`, U}, // a leap second
+		{`{"type":"string","format":"date-time"}`, `"2026-02-30T08:00:00Z"`, U},
+		{`{"format":"date-time"}`, `1`, V}, // formats apply to strings only
+		{`{"type":"string","format":"email"}`, `"a@b.c"`, U},
 	}
 	for _, c := range cases {
 		ps, err := compilePayloadSchema([]byte(c.schema), schemaBase+"test.json")
@@ -237,15 +251,33 @@ func TestQuickSchemaKeywords(t *testing.T) {
 	}
 }
 
-// FuzzQuickSchema: for any JSON value and every shipped payload schema, a
-// quick verdict agrees with the library.
+// FuzzQuickSchema holds the quick check to the jsonschema library: for any
+// JSON value and every shipped schema (envelopes and payloads), a quick
+// verdict agrees with the library's.
 func FuzzQuickSchema(f *testing.F) {
 	for _, c := range samplePayloads {
 		f.Add([]byte(c.payload))
 	}
 	f.Add([]byte(kibPayload()))
 	f.Add([]byte(`{"fact":{"statement":"s","domain":"d","confidence":1.0,"sources":[],"context":""},"dmp_trace":{"decision_id":"d","steps":[],"counterfactuals":[],"evidence":[]},"causal_links":[]}`))
-	all := allPayloadSchemas(f)
+	// The seed envelopes and their payloads, and the HCP and LIP packages'
+	// corpora of payloads.
+	for _, s := range seeds(f) {
+		f.Add(s)
+		var m map[string]json.RawMessage
+		if json.Unmarshal(s, &m) == nil && m["payload"] != nil {
+			f.Add([]byte(m["payload"]))
+		}
+	}
+	for _, dir := range []string{"../hcp/testdata/fuzz/FuzzParsePayload", "../lip/testdata/fuzz/FuzzDecode"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, file := range files {
+			for _, b := range corpusBytes(f, file) {
+				f.Add(b)
+			}
+		}
+	}
+	all := allSchemas(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		v, err := parseStrictValue(raw)
 		if err != nil {

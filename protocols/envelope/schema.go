@@ -45,20 +45,20 @@ var ErrSchema = errors.New("envelope: bad schema")
 
 type registry struct {
 	mu        sync.RWMutex
-	envelopes [4]*jsonschema.Schema // by Family
-	payloads  map[Type]payloadSchema
+	envelopes [4]compiledSchema // by Family
+	payloads  map[Type]compiledSchema
 }
 
-// payloadSchema is a compiled payload schema and its quick pre-check (nil
-// when the schema's root is beyond what quickSchema models).
-type payloadSchema struct {
+// compiledSchema is a compiled envelope or payload schema and its quick
+// pre-check (nil when the schema's root is beyond what quickSchema models).
+type compiledSchema struct {
 	lib   *jsonschema.Schema
 	quick *quickSchema
 }
 
-// validate is check 9 on a parsed payload: the quick path when it is sure,
-// the library otherwise.
-func (p payloadSchema) validate(v any) error {
+// validate is check 2 or 9 on a parsed value: the quick path when it is
+// sure, the library otherwise.
+func (p compiledSchema) validate(v any) error {
 	if p.quick != nil && p.quick.check(v) == valid {
 		return nil
 	}
@@ -78,7 +78,6 @@ func newCompiler() (*jsonschema.Compiler, map[string]any, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	c.UseRegexpEngine(regexpEngine)
 	entries, err := SchemaFS.ReadDir("schema")
 	if err != nil {
 		return nil, nil, err
@@ -112,8 +111,8 @@ func newCompiler() (*jsonschema.Compiler, map[string]any, error) {
 // inlineRefs returns a copy of a schema document in which every
 // {"$ref": "<file>#/$defs/<name>"} that points into the shipped files is
 // replaced by the definition itself. The files keep $refs for readability;
-// the validator then runs without the per-$ref indirection, which was a
-// large share of validation time (BenchmarkSteps). Other keywords next to a
+// the validator then runs without the per-$ref indirection, and quickSchema
+// can compile the whole document. Other keywords next to a
 // $ref are kept (allOf-like semantics, as in draft 2020-12).
 func inlineRefs(v any, file string, docs map[string]any, depth int) (any, error) {
 	if depth > 32 {
@@ -195,14 +194,15 @@ func schemas() (*registry, error) {
 			regErr = fmt.Errorf("%w: %w", ErrSchema, err)
 			return
 		}
-		r := &registry{payloads: map[Type]payloadSchema{}}
+		r := &registry{payloads: map[Type]compiledSchema{}}
 		for f := CIP; f <= LIP; f++ {
-			s, err := c.Compile(schemaBase + "envelope-" + f.String() + ".json")
+			file := "envelope-" + f.String() + ".json"
+			s, err := c.Compile(schemaBase + file)
 			if err != nil {
-				regErr = fmt.Errorf("%w: envelope-%v: %w", ErrSchema, f, err)
+				regErr = fmt.Errorf("%w: %s: %w", ErrSchema, file, err)
 				return
 			}
-			r.envelopes[f] = s
+			r.envelopes[f] = compiledSchema{lib: s, quick: compileQuick(docs[file])}
 		}
 		for t, file := range builtinPayloads {
 			s, err := c.Compile(schemaBase + file)
@@ -210,7 +210,7 @@ func schemas() (*registry, error) {
 				regErr = fmt.Errorf("%w: %s: %w", ErrSchema, file, err)
 				return
 			}
-			r.payloads[t] = payloadSchema{lib: s, quick: compileQuick(docs[file])}
+			r.payloads[t] = compiledSchema{lib: s, quick: compileQuick(docs[file])}
 		}
 		reg = r
 	})
@@ -242,14 +242,14 @@ func RegisterPayloadSchema(t Type, schemaJSON []byte) error {
 
 // compilePayloadSchema compiles a payload schema document (its $id, or
 // url when it has none) with the library and as a quick pre-check.
-func compilePayloadSchema(schemaJSON []byte, url string) (payloadSchema, error) {
+func compilePayloadSchema(schemaJSON []byte, url string) (compiledSchema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
-		return payloadSchema{}, err
+		return compiledSchema{}, err
 	}
 	c, docs, err := newCompiler()
 	if err != nil {
-		return payloadSchema{}, err
+		return compiledSchema{}, err
 	}
 	if m, ok := doc.(map[string]any); ok {
 		if id, ok := m["$id"].(string); ok && id != "" {
@@ -257,11 +257,11 @@ func compilePayloadSchema(schemaJSON []byte, url string) (payloadSchema, error) 
 		}
 	}
 	if err := c.AddResource(url, doc); err != nil {
-		return payloadSchema{}, err
+		return compiledSchema{}, err
 	}
 	s, err := c.Compile(url)
 	if err != nil {
-		return payloadSchema{}, err
+		return compiledSchema{}, err
 	}
 	// The quick pre-check sees the document with its references to the
 	// shipped files (and to its own $defs) inlined; a reference it cannot
@@ -271,7 +271,7 @@ func compilePayloadSchema(schemaJSON []byte, url string) (payloadSchema, error) 
 	if inl, err := inlineRefs(doc, registeredName, docs, 0); err == nil {
 		quick = compileQuick(inl)
 	}
-	return payloadSchema{lib: s, quick: quick}, nil
+	return compiledSchema{lib: s, quick: quick}, nil
 }
 
 // registeredName is the file name a registered schema's own "#/$defs/..."
@@ -289,7 +289,7 @@ func HasPayloadSchema(t Type) bool {
 	return r.payloads[t].lib != nil
 }
 
-func (r *registry) payload(t Type) payloadSchema {
+func (r *registry) payload(t Type) compiledSchema {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.payloads[t]

@@ -41,15 +41,17 @@ func (d *document) signed() []byte {
 // would let two parties read different envelopes out of the same signed
 // bytes.
 //
-// The scanner is hand-written rather than a json.Decoder.Token walk because
-// the walk alone cost more than the ed25519 verification it guards (see
-// BenchmarkEnvelopeVerify). It also notes whether the document is already in
-// JCS form — no whitespace, keys sorted by UTF-16 code units, minimal string
-// escapes, ES6 number form (checked with jcs.NumberToJSON). Our own Seal
-// always emits that form, so for well-behaved peers the canonicalisation is
-// the identity and jcs.Transform is skipped; anything else goes through
-// jcs.Transform. FuzzParse checks that "canonical" always agrees with the
-// library.
+// The scanner is hand-written rather than a json.Decoder token walk
+// because that walk and jcs.Transform together cost more than the ed25519
+// verification they guard (BenchmarkFastPaths/strict weighs the two). It
+// also notes whether the document is already in JCS form — no whitespace,
+// keys sorted by UTF-16 code units, minimal string escapes, ES6 number
+// form (checked with jcs.NumberToJSON). Our own Seal always emits that
+// form, so for well-behaved peers the canonicalisation is the identity and
+// jcs.Transform is skipped; anything else goes through jcs.Transform.
+// FuzzParse holds all of it — verdict, value tree, payload and signed
+// bytes — to libraryParse, the same rules applied with encoding/json and
+// jcs.
 func parseStrict(raw []byte) (*document, error) {
 	if len(raw) > MaxSize {
 		return nil, newErr(ErrInvalidEnvelope, CheckStrict, "", fmt.Sprintf("%d bytes exceeds the %d-byte limit", len(raw), MaxSize))
