@@ -2,6 +2,8 @@ package itest
 
 import (
 	"context"
+	"crypto/rand"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"testing"
 	"time"
 
@@ -138,4 +140,21 @@ func eventually(ctx context.Context, cond func() bool) bool {
 		}
 	}
 	return true
+}
+
+// anchorKeys makes n identities and lists their PeerIDs, for nodes that are
+// each other's trust anchors.
+func anchorKeys(t testing.TB, n int) ([]crypto.PrivKey, []string) {
+	t.Helper()
+	keys := make([]crypto.PrivKey, n)
+	anchors := make([]string, n)
+	for i := range keys {
+		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := peer.IDFromPrivateKey(k)
+		keys[i], anchors[i] = k, id.String()
+	}
+	return keys, anchors
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/knowledge"
@@ -116,17 +115,7 @@ func lipMesh(t *testing.T, n int) []*agent {
 // lipMeshWith is lipMesh with node i's LIP configuration from cfg(i).
 func lipMeshWith(t *testing.T, n int, cfg func(i int) node.LIPConfig) []*agent {
 	t.Helper()
-	keys := make([]crypto.PrivKey, n)
-	var anchors []string
-	for i := range keys {
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-		id, _ := peer.IDFromPrivateKey(k)
-		anchors = append(anchors, id.String())
-	}
+	keys, anchors := anchorKeys(t, n)
 	out := make([]*agent, n)
 	for i := range out {
 		out[i] = startLIPAgent(t, fmt.Sprintf("l%d", i), keys[i], anchors, cfg(i))

@@ -2,13 +2,11 @@ package itest
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/web4p2p/web4p2p/knowledge"
@@ -20,17 +18,7 @@ import (
 // often; none is started. deny(i) is node i's connection filter.
 func syncMesh(t testing.TB, n int, deny func(i int) func(peer.ID) bool) []*agent {
 	t.Helper()
-	keys := make([]crypto.PrivKey, n)
-	var anchors []string
-	for i := range keys {
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-		id, _ := peer.IDFromPrivateKey(k)
-		anchors = append(anchors, id.String())
-	}
+	keys, anchors := anchorKeys(t, n)
 	out := make([]*agent, n)
 	for i := range out {
 		cfg := node.DefaultConfig()

@@ -280,12 +280,17 @@ func (r *Runtime) report(p peer.ID, role string, st Stats, err error) {
 	r.deps.Events.Emit("web4.sync.session", p.String(), d)
 }
 
-func (r *Runtime) initiate(ctx context.Context, p peer.ID, f *frameIO, st *Stats) error {
+// negentropy starts a reconciliation session over the log as it is now.
+func (r *Runtime) negentropy() (*negentropy.Session, error) {
 	snap, err := r.log.Snapshot()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ng, err := negentropy.New(snap, r.cfg.FrameLimit)
+	return negentropy.New(snap, r.cfg.FrameLimit)
+}
+
+func (r *Runtime) initiate(ctx context.Context, p peer.ID, f *frameIO, st *Stats) error {
+	ng, err := r.negentropy()
 	if err != nil {
 		return err
 	}
@@ -408,11 +413,7 @@ func (r *Runtime) serve(s network.Stream) {
 }
 
 func (r *Runtime) respond(ctx context.Context, p peer.ID, f *frameIO, st *Stats) error {
-	snap, err := r.log.Snapshot()
-	if err != nil {
-		return err
-	}
-	ng, err := negentropy.New(snap, r.cfg.FrameLimit)
+	ng, err := r.negentropy()
 	if err != nil {
 		return err
 	}
