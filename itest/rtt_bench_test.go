@@ -166,11 +166,9 @@ const alignedChunk = noise.MaxPlaintextLength - 12
 // The paths take turns one round trip at a time, in a fresh (seeded) random
 // order every round, so whatever the machine does — load from elsewhere,
 // the scheduler settling goroutines on one core or spreading them over
-// two — falls on every path alike. Measured in long runs of one path at a
-// time instead, the bare stream against itself came out anywhere between
-// 0.98 and 1.17 on the 2-core VM this was tuned on: the noise was as large
-// as what is measured. Interleaved, that control stays within 0.98–1.02;
-// it is reported as control (bare/bare), the instrument's own error. Taking
+// two — falls on every path alike; runs of one path at a time let that
+// noise grow as large as what is measured. The bare stream against itself
+// is reported as control (bare/bare), the instrument's own error. Taking
 // turns also means no path runs with caches warmed by its own previous
 // round trip, which costs RTT (more code and state per message) more than
 // the bare stream: this measure is the stricter of the two.
