@@ -226,3 +226,40 @@ func TestPublishRefuses(t *testing.T) {
 		t.Fatalf("publish before Open: %v", err)
 	}
 }
+
+// An envelope refused only because its signer is not known here yet is
+// held, and taken down the receive path once the signer becomes known.
+func TestUnknownSignerIsHeldThenReleased(t *testing.T) {
+	stranger, relay := newIdentity(t), newIdentity(t)
+	f := newFixture(t)
+	m, err := stranger.builder().FactPropose(cip.Broadcast, cip.FactPropose{
+		Fact:     cip.Fact{Statement: "from a stranger", Domain: "hold", Confidence: 0.9},
+		DMPTrace: cip.DMPTrace{DecisionID: "d1", Steps: []string{"said so"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.gossip(t, relay, m.Wire); !errors.Is(err, gossip.ErrIgnore) {
+		t.Fatalf("a stranger's proposal: %v, want an ignore", err)
+	}
+	if f.r.Held() != 1 || len(f.pen.charged) != 0 {
+		t.Fatalf("held %d, charged %v", f.r.Held(), f.pen.charged)
+	}
+	id := envelope.MustFactID("hold", "from a stranger")
+	if _, _, ok := f.store.Fact(id); ok {
+		t.Fatal("stored before its signer was known")
+	}
+	// The stranger completes a handshake: probing now, the hold is released.
+	tr, err := f.ledger.Apply(stranger.fp, trust.ValidHandshake, "hello")
+	if err != nil || tr == nil {
+		t.Fatalf("handshake: %+v %v", tr, err)
+	}
+	f.r.TrustChanged(*tr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, ok := f.ring.WaitFor(ctx.Done(), func(e events.Event) bool { return e.Type == "web4.mesh.released" }); !ok {
+		t.Fatal("never released")
+	}
+	if _, _, ok := f.store.Fact(id); !ok || f.r.Held() != 0 {
+		t.Fatalf("after release: stored %v, held %d", ok, f.r.Held())
+	}
+}
