@@ -134,13 +134,17 @@ func reconcileGo(t testing.TB, client, server Storage, clientLimit, serverLimit 
 	return tr
 }
 
+// checkDiff checks that the client learnt exactly the symmetric difference.
+// Like the reference, a client may learn an id twice when its own frame was
+// cut short (the closing fingerprint range then covers ranges it had
+// already settled), so the comparison is of sets.
 func checkDiff(t testing.TB, tr transcript, client, server set) {
 	t.Helper()
-	if got, want := sortedIDs(tr.have), client.minus(server); !slices.Equal(got, want) {
-		t.Errorf("have: %d ids, want %d", len(got), len(want))
+	if got, want := slices.Compact(sortedIDs(tr.have)), slices.Compact(client.minus(server)); !slices.Equal(got, want) {
+		t.Errorf("have: %d distinct ids, want %d", len(got), len(want))
 	}
-	if got, want := sortedIDs(tr.need), server.minus(client); !slices.Equal(got, want) {
-		t.Errorf("need: %d ids, want %d", len(got), len(want))
+	if got, want := slices.Compact(sortedIDs(tr.need)), slices.Compact(server.minus(client)); !slices.Equal(got, want) {
+		t.Errorf("need: %d distinct ids, want %d", len(got), len(want))
 	}
 }
 
