@@ -9,7 +9,13 @@ import (
 )
 
 // Item is one element of a reconciled set. Items sort by timestamp, then by
-// id bytes; the timestamp 2^64-1 is reserved.
+// id bytes; the timestamp 2^64-1 is reserved. The id should identify the
+// item (as a content hash that covers the timestamp does): within a range
+// the protocol compares ids alone, so an id stored under two timestamps on
+// either side can be settled as held by both. Ids should also look random:
+// a fingerprint is a hash of the sum and count of a range's ids, so two
+// ranges of low-entropy ids (counters, say) with equal sums would pass for
+// equal.
 type Item struct {
 	Timestamp uint64
 	ID        [IDSize]byte

@@ -71,8 +71,11 @@ func (s *Session) Reconcile(msg []byte) (next []byte, err error) {
 // returns the next message to send, or nil when reconciliation is complete.
 // have lists the ids, in the ranges this answer settled, that the client
 // has and the server lacks; need lists those the server has and the client
-// lacks. Over the whole exchange they make up the symmetric difference; an
-// id that is in the set under two timestamps may be listed twice.
+// lacks. Over the whole exchange they make up the symmetric difference, but
+// an id may be reported by more than one call (as in the reference: when
+// the client's own message is cut short at the frame size limit, the range
+// that covers the rest also covers ranges it had already settled), so
+// callers should treat them as sets.
 func (s *Session) ReconcileClient(msg []byte) (next []byte, have, need [][IDSize]byte, err error) {
 	if !s.initiator {
 		return nil, nil, nil, fmt.Errorf("%w: ReconcileClient called before Initiate", ErrRole)

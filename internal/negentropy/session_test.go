@@ -134,13 +134,17 @@ func reconcileGo(t testing.TB, client, server Storage, clientLimit, serverLimit 
 	return tr
 }
 
+// checkDiff checks that the client learnt exactly the symmetric difference.
+// Like the reference, a client may learn an id twice when its own frame was
+// cut short (the closing fingerprint range then covers ranges it had
+// already settled), so the comparison is of sets.
 func checkDiff(t testing.TB, tr transcript, client, server set) {
 	t.Helper()
-	if got, want := sortedIDs(tr.have), client.minus(server); !slices.Equal(got, want) {
-		t.Errorf("have: %d ids, want %d", len(got), len(want))
+	if got, want := slices.Compact(sortedIDs(tr.have)), slices.Compact(client.minus(server)); !slices.Equal(got, want) {
+		t.Errorf("have: %d distinct ids, want %d", len(got), len(want))
 	}
-	if got, want := sortedIDs(tr.need), server.minus(client); !slices.Equal(got, want) {
-		t.Errorf("need: %d ids, want %d", len(got), len(want))
+	if got, want := slices.Compact(sortedIDs(tr.need)), slices.Compact(server.minus(client)); !slices.Equal(got, want) {
+		t.Errorf("need: %d distinct ids, want %d", len(got), len(want))
 	}
 }
 
@@ -238,14 +242,19 @@ func TestReconcileRandom(t *testing.T) {
 	}
 }
 
-// An id held under two timestamps is two items; both sides learn the
-// difference (the reference lists such an id where the ranges settle it).
+// An id held under two timestamps is two items of the storage; where the
+// ranges keep them apart, both are reconciled.
 func TestReconcileSameIDTwoTimestamps(t *testing.T) {
 	id := [IDSize]byte{0xaa}
 	client := set{{Timestamp: 1, ID: id}, {Timestamp: 2, ID: id}, {Timestamp: 3, ID: [IDSize]byte{1}}}
 	server := set{{Timestamp: 2, ID: id}, {Timestamp: 4, ID: [IDSize]byte{2}}}
 	tr := reconcileGo(t, client.vector(t), server.vector(t), 0, 0)
-	checkDiff(t, tr, client, server)
+	if got := sortedIDs(tr.have); !slices.Equal(got, [][IDSize]byte{{1}, id}) {
+		t.Errorf("have %x", got)
+	}
+	if got := sortedIDs(tr.need); !slices.Equal(got, [][IDSize]byte{{2}}) {
+		t.Errorf("need %x", got)
+	}
 }
 
 func TestRoles(t *testing.T) {
