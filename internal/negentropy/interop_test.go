@@ -23,10 +23,14 @@ import (
 // messages: every message the reference sends must be byte-identical to
 // the shadow's, and have/need identical round by round.
 
-// needNode returns the path of node, or skips the test loudly.
+// needNode returns the path of node, or skips the test loudly — except in
+// CI (CI=true), where .ci/run installs Node.js and its absence is a failure.
 func needNode(t *testing.T) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("`node` is not on PATH in CI: .ci/run should have installed nodejs")
+	}
 	if err != nil {
 		t.Skip("SKIPPED: `node` is not on PATH, so the Go implementation is NOT checked against the " +
 			"reference js/Negentropy.js here (the fixed vectors in testdata/vectors.txt still are). " +
