@@ -88,15 +88,12 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 	// The verdict's ledger write goes to disk now that the handshake's
 	// messages are out, not while they are in flight: a sync holds a
 	// runtime P for its whole duration, which on a small machine starves
-	// the very goroutines moving the handshake. No peer message is
-	// dispatched before it lands. A failed handshake commits its verdict
-	// too (it took effect).
-	if s.commit != nil {
-		if cerr := s.commit(); cerr != nil && err == nil {
-			err = fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, cerr)
-		}
-	}
+	// the very goroutines moving the handshake. A failed handshake commits
+	// its verdict too (it took effect).
 	if err != nil {
+		if s.commit != nil {
+			_ = s.commit()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -111,7 +108,16 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 			in.Presence, in.LRI, in.Intent = st.Presence.String(), st.LRI, st.Intent
 		}
 	})
+	// The session is ready for this node's own side at once (the verdict
+	// is in effect in memory; the application may send), but no peer
+	// message is dispatched before the verdict is on disk.
 	close(s.ready)
+	if s.commit != nil {
+		if cerr := s.commit(); cerr != nil {
+			r.handshakeFailed(s, res, fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, cerr))
+			return
+		}
+	}
 	for _, fn := range r.onReady {
 		fn(p, s.initiator)
 	}
