@@ -103,7 +103,7 @@ func TestFactsConvergeAcrossThreeProcesses(t *testing.T) {
 	_, stopC := startProcIn(t, dirs[2], boot...)
 	defer stopC()
 	waitFor("C to learn the proposal", func() bool { return statusOn(t, dirs[2], f.ID) != "" })
-	if out, err := exec.Command(binary(t), "facts", "vote", "--data-dir", dirs[2], f.ID, "confirm").CombinedOutput(); err != nil {
+	if out, err := exec.Command(binary(t), "facts", "vote", f.ID, "confirm", "--data-dir", dirs[2]).CombinedOutput(); err != nil {
 		t.Fatalf("vote on C: %v: %s", err, out)
 	}
 	for i, d := range dirs {

@@ -71,3 +71,23 @@ func TestIDCreatesAndReports(t *testing.T) {
 		t.Fatalf("identity not stable: %s", out2)
 	}
 }
+
+// Flags after the arguments are read as flags (the README's own
+// `trust set <PeerID> probing --reason "…"`).
+func TestFlagsAfterArguments(t *testing.T) {
+	app := newApp()
+	cases := []struct{ in, want string }{
+		{"web4p2p trust set P probing --reason x", "web4p2p trust set --reason x P probing"},
+		{"web4p2p facts vote ID confirm --notes n --data-dir d", "web4p2p facts vote --notes n --data-dir d ID confirm"},
+		{"web4p2p why ID --json", "web4p2p why --json ID"},
+		{"web4p2p facts vote --data-dir d ID confirm", "web4p2p facts vote --data-dir d ID confirm"},
+		{"web4p2p why ID -- --json", "web4p2p why ID -- --json"},
+		{"web4p2p facts vote ID confirm --notes=n", "web4p2p facts vote --notes=n ID confirm"},
+	}
+	for _, c := range cases {
+		got := strings.Join(flagsFirst(app, strings.Fields(c.in)), " ")
+		if got != c.want {
+			t.Errorf("%q → %q, want %q", c.in, got, c.want)
+		}
+	}
+}
