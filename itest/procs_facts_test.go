@@ -3,6 +3,7 @@ package itest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"testing"
 	"time"
@@ -108,5 +109,28 @@ func TestFactsConvergeAcrossThreeProcesses(t *testing.T) {
 	}
 	for i, d := range dirs {
 		waitFor("the fact accepted on node "+string(rune('A'+i)), func() bool { return statusOn(t, d, f.ID) == "accepted" })
+	}
+}
+
+// `web4p2p id` on the data dir of a running node prints the addresses the
+// node really listens on (ports chosen at start), not the configuration.
+func TestIDOnRunningNodeShowsItsAddresses(t *testing.T) {
+	dir, stop := startProc(t)
+	defer stop()
+	var st struct {
+		Addrs []string `json:"addrs"`
+	}
+	if err := cliJSON(t, &st, "status", "--data-dir", dir); err != nil || len(st.Addrs) == 0 {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	var id struct {
+		Addrs   []string `json:"addrs"`
+		Running bool     `json:"running"`
+	}
+	if err := cliJSON(t, &id, "id", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	if !id.Running || fmt.Sprint(id.Addrs) != fmt.Sprint(st.Addrs) {
+		t.Fatalf("id on a running node: %+v, status says %v", id, st.Addrs)
 	}
 }

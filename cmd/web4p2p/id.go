@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -17,7 +19,7 @@ import (
 func idCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "id",
-		Usage: "print this node's PeerID, fingerprint and addresses (creates the identity on first use)",
+		Usage: "print this node's PeerID, fingerprint and addresses (creates the identity on first use; a running node's real addresses)",
 		Flags: []cli.Flag{dataDirFlag, listenFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			key, created, err := node.LoadOrCreateIdentity(c.String("data-dir"), nil)
@@ -40,10 +42,18 @@ func idCommand() *cli.Command {
 				}
 				addrs = append(addrs, a.Encapsulate(ma.StringCast("/p2p/"+id.String())).String())
 			}
+			// A node running on this data dir knows its real addresses
+			// (ports picked at start): ask it, unless --listen was given.
+			running := false
+			if !c.IsSet("listen") {
+				if live, ok := runningAddrs(c); ok {
+					addrs, running = live, true
+				}
+			}
 			if c.Bool("json") {
 				return json.NewEncoder(c.App.Writer).Encode(map[string]any{
 					"peer_id": id.String(), "fingerprint": fp, "addrs": addrs, "created": created,
-					"data_dir": c.String("data-dir"),
+					"data_dir": c.String("data-dir"), "running": running,
 				})
 			}
 			if created {
@@ -67,4 +77,21 @@ func fingerprint(pub crypto.PubKey) (string, error) {
 	}
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// runningAddrs asks the node running on the data dir for its addresses.
+func runningAddrs(c *cli.Context) ([]string, bool) {
+	cl, err := newAPIClient(c)
+	if err != nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 2*time.Second)
+	defer cancel()
+	var st struct {
+		Addrs []string `json:"addrs"`
+	}
+	if err := cl.call(ctx, "GET", "/v1/status", nil, &st); err != nil {
+		return nil, false
+	}
+	return st.Addrs, true
 }
