@@ -1,10 +1,14 @@
 package itest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,5 +136,48 @@ func TestIDOnRunningNodeShowsItsAddresses(t *testing.T) {
 	}
 	if !id.Running || fmt.Sprint(id.Addrs) != fmt.Sprint(st.Addrs) {
 		t.Fatalf("id on a running node: %+v, status says %v", id, st.Addrs)
+	}
+}
+
+// A node started without trust anchors says so on stderr; with one it
+// does not.
+func TestStartWarnsWithoutTrustAnchors(t *testing.T) {
+	for _, anchored := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"start", "--data-dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--quiet"}
+		if anchored {
+			var id struct {
+				PeerID string `json:"peer_id"`
+			}
+			if err := cliJSON(t, &id, "id", "--data-dir", dir); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--trust-anchor", id.PeerID)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(binary(t), args...)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for up := false; !up; {
+			select {
+			case <-ctx.Done():
+				up = true // the checks below say what is missing
+			case <-tick.C:
+				_, err := os.Stat(filepath.Join(dir, "api.addr"))
+				up = err == nil
+			}
+		}
+		tick.Stop()
+		cancel()
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		warned := strings.Contains(stderr.String(), "no --trust-anchor")
+		if warned == anchored {
+			t.Fatalf("anchored=%v: warning %v; stderr: %s", anchored, warned, stderr.String())
+		}
 	}
 }
