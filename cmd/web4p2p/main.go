@@ -3,7 +3,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -12,9 +14,25 @@ import (
 func main() {
 	app := newApp()
 	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "web4p2p:", err)
+		reportError(os.Stderr, os.Args, err)
 		os.Exit(1)
 	}
+}
+
+// reportError prints err as one line, or as one JSON object
+// {"error": "..."} when the command was asked for --json, so scripts can
+// read failures the way they read results.
+func reportError(w io.Writer, args []string, err error) {
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" {
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+	}
+	fmt.Fprintln(w, "web4p2p:", err)
 }
 
 func newApp() *cli.App {

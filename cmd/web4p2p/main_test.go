@@ -91,3 +91,23 @@ func TestFlagsAfterArguments(t *testing.T) {
 		}
 	}
 }
+
+// With --json an error is one JSON object; without, one line.
+func TestErrorsWithJSONAreJSON(t *testing.T) {
+	args := []string{"web4p2p", "status", "--data-dir", t.TempDir(), "--json"}
+	_, err := run(t, args[1:]...)
+	if err == nil {
+		t.Fatal("status of a node that is not running succeeded")
+	}
+	var b bytes.Buffer
+	reportError(&b, args, err)
+	var v map[string]string
+	if e := json.Unmarshal(b.Bytes(), &v); e != nil || v["error"] == "" {
+		t.Fatalf("--json error: %q (%v)", b.String(), e)
+	}
+	b.Reset()
+	reportError(&b, args[:4], err)
+	if !strings.HasPrefix(b.String(), "web4p2p: ") || strings.Count(b.String(), "\n") != 1 {
+		t.Fatalf("plain error: %q", b.String())
+	}
+}
