@@ -65,11 +65,6 @@ func runStart(c *cli.Context) error {
 			}
 		}
 	}
-	if len(cfg.TrustAnchors) == 0 {
-		// Without anchors nobody is trusted here at first, and nothing can
-		// reach quorum until some peer has earned trust (SPEC §5).
-		fmt.Fprintln(os.Stderr, "WARNING: no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
-	}
 	if !c.Bool("quiet") {
 		if c.Bool("json") {
 			cfg.Sinks = append(cfg.Sinks, events.NewJSONLines(nopCloser{os.Stderr}))
@@ -91,6 +86,12 @@ func runStart(c *cli.Context) error {
 	cancel()
 	if err != nil {
 		return err
+	}
+	if len(cfg.TrustAnchors) == 0 {
+		// Without anchors nobody is trusted here at first, and nothing can
+		// reach quorum until some peer has earned trust (SPEC §5). Said once
+		// the node runs, so a failed start still prints one line.
+		fmt.Fprintln(os.Stderr, "WARNING: no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
 	}
 	var addrs []string
 	for _, a := range n.Addrs() {
