@@ -1,6 +1,7 @@
 package knowledge
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -142,7 +143,7 @@ func (s *Store) evictExpiredLocked(changes []Change, now time.Time) error {
 		for _, id := range ids {
 			prefix := append([]byte(id), 0)
 			c := b.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				if err := c.Delete(); err != nil {
 					return err
 				}
@@ -159,5 +160,3 @@ func (s *Store) evictExpiredLocked(changes []Change, now time.Time) error {
 // EventFactEvicted: an expired fact of a proposer that is not trusted was
 // forgotten, with its votes, freeing its proposer's quota.
 const EventFactEvicted = "web4.knowledge.fact_evicted"
-
-func hasPrefix(k, p []byte) bool { return len(k) >= len(p) && string(k[:len(p)]) == string(p) }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -28,7 +27,7 @@ func (s *Server) routes() {
 
 // need answers 503 for an area the node does not run.
 func need(w http.ResponseWriter, area any, name string) bool {
-	if isNil(area) {
+	if area == nil {
 		writeError(w, Errorf(http.StatusServiceUnavailable, "unavailable", "%s is not running on this node", name))
 		return false
 	}
@@ -311,13 +310,4 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-}
-
-// isNil reports whether an area interface is nil or holds a nil pointer.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

@@ -583,10 +583,10 @@ func (r *Runtime) toKnowledge(ctx context.Context, e lip.Entry) {
 		// own proposal does not count, so it costs nothing.
 		err = r.deps.Publisher.VoteFact(ctx, f.ID, true, f.Confidence, clip("lip: "+e.Reason.String()+" "+e.Claim.Provenance.URI, 256))
 	}
-	if r.deps.Recorder == nil {
-		// no causal memory on this node
-	} else if err := r.deps.Recorder.RecordFact(f.ID, []string{e.ID}, clip("learned: "+f.Statement, 256)); err != nil {
-		r.deps.Events.Error("lip", "causal_memory", e.ID, err, map[string]any{"fact_id": f.ID})
+	if r.deps.Recorder != nil {
+		if err := r.deps.Recorder.RecordFact(f.ID, []string{e.ID}, clip("learned: "+f.Statement, 256)); err != nil {
+			r.deps.Events.Error("lip", "causal_memory", e.ID, err, map[string]any{"fact_id": f.ID})
+		}
 	}
 	data := map[string]any{"claim_id": e.ID, "fact_id": f.ID, "statement": clip(f.Statement, 512), "reason": e.Reason.String()}
 	if proposed {

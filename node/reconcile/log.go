@@ -130,28 +130,39 @@ func (l *Log) flushLocked() error {
 	return nil
 }
 
-// Get returns the envelope with id, if kept.
-func (l *Log) Get(id ID) ([]byte, bool) {
+// GetMany returns the kept envelopes among ids, in order, read in one
+// transaction; ids no longer kept are skipped.
+func (l *Log) GetMany(ids []ID) [][]byte {
+	out := make([][]byte, 0, len(ids))
+	keys := make([][]byte, len(ids))
 	l.mu.Lock()
-	ts, ok := l.items[id]
-	if raw, waiting := l.pending[id]; waiting {
-		l.mu.Unlock()
-		return raw, true
+	for i, id := range ids {
+		if raw, waiting := l.pending[id]; waiting {
+			keys[i] = nil
+			out = append(out, raw)
+			continue
+		}
+		if ts, ok := l.items[id]; ok {
+			keys[i] = key(ts, id)
+		}
 	}
 	l.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	var raw []byte
 	_ = l.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket([]byte(bucketLog)); b != nil {
-			if v := b.Get(key(ts, id)); v != nil {
-				raw = append([]byte(nil), v...)
+		b := tx.Bucket([]byte(bucketLog))
+		if b == nil {
+			return nil
+		}
+		for _, k := range keys {
+			if k == nil {
+				continue
+			}
+			if v := b.Get(k); v != nil {
+				out = append(out, append([]byte(nil), v...))
 			}
 		}
 		return nil
 	})
-	return raw, raw != nil
+	return out
 }
 
 // Has reports whether id is kept.

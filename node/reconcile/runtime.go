@@ -364,15 +364,8 @@ func (r *Runtime) initiate(ctx context.Context, p peer.ID, f *frameIO, st *Stats
 	if len(have) > r.cfg.MaxEnvelopes {
 		have = have[:r.cfg.MaxEnvelopes]
 	}
-	for _, id := range have {
-		raw, ok := r.log.Get(id)
-		if !ok {
-			continue // pruned meanwhile
-		}
-		if err := f.write(kindEnv, raw); err != nil {
-			return err
-		}
-		st.Sent++
+	if err := r.send(f, have, st); err != nil {
+		return err
 	}
 	if err := f.write(kindDone, nil); err != nil {
 		return err
@@ -380,6 +373,21 @@ func (r *Runtime) initiate(ctx context.Context, p peer.ID, f *frameIO, st *Stats
 	// The responder acknowledges once it has applied what was pushed.
 	_, _, err = f.expect(kindDone)
 	return err
+}
+
+// send writes an 'E' frame for each of ids the log still keeps (ids pruned
+// meanwhile are skipped), reading them a chunk at a time: one read
+// transaction per chunk, none held while writing to the network.
+func (r *Runtime) send(f *frameIO, ids []ID, st *Stats) error {
+	for i := 0; i < len(ids); i += maxIDsPer {
+		for _, raw := range r.log.GetMany(ids[i:min(i+maxIDsPer, len(ids))]) {
+			if err := f.write(kindEnv, raw); err != nil {
+				return err
+			}
+			st.Sent++
+		}
+	}
+	return nil
 }
 
 // serve answers a peer's sync session.
@@ -455,15 +463,8 @@ func (r *Runtime) respond(ctx context.Context, p peer.ID, f *frameIO, st *Stats)
 		}
 		wants = append(wants, ids...)
 	}
-	for _, id := range wants {
-		raw, ok := r.log.Get(id)
-		if !ok {
-			continue
-		}
-		if err := f.write(kindEnv, raw); err != nil {
-			return err
-		}
-		st.Sent++
+	if err := r.send(f, wants, st); err != nil {
+		return err
 	}
 	if err := f.write(kindDone, nil); err != nil {
 		return err
