@@ -105,37 +105,59 @@ func startProc(t *testing.T, args ...string) (dir string, stop func()) {
 // startProcIn is startProc on the data directory dir.
 func startProcIn(t *testing.T, dir string, args ...string) (string, func()) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--quiet"}, args...)...)
+	p := launch(t, dir, "/ip4/127.0.0.1/tcp/0", args...)
+	return dir, p.stop
+}
+
+// proc is one running `web4p2p start`.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// stop interrupts the node (an orderly shutdown), killing it if it does
+// not exit within 15 s.
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.kill()
+	}
+}
+
+// kill ends the node with SIGKILL: no goodbye, no flush — a crash.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// launch runs `web4p2p start` on dir listening on listen and waits until
+// its API is up (api.addr written).
+func launch(t *testing.T, dir, listen string, args ...string) *proc {
+	t.Helper()
+	_ = os.Remove(filepath.Join(dir, "api.addr")) // a killed node leaves its own behind
+	cmd := exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", listen, "--quiet"}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "api.addr")); err == nil {
-			break
+			return p
 		}
 		select {
-		case <-done:
+		case <-p.done:
 			t.Fatal("node exited during start-up")
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
+			p.stop()
 			t.Fatal("node did not write api.addr")
 		}
 	}
-	return dir, stop
 }
 
 func TestEventsFollowShowsLiveEvents(t *testing.T) {

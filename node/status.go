@@ -50,6 +50,7 @@ func (a apiNode) peer(p peer.ID) api.Peer {
 	}
 	if tm, ok := a.rt.peers.Telemetry(p); ok {
 		out.Session = true
+		out.Ready = a.rt.peers.IsReady(p)
 		chans := map[string]any{}
 		for _, c := range tm.Channels {
 			chans[c.Channel.String()] = map[string]any{

@@ -113,6 +113,7 @@ type Peer struct {
 	Connected   bool           `json:"connected"`
 	Trust       string         `json:"trust"`
 	Session     bool           `json:"rtt_session"`
+	Ready       bool           `json:"cip_ready"` // the CIP handshake on the session succeeded
 	Presence    string         `json:"presence,omitempty"`
 	LRI         *int           `json:"lri,omitempty"`
 	Telemetry   map[string]any `json:"telemetry,omitempty"`

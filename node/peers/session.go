@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -241,7 +242,40 @@ func (r *Runtime) adopt(ctx context.Context, t *rtt.Transport) {
 			}
 			r.mu.Unlock()
 			r.deps.Events.Emit("web4.node.session_ended", p.String(), nil)
+			if s.initiator && errors.Is(t.Err(), rtt.ErrPeerRestarted) {
+				r.restart(ctx, s)
+			}
 		}
+	})
+}
+
+// restart opens a fresh session (and CIP handshake) with a peer that no
+// longer knew ours: it restarted, or freed the session. Without this the
+// node would wait for someone to send before talking to the peer again,
+// and nothing it publishes would reach it. Frames of the old session that
+// the peer never acknowledged are not carried over — they belonged to a
+// session (and a CIP handshake) the peer has lost, and it may have
+// processed some before it went down; the event reports how many.
+func (r *Runtime) restart(ctx context.Context, old *session) {
+	p := old.t.RemotePeer()
+	tel := old.t.Telemetry()
+	undelivered := 0
+	for _, c := range tel.Channels {
+		undelivered += c.SendQueueFrames
+	}
+	t, err := r.Session(ctx, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.deps.Events.Emit("web4.node.session_failed", p.String(), map[string]any{
+				"detail": "fresh session after the peer restarted: " + err.Error(),
+			})
+		}
+		return
+	}
+	oldID, newID := old.t.SessionID(), t.SessionID()
+	r.deps.Events.Emit("web4.node.session_restarted", p.String(), map[string]any{
+		"old_session": hex.EncodeToString(oldID[:]), "session": hex.EncodeToString(newID[:]),
+		"undelivered": undelivered, "reason": "peer no longer knew the session (restarted)",
 	})
 }
 

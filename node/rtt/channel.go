@@ -95,7 +95,12 @@ var (
 	// Telemetry.ReplayDrops — the session itself keeps running.
 	ErrReplay = errors.New("rtt: replayed frame")
 	// ErrClosed: the session, the channel or the service is closed.
-	ErrClosed = errors.New("rtt: closed")
+	// ErrPeerRestarted: the peer answered a resume with "unknown session":
+	// it restarted (or freed the session) and lost the session's state.
+	// Transport.Err of a session that ended this way wraps it, so the layer
+	// above can open a fresh session (the node does, by itself).
+	ErrPeerRestarted = errors.New("rtt: peer no longer knows the session")
+	ErrClosed        = errors.New("rtt: closed")
 	// ErrFrameTooLarge: a payload exceeds the negotiated maximum frame
 	// size. It stands alone (it is the caller's mistake, not a transport
 	// failure) when returned by Send; a peer sending such a frame yields

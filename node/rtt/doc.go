@@ -96,7 +96,11 @@
 // already has and re-sends the rest in order (web4.rtt.resumed with the
 // count). The responder keeps a down session for ResumeWindow; after it
 // (or when the dialer gives up after the same window) the session closes
-// (web4.rtt.session_closed).
+// (web4.rtt.session_closed). A new connection to the peer, whoever opened
+// it, wakes the dialer out of its backoff. A resume answered "unknown
+// session" means the peer restarted: the session ends and Transport.Err
+// wraps ErrPeerRestarted, so the layer above can open a fresh one (the
+// node's peers runtime does).
 //
 // # Send fast path and buffers
 //

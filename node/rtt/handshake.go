@@ -528,6 +528,8 @@ func (t *Transport) reconnectLoop(upn chan struct{}) {
 		timer := time.NewTimer(d)
 		select {
 		case <-timer.C:
+		case <-t.kick: // a connection to the peer came up: try at once
+			timer.Stop()
 		case <-t.done:
 			timer.Stop()
 			return
@@ -542,6 +544,10 @@ func (t *Transport) reconnectLoop(upn chan struct{}) {
 			t.close("resume window expired")
 			return
 		}
+		select { // a kick from before this attempt is answered by it
+		case <-t.kick:
+		default:
+		}
 		s.metrics.reconnectAttempts.Inc()
 		s.emit("web4.rtt.reconnect_attempt", t.remote, map[string]any{
 			"session": t.sid(), "attempt": attempt, "backoff_ms": d.Milliseconds(),
@@ -550,8 +556,8 @@ func (t *Transport) reconnectLoop(upn chan struct{}) {
 		if err == nil {
 			return
 		}
-		if errors.Is(err, errUnknownSession) {
-			t.close("peer no longer knows the session")
+		if errors.Is(err, ErrPeerRestarted) {
+			t.closeCause("peer no longer knows the session", ErrPeerRestarted)
 			return
 		}
 		if errors.Is(err, ErrClosed) {

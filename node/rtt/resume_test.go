@@ -224,3 +224,64 @@ func TestResponderExpiresUnresumedSession(t *testing.T) {
 }
 
 var _ = peer.ID("")
+
+// TestPeerRestartEndsSessionWithErrPeerRestarted: the responder's RTT
+// service restarts (its sessions are gone); the dialer's resume is answered
+// "unknown session", so the session ends and Err says the peer restarted —
+// the layer above opens a fresh session on that.
+func TestPeerRestartEndsSessionWithErrPeerRestarted(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ta, _ := dialPair(t, a, b)
+	if ta.Err() != nil {
+		t.Fatalf("Err of a live session = %v", ta.Err())
+	}
+	if err := b.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newNode(t, b.h, testConfig()) // the restarted peer: same identity, no sessions
+	select {
+	case <-ta.Done():
+	case <-ctxT(t, 10*time.Second).Done():
+		t.Fatal("the dialer kept resuming a session the restarted peer does not know")
+	}
+	err := ta.Err()
+	if !errors.Is(err, ErrPeerRestarted) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("Err = %v, want ErrClosed and ErrPeerRestarted", err)
+	}
+	waitEvent(t, a, 5*time.Second, "web4.rtt.session_closed", func(e events.Event) bool {
+		return strings.Contains(e.Data["reason"].(string), "no longer knows")
+	})
+	// A fresh session to the restarted peer works.
+	ctx := ctxT(t, 10*time.Second)
+	if _, err := a.s.Dial(ctx, b.h.ID()); err != nil {
+		t.Fatalf("fresh dial after the restart: %v", err)
+	}
+	if _, err := b2.s.Listen(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNewConnectionCutsReconnectBackoff: with a one-minute backoff, a
+// dialer whose connection dropped retries as soon as a new connection to
+// the peer comes up (here opened by the peer), not when the backoff ends.
+func TestNewConnectionCutsReconnectBackoff(t *testing.T) {
+	cfg := testConfig()
+	cfg.BackoffMin, cfg.BackoffMax = time.Minute, time.Minute
+	cfg.ResumeWindow = 5 * time.Minute
+	a, b := pair(t, false, cfg, cfg)
+	ta, _ := dialPair(t, a, b)
+	if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 10*time.Second, "web4.rtt.session_down", nil)
+	waitCond(t, 10*time.Second, "b to see the connection gone", func() bool {
+		return len(b.h.Network().ConnsToPeer(a.h.ID())) == 0
+	})
+	if err := b.h.Connect(ctxT(t, 5*time.Second), peer.AddrInfo{ID: a.h.ID(), Addrs: a.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 10*time.Second, "web4.rtt.resumed", nil)
+	if !ta.Up() {
+		t.Fatal("session not up after the resume")
+	}
+}

@@ -32,6 +32,7 @@ type Service struct {
 	changed  chan struct{} // closed and replaced when sessions change
 	inbound  []*Transport  // new inbound sessions not yet taken by Listen
 	inboundC chan struct{} // closed and replaced when inbound grows
+	notifee  network.Notifiee
 }
 
 type dialCall struct {
@@ -62,6 +63,8 @@ func NewService(h host.Host, cfg Config) (*Service, error) {
 	h.SetStreamHandler(ProtocolControl, s.handleControl)
 	h.SetStreamHandler(ProtocolState, s.attachHandler(State))
 	h.SetStreamHandler(ProtocolKnowledge, s.attachHandler(Knowledge))
+	s.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { s.connected(c.RemotePeer()) }}
+	h.Network().Notify(s.notifee)
 	return s, nil
 }
 
@@ -101,6 +104,7 @@ func (s *Service) Close() error {
 	broadcast(&s.inboundC)
 	broadcast(&s.changed)
 	s.mu.Unlock()
+	s.h.Network().StopNotify(s.notifee)
 	for _, p := range []Channel{Control, State, Knowledge} {
 		s.h.RemoveStreamHandler(p.Protocol())
 	}
@@ -120,6 +124,19 @@ func (s *Service) Session(p peer.ID) *Transport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sessions[p]
+}
+
+// connected runs when a connection to p comes up (whoever opened it): a
+// session of ours with p that is down and backing off retries at once, so
+// a peer that is back — restarted, or reachable again — is not left
+// waiting for the backoff (up to BackoffMax) to run out.
+func (s *Service) connected(p peer.ID) {
+	s.mu.Lock()
+	t := s.sessions[p]
+	s.mu.Unlock()
+	if t != nil && t.initiator && !t.Up() {
+		poke(t.kick)
+	}
 }
 
 // forget drops a closed session from the tables.
@@ -420,8 +437,7 @@ func (s *Service) admit(remote peer.ID, id [16]byte, resume bool) (t, old *Trans
 }
 
 var (
-	errConflict       = errors.New("simultaneous dial lost the tie-break")
-	errUnknownSession = errors.New("peer does not know the session")
+	errConflict = errors.New("simultaneous dial lost the tie-break")
 )
 
 // dialErr maps a refusal status to an error.
@@ -430,7 +446,7 @@ func statusErr(st Status) error {
 	case StatusConflict:
 		return fmt.Errorf("%w: %w", ErrHandshake, errConflict)
 	case StatusUnknownSession:
-		return fmt.Errorf("%w: %w", ErrHandshake, errUnknownSession)
+		return fmt.Errorf("%w: %w", ErrHandshake, ErrPeerRestarted)
 	default:
 		return fmt.Errorf("%w: peer answered %s", ErrHandshake, st)
 	}

@@ -25,6 +25,9 @@ type Transport struct {
 	done      chan struct{}
 	chans     [numChannels]*chanState
 	early     []byte // DialEarly's payload for a session it created (a copy)
+	// kick (cap 1) wakes the dialer's reconnect loop out of its backoff:
+	// a new connection to the peer has come up, so try now.
+	kick chan struct{}
 
 	mu          sync.Mutex // guards the fields below; order: Service.mu → Transport.mu → chanState.mu
 	closed      bool
@@ -33,8 +36,9 @@ type Transport struct {
 	epoch       uint64        // generation of the newest handshake
 	upNotify    chan struct{} // closed when the next link starts (nil while up)
 	peerVersion uint64
-	everUp      bool // a link has run at least once
-	closing     bool // Shutdown in progress: a link loss does not reconnect
+	everUp      bool  // a link has run at least once
+	closing     bool  // Shutdown in progress: a link loss does not reconnect
+	err         error // why the session ended (set with closed)
 
 	// maxPayload: the negotiated payload limit for sending (set by each
 	// handshake); atomic, so Send does not take mu.
@@ -142,7 +146,7 @@ func (cs *chanState) ackTimeout() {
 func newTransport(s *Service, remote peer.ID, id [16]byte, initiator bool) *Transport {
 	t := &Transport{
 		svc: s, remote: remote, id: id, initiator: initiator,
-		done: make(chan struct{}), upNotify: make(chan struct{}),
+		done: make(chan struct{}), upNotify: make(chan struct{}), kick: make(chan struct{}, 1),
 		rtts: make([]time.Duration, 0, rttSamples),
 	}
 	t.maxPayload.Store(int64(s.cfg.MaxFrameSize))
@@ -173,6 +177,15 @@ func (t *Transport) Early() []byte { return t.early }
 // Done is closed when the session ends for good (Shutdown, peer's
 // shutdown, ResumeWindow expiry, Service.Close).
 func (t *Transport) Done() <-chan struct{} { return t.done }
+
+// Err returns nil while the session is open, and once it has ended (Done
+// is closed) why: an error wrapping ErrClosed, and ErrPeerRestarted too
+// when the peer no longer knew the session on a resume.
+func (t *Transport) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
 
 // Up reports whether the session currently has a live connection.
 func (t *Transport) Up() bool {
@@ -552,13 +565,21 @@ drain:
 }
 
 // close ends the session for good. Idempotent.
-func (t *Transport) close(reason string) {
+func (t *Transport) close(reason string) { t.closeCause(reason, nil) }
+
+// closeCause is close with the sentinel that Err wraps besides ErrClosed
+// (nil: none).
+func (t *Transport) closeCause(reason string, cause error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return
 	}
 	t.closed = true
+	t.err = fmt.Errorf("%w: session %s", ErrClosed, reason)
+	if cause != nil {
+		t.err = fmt.Errorf("%w: session %s: %w", ErrClosed, reason, cause)
+	}
 	l, pl := t.link, t.pending
 	t.pending = nil
 	t.mu.Unlock()
