@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/web4p2p/web4p2p/node/rtt"
@@ -112,6 +113,11 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 	// is in effect in memory; the application may send), but no peer
 	// message is dispatched before the verdict is on disk.
 	close(s.ready)
+	// Let whoever was waiting for readiness run before the fsync below:
+	// close made it this P's next goroutine, and a goroutine in a syscall
+	// keeps its P until sysmon takes it back, which on an otherwise quiet
+	// process can be milliseconds — the waiter would sit behind the disk.
+	runtime.Gosched()
 	if s.commit != nil {
 		if cerr := s.commit(); cerr != nil {
 			r.handshakeFailed(s, res, fmt.Errorf("%w: recording the trust verdict: %w", cip.ErrHandshake, cerr))

@@ -136,7 +136,7 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 		s.handshakeFailed(p, role, err)
 		return nil, Hello{}, err
 	}
-	str, err := s.h.NewStream(ctx, p, ProtocolControl)
+	str, err := openStream(ctx, s.h, p, ProtocolControl)
 	if err != nil {
 		return fail(fmt.Errorf("open control stream: %w", err))
 	}
@@ -187,7 +187,7 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
 	}
 	for _, ch := range []Channel{State, Knowledge} {
-		st, err := s.h.NewStream(ctx, p, ch.Protocol())
+		st, err := openStream(ctx, s.h, p, ch.Protocol())
 		if err != nil {
 			return fail(fmt.Errorf("open %s stream: %w", ch, err))
 		}

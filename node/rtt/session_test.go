@@ -272,3 +272,17 @@ func gauge(t *testing.T, n *node, name string, labels ...string) float64 {
 	t.Fatalf("metric %s%v not found", name, labels)
 	return 0
 }
+
+// TestDialPeerWithoutRTT: the control stream's protocol is selected lazily
+// (with the Hello), so a peer that does not speak RTT is found out on the
+// first read: the dial fails with ErrHandshake (the peer's refusal, read
+// as a stream reset).
+func TestDialPeerWithoutRTT(t *testing.T) {
+	a := newNode(t, newHost(t, false), testConfig())
+	plain := newHost(t, false) // no RTT service
+	know(a.h, plain)
+	_, err := a.s.Dial(ctxT(t, 10*time.Second), plain.ID())
+	if !errors.Is(err, ErrHandshake) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial a host without RTT: %v, want ErrHandshake from the refusal", err)
+	}
+}
