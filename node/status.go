@@ -24,7 +24,7 @@ type apiNode struct {
 func (a apiNode) Status() api.Status {
 	n := a.n
 	st := api.Status{PeerID: n.id.String(), AgentID: n.cfg.AgentID, Fingerprint: n.fp,
-		UptimeSeconds: n.Uptime().Seconds(), Version: Version}
+		UptimeSeconds: n.Uptime().Seconds(), Version: Version, Mission: n.cfg.Human.Loop.Mission}
 	for _, ad := range n.Addrs() {
 		st.Addrs = append(st.Addrs, ad.String())
 	}

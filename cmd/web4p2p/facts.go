@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
 )
 
 // factView mirrors the control API's fact record.

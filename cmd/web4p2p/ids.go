@@ -26,6 +26,9 @@ const (
 	// minIDPrefix is the shortest prefix shown of other IDs (hex digests,
 	// UUIDs): 8 characters, like a short git hash.
 	minIDPrefix = 8
+	// minFullPeerID is the length of the shortest PeerID in use (a
+	// base58 sha256 multihash, "Qm…"); Ed25519 ones have 52 characters.
+	minFullPeerID = 46
 )
 
 // shortIDs returns, for each ID of ids, its shortest prefix of at least min
@@ -92,11 +95,14 @@ func resolvePrefix(kind, s string, candidates []string) (string, error) {
 // resolvePeer turns a PeerID, a fingerprint or a prefix of either (as the
 // tables show them) into the full form, asking the node for the peers it
 // knows (connected ones and those in the trust ledger).
+//
+// A complete PeerID or fingerprint the node does not know yet is used as
+// it is (a short string can decode as a PeerID too, so length decides).
 func resolvePeer(ctx context.Context, cl *apiClient, s string) (string, error) {
-	if _, err := peer.Decode(s); err == nil {
+	if trust.CheckFingerprint(s) == nil {
 		return s, nil
 	}
-	if trust.CheckFingerprint(s) == nil {
+	if _, err := peer.Decode(s); err == nil && len(s) >= minFullPeerID {
 		return s, nil
 	}
 	var ps struct {

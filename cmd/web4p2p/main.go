@@ -55,7 +55,7 @@ func newApp() *cli.App {
 			trustCommand(),
 			humanCommand(), whyCommand(),
 			eventsCommand(),
-			sendCommand(),
+			sendCommand(), receiveCommand(),
 			factsCommand(),
 			learnCommand(),
 			claimsCommand(),

@@ -106,6 +106,8 @@ type Status struct {
 	LRI           int      `json:"lri"`
 	Peers         int      `json:"peers"`
 	Version       string   `json:"version"`
+	// Mission is the AgentLoop's mission topics (empty: none set).
+	Mission []string `json:"mission,omitempty"`
 }
 
 // Peer is one entry of GET /v1/peers.
