@@ -71,7 +71,7 @@ func writeClaims(w io.Writer, es []lip.Entry) {
 	fmt.Fprintln(tw, "CLAIM\tSTATE\tREASON\tTIER\tSUPPORT\tSOURCE\tSTATEMENT")
 	for _, e := range es {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", short[e.ID], e.State, e.Reason, e.Tier, len(e.Support),
-			lip.HostOf(e.Claim.Provenance.URI), e.Claim.Assertion())
+			lip.HostOf(e.Claim.Provenance.URI), clip(e.Claim.Assertion(), 40))
 	}
 	_ = tw.Flush()
 }
