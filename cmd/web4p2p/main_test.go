@@ -29,6 +29,24 @@ func TestVersionJSON(t *testing.T) {
 	}
 }
 
+// version shows the commit set with -ldflags -X main.Commit (or, without
+// it, the build info's vcs.revision; "commit unknown" when neither).
+func TestVersionShowsCommit(t *testing.T) {
+	old := Commit
+	defer func() { Commit = old }()
+	Commit = "0123abc"
+	out, err := run(t, "version")
+	if err != nil || !strings.Contains(out, "commit 0123abc") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	Commit = ""
+	if c, _ := buildCommit(); c == "" {
+		if out, _ := run(t, "version"); !strings.Contains(out, "commit unknown") {
+			t.Fatalf("version without a commit: %q", out)
+		}
+	}
+}
+
 func TestUnknownFlagFails(t *testing.T) {
 	if _, err := run(t, "version", "--nope"); err == nil {
 		t.Fatal("unknown flag accepted")
