@@ -59,7 +59,7 @@ func newApp() *cli.App {
 			factsCommand(),
 			learnCommand(),
 			claimsCommand(),
-			versionCommand(),
+			versionCommand(), completionCommand(),
 		},
 		OnUsageError: usageError,
 	}

@@ -130,3 +130,16 @@ func TestErrorsWithJSONAreJSON(t *testing.T) {
 		t.Fatalf("plain error: %q", b.String())
 	}
 }
+
+// completion prints a script per shell.
+func TestCompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "complete -o bashdefault", "zsh": "compdef _web4p2p", "fish": "complete -c web4p2p"} {
+		out, err := run(t, "completion", shell)
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("%s: %v\n%.300s", shell, err, out)
+		}
+	}
+	if _, err := run(t, "completion", "tcsh"); err == nil || !strings.Contains(err.Error(), "unknown shell") {
+		t.Fatalf("tcsh: %v", err)
+	}
+}
