@@ -24,7 +24,7 @@ type apiNode struct {
 func (a apiNode) Status() api.Status {
 	n := a.n
 	st := api.Status{PeerID: n.id.String(), AgentID: n.cfg.AgentID, Fingerprint: n.fp,
-		UptimeSeconds: n.Uptime().Seconds(), Version: Version}
+		UptimeSeconds: n.Uptime().Seconds(), Version: Version, Mission: n.cfg.Human.Loop.Mission}
 	for _, ad := range n.Addrs() {
 		st.Addrs = append(st.Addrs, ad.String())
 	}
@@ -113,7 +113,7 @@ func (a apiNode) Trust() []api.TrustEntry {
 }
 
 func (a apiNode) entry(ps trust.PeerState) api.TrustEntry {
-	e := api.TrustEntry{Fingerprint: ps.Peer, PeerID: ps.PeerID, State: ps.State.String()}
+	e := api.TrustEntry{Fingerprint: ps.Peer, PeerID: ps.PeerID, State: ps.State.String(), Anchor: ps.Anchor}
 	if !ps.Since.IsZero() {
 		e.Since = ps.Since.UTC().Format(time.RFC3339)
 	}
@@ -124,11 +124,11 @@ func (a apiNode) entry(ps trust.PeerState) api.TrustEntry {
 	return e
 }
 
-func (a apiNode) Override(fp, reason string) (api.TrustEntry, error) {
-	if _, known := a.rt.trust.Peer(fp); !known {
+func (a apiNode) SetTrust(fp string, want trust.State, reason string) (api.TrustEntry, error) {
+	if _, known := a.rt.trust.Peer(fp); !known && want != trust.Blacklisted && want != trust.Untrusted {
 		return api.TrustEntry{}, api.ErrNotInLedger
 	}
-	if _, err := a.rt.trust.Override(fp, reason); err != nil {
+	if _, err := a.rt.trust.Set(fp, want, reason); err != nil {
 		return api.TrustEntry{}, fmt.Errorf("%w: %w", api.ErrOverrideRefused, err)
 	}
 	ps, _ := a.rt.trust.Peer(fp)

@@ -36,7 +36,18 @@ const (
 	// AttestedUntrusted: enough trusted attesters (counted by the propagation
 	// layer, default 2) said the peer is blacklisted.
 	AttestedUntrusted
+	// ManualDemote: the operator takes trust back one step on their own
+	// authority: trusted → probing (for an anchor, this un-anchors it).
+	ManualDemote
+	// ManualDistrust: the operator marks the peer untrusted (its cooldown
+	// starts).
+	ManualDistrust
+	// ManualBlacklist: the operator blacklists the peer.
+	ManualBlacklist
 )
+
+// lastEvent is the highest defined Event.
+const lastEvent = ManualBlacklist
 
 var eventNames = [...]string{
 	ValidHandshake:      "valid_handshake",
@@ -51,13 +62,16 @@ var eventNames = [...]string{
 	Anchor:              "anchor",
 	Vouched:             "vouched",
 	AttestedUntrusted:   "attested_untrusted",
+	ManualDemote:        "manual_demote",
+	ManualDistrust:      "manual_distrust",
+	ManualBlacklist:     "manual_blacklist",
 }
 
 // ErrInvalidEvent is returned for an event outside the defined set.
 var ErrInvalidEvent = errors.New("trust: invalid event")
 
 // Valid reports whether e is a defined event.
-func (e Event) Valid() bool { return e >= ValidHandshake && e <= AttestedUntrusted }
+func (e Event) Valid() bool { return e >= ValidHandshake && e <= lastEvent }
 
 // String returns the snake_case name, or "invalid(N)".
 func (e Event) String() string {
@@ -69,7 +83,7 @@ func (e Event) String() string {
 
 // ParseEvent parses a snake_case event name.
 func ParseEvent(name string) (Event, error) {
-	for e := ValidHandshake; e <= AttestedUntrusted; e++ {
+	for e := ValidHandshake; e <= lastEvent; e++ {
 		if eventNames[e] == name {
 			return e, nil
 		}

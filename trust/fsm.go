@@ -131,6 +131,9 @@ func (f *FSM) Step(p PeerState, ev Event, now time.Time) (PeerState, *Transition
 //	blacklisted + ManualOverride                                  → probing
 //	unknown/untrusted/probing + Anchor                            → trusted
 //	any but blacklisted/untrusted + AttestedUntrusted             → untrusted
+//	trusted + ManualDemote                                        → probing
+//	unknown/probing/trusted + ManualDistrust                      → untrusted (cooldown starts)
+//	any but blacklisted + ManualBlacklist                         → blacklisted
 //	blacklisted + anything but ManualOverride                     → unchanged
 //
 // Decisions where the SPEC is silent: ProvenMalice also blacklists an
@@ -216,6 +219,16 @@ func (f *FSM) StepInput(p PeerState, in Input, now time.Time) (PeerState, *Trans
 		if from != Untrusted {
 			to = Untrusted
 		}
+	case ManualDemote:
+		if from == Trusted {
+			to = Probing
+		}
+	case ManualDistrust:
+		if from != Untrusted {
+			to = Untrusted
+		}
+	case ManualBlacklist:
+		to = Blacklisted
 	}
 
 	if to == from {

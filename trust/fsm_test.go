@@ -143,6 +143,22 @@ func TestFSMTable(t *testing.T) {
 			{60 * s, ValidHandshake, 0, Probing, true}}},
 		{"attested unknown", ps(Unknown), []step{{0, AttestedUntrusted, 0, Untrusted, true}}},
 		{"attested untrusted no-op", untrustedAt(), []step{{0, AttestedUntrusted, 0, Untrusted, false}}},
+
+		// Operator overrides: demote, distrust, blacklist.
+		{"demote trusted", ps(Trusted), []step{{0, ManualDemote, 0, Probing, true}}},
+		{"demote probing is no step", ps(Probing), []step{{0, ManualDemote, 0, Probing, false}}},
+		{"distrust probing starts cooldown", ps(Probing), []step{
+			{0, ManualDistrust, 0, Untrusted, true},
+			{30 * s, ValidHandshake, 0, Untrusted, false},
+			{60 * s, ValidHandshake, 0, Probing, true}}},
+		{"distrust trusted", ps(Trusted), []step{{0, ManualDistrust, 0, Untrusted, true}}},
+		{"distrust unknown", ps(Unknown), []step{{0, ManualDistrust, 0, Untrusted, true}}},
+		{"blacklist trusted", ps(Trusted), []step{{0, ManualBlacklist, 0, Blacklisted, true}}},
+		{"blacklist unknown", ps(Unknown), []step{{0, ManualBlacklist, 0, Blacklisted, true}}},
+		{"blacklisted ignores operator demotions", ps(Blacklisted), []step{
+			{0, ManualDemote, 0, Blacklisted, false},
+			{0, ManualDistrust, 0, Blacklisted, false},
+			{0, ManualBlacklist, 0, Blacklisted, false}}},
 	}
 	fsm := NewFSM(DefaultConfig())
 	for _, tc := range cases {
@@ -231,7 +247,7 @@ func TestEnums(t *testing.T) {
 			t.Fatalf("state %d round trip: %v %v", s, got, err)
 		}
 	}
-	for e := ValidHandshake; e <= AttestedUntrusted; e++ {
+	for e := ValidHandshake; e <= lastEvent; e++ {
 		got, err := ParseEvent(e.String())
 		if err != nil || got != e {
 			t.Fatalf("event %d round trip: %v %v", e, got, err)

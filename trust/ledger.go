@@ -30,6 +30,9 @@ const EventTransition = "web4.trust.transition"
 var (
 	// ErrNotBlacklisted: Override was asked for a peer that is not blacklisted.
 	ErrNotBlacklisted = errors.New("trust: peer is not blacklisted")
+	// ErrRefused: Set was asked for a change only the peer's conduct can
+	// make (a promotion), or one the FSM does not allow from its state.
+	ErrRefused = errors.New("trust: operator change refused")
 	// ErrInvalidCause: cause is not valid UTF-8 or too long.
 	ErrInvalidCause = errors.New("trust: invalid cause")
 )
@@ -282,6 +285,58 @@ func (l *Ledger) Override(fp, reason string) (*Transition, error) {
 	if err == nil && tr == nil {
 		// Someone else changed the state between the check and the apply.
 		return nil, fmt.Errorf("%w: %s changed concurrently", ErrNotBlacklisted, fp)
+	}
+	return tr, err
+}
+
+// Set moves fp to the state want on the operator's authority, with reason
+// recorded as the cause of every transition it makes:
+//
+//	blacklisted → probing             ManualOverride (lift a blacklisting)
+//	trusted → probing                 ManualDemote (un-anchors an anchor)
+//	unknown/probing/trusted → untrusted ManualDistrust (cooldown starts)
+//	any but blacklisted → blacklisted ManualBlacklist
+//
+// Trust is never granted by hand (→ trusted: earned or an anchor listing),
+// unknown is not a state one can go back to, and a change the FSM refuses
+// from the current state (say untrusted → probing: the cooldown and a
+// handshake decide that) returns ErrRefused naming both states. An anchor
+// demoted here stays demoted across restarts even if it is still listed:
+// the listing was applied once (see LedgerConfig.Anchors).
+func (l *Ledger) Set(fp string, want State, reason string) (*Transition, error) {
+	if reason == "" {
+		reason = "operator"
+	}
+	from := l.State(fp)
+	var ev Event
+	switch {
+	case !want.Valid():
+		return nil, fmt.Errorf("%w: %w", ErrRefused, ErrInvalidState)
+	case from == want:
+		return nil, fmt.Errorf("%w: %s is already %s", ErrRefused, fp, want)
+	case want == Trusted:
+		return nil, fmt.Errorf("%w: trust is earned (verified knowledge) or configured (--trust-anchor), never set by hand", ErrRefused)
+	case want == Unknown:
+		return nil, fmt.Errorf("%w: a peer cannot be made unknown again (its history stays); use untrusted or blacklisted", ErrRefused)
+	case want == Probing && from == Blacklisted:
+		return l.Override(fp, reason)
+	case want == Probing && from == Trusted:
+		ev = ManualDemote
+	case want == Untrusted && from != Blacklisted:
+		ev = ManualDistrust
+	case want == Blacklisted:
+		ev = ManualBlacklist
+	default:
+		return nil, fmt.Errorf("%w: %s → %s is not an operator transition (SPEC §5): %s is left by a handshake after its cooldown or by a manual override of a blacklisting", ErrRefused, from, want, from)
+	}
+	in := Input{Event: ev, Cause: reason}
+	if err := l.check(fp, in); err != nil {
+		l.em.Error("trust", "invalid_input", fp, err, map[string]any{"event": ev.String()})
+		return nil, err
+	}
+	tr, err := l.ApplyInput(fp, in)
+	if err == nil && tr == nil {
+		return nil, fmt.Errorf("%w: %s changed concurrently", ErrRefused, fp)
 	}
 	return tr, err
 }

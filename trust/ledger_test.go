@@ -443,3 +443,51 @@ func TestLedgerCommitFailureRetried(t *testing.T) {
 		t.Fatalf("after restart: A %s (want probing, the retried write), B %s", a, b)
 	}
 }
+
+// The operator can take trust back (demote, un-anchor, distrust,
+// blacklist) with the reason recorded, but never grant it; what the FSM
+// does not allow is ErrRefused naming the states.
+func TestLedgerSetByOperator(t *testing.T) {
+	clk := &clock{t: t0}
+	path := filepath.Join(t.TempDir(), "db")
+	h := openHarness(t, path, clk, fpAnchor)
+
+	tr, err := h.l.Set(fpAnchor, Probing, "anchor key may be leaked")
+	if err != nil || tr.From != Trusted || tr.To != Probing || tr.Event != ManualDemote || tr.Cause != "anchor key may be leaked" {
+		t.Fatalf("un-anchor: %+v %v", tr, err)
+	}
+	if _, err := h.l.Set(fpAnchor, Trusted, "x"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "earned") {
+		t.Fatalf("promotion by hand: %v", err)
+	}
+	if _, err := h.l.Set(fpAnchor, Probing, "x"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already probing") {
+		t.Fatalf("no-op set: %v", err)
+	}
+	if _, err := h.l.Set(fpAnchor, Unknown, "x"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("back to unknown: %v", err)
+	}
+	if tr, err := h.l.Set(fpAnchor, Untrusted, "spam"); err != nil || tr.To != Untrusted || tr.Event != ManualDistrust {
+		t.Fatalf("distrust: %+v %v", tr, err)
+	}
+	if _, err := h.l.Set(fpAnchor, Probing, "x"); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "untrusted → probing") {
+		t.Fatalf("untrusted → probing by hand: %v", err)
+	}
+	if tr, err := h.l.Set(fpB, Blacklisted, "known spammer"); err != nil || tr.From != Unknown || tr.To != Blacklisted || tr.Event != ManualBlacklist {
+		t.Fatalf("blacklist a stranger: %+v %v", tr, err)
+	}
+	if tr, err := h.l.Set(fpB, Probing, "was a mistake"); err != nil || tr.Event != ManualOverride {
+		t.Fatalf("lift: %+v %v", tr, err)
+	}
+
+	// A restart with the anchor still listed does not re-anchor it.
+	if err := h.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := openHarness(t, path, clk, fpAnchor)
+	if got := h2.l.State(fpAnchor); got != Untrusted {
+		t.Fatalf("demoted anchor is %s after restart, want untrusted", got)
+	}
+	hist, _ := h2.l.History(fpAnchor)
+	if len(hist) != 3 || hist[1].Cause != "anchor key may be leaked" || hist[2].Cause != "spam" {
+		t.Fatalf("history: %+v", hist)
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -93,4 +95,50 @@ func takesValue(flags []cli.Flag, tok string) bool {
 		}
 	}
 	return false // unknown: cli reports it
+}
+
+// checkCommand reports an unknown command or subcommand in args as one
+// line, before urfave/cli would print "No help topic" (and exit 3) or
+// take the word as an argument of the parent command.
+func checkCommand(app *cli.App, args []string) error {
+	cmds, flags := app.Commands, app.Flags
+	path := ""
+	var parent *cli.Command
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return nil
+		}
+		if strings.HasPrefix(a, "-") {
+			if takesValue(flags, a) {
+				i++
+			}
+			continue
+		}
+		if parent == nil && (a == "help" || a == "h") {
+			return nil
+		}
+		c := find(cmds, a)
+		if c == nil {
+			switch {
+			case parent == nil:
+				return fmt.Errorf("unknown command %q (see '%s --help')", a, app.Name)
+			case len(parent.Subcommands) > 0 && parent.ArgsUsage == "":
+				return fmt.Errorf("unknown command '%s %s' (see '%s %s --help')", path, a, app.Name, path)
+			}
+			return nil
+		}
+		path = strings.TrimSpace(path + " " + a)
+		parent, cmds, flags = c, c.Subcommands, c.Flags
+	}
+	return nil
+}
+
+// execute runs the app on the command line args: flags after arguments
+// moved first, an unknown command refused in one line.
+func execute(ctx context.Context, app *cli.App, args []string) error {
+	if err := checkCommand(app, args); err != nil {
+		return err
+	}
+	return app.RunContext(ctx, flagsFirst(app, args))
 }

@@ -62,11 +62,16 @@ func claimsCommand() *cli.Command {
 
 // writeClaims prints entries as a table (also used by the demo).
 func writeClaims(w io.Writer, es []lip.Entry) {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	short := shortIDs(ids, minIDPrefix)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLAIM\tSTATE\tREASON\tTIER\tSUPPORT\tSOURCE\tSTATEMENT")
 	for _, e := range es {
-		fmt.Fprintf(tw, "%.12s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.State, e.Reason, e.Tier, len(e.Support),
-			lip.HostOf(e.Claim.Provenance.URI), e.Claim.Assertion())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", short[e.ID], e.State, e.Reason, e.Tier, len(e.Support),
+			lip.HostOf(e.Claim.Provenance.URI), clip(e.Claim.Assertion(), 40))
 	}
 	_ = tw.Flush()
 }

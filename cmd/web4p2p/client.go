@@ -91,7 +91,7 @@ func (a *apiClient) call(ctx context.Context, method, path string, in, out any) 
 		if e.Kind == "unauthorized" {
 			return fmt.Errorf("control API refused the token (%s): check --token-file / the data dir", e.Detail)
 		}
-		return fmt.Errorf("%s: %s", e.Kind, e.Detail)
+		return &apiError{Status: resp.StatusCode, Kind: e.Kind, Detail: e.Detail}
 	}
 	if out == nil {
 		return nil
@@ -122,4 +122,19 @@ func request(c *cli.Context, timeout time.Duration, method, path string, in, out
 		return true, nil
 	}
 	return false, nil
+}
+
+// apiError is a control API error reply: its kind ("not_found",
+// "timeout") lets a command react to one; it prints as "kind: detail".
+type apiError struct {
+	Status       int
+	Kind, Detail string
+}
+
+func (e *apiError) Error() string { return e.Kind + ": " + e.Detail }
+
+// isKind reports whether err is an API error of that kind.
+func isKind(err error, kind string) bool {
+	var e *apiError
+	return errors.As(err, &e) && e.Kind == kind
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/web4p2p/web4p2p/agentloop"
@@ -61,7 +62,7 @@ func (d *demo) hcpSteps(ctx context.Context) error {
 		return err
 	}
 	p := pending[0]
-	fmt.Fprintf(d.out, "   pending decision %s: %s (alternatives %v)\n", p.ID, p.Question, p.Alternatives)
+	fmt.Fprintf(d.out, "   pending decision %.8s: %s\n   options: %s\n", p.ID, p.Question, strings.Join(p.Alternatives, " | "))
 	choice := "approve"
 	id, err := a.Human().Decide(ctx, p.ID, hcp.Decision{ReplyTo: p.ID, Topic: p.Topic, Choice: choice,
 		Rationale: "the detour was deliberate; return to the mission afterwards", Alternatives: p.Alternatives})

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/web4p2p/web4p2p/internal/events"
 )
 
 // factView mirrors the control API's fact record.
@@ -24,13 +22,15 @@ type factView struct {
 	Votes      int      `json:"votes"`
 }
 
-func shortList(fps []string) string {
+// shortList joins fingerprints as the table shows them (short maps each
+// to its prefix).
+func shortList(fps []string, short map[string]string) string {
 	if len(fps) == 0 {
 		return "-"
 	}
 	s := make([]string, len(fps))
 	for i, f := range fps {
-		s[i] = events.Short(f)
+		s[i] = short[f]
 	}
 	return strings.Join(s, ",")
 }
@@ -51,6 +51,12 @@ func factsCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, "no facts")
 				return nil
 			}
+			var ids, fps []string
+			for _, f := range out.Facts {
+				ids = append(ids, f.ID)
+				fps = append(fps, f.Confirmers...)
+			}
+			short, shortFP := shortIDs(ids, minIDPrefix), shortIDs(fps, minIDPrefix)
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FACT\tSTATUS\tDOMAIN\tSTATEMENT\tCONFIRMERS\tVOTES")
 			for _, f := range out.Facts {
@@ -58,7 +64,7 @@ func factsCommand() *cli.Command {
 				if len(st) > 48 {
 					st = st[:45] + "..."
 				}
-				fmt.Fprintf(tw, "%.12s\t%s\t%s\t%s\t%s\t%d\n", f.ID, f.Status, f.Domain, st, shortList(f.Confirmers), f.Votes)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", short[f.ID], f.Status, f.Domain, st, shortList(f.Confirmers, shortFP), f.Votes)
 			}
 			return tw.Flush()
 		},
@@ -85,7 +91,7 @@ func factsCommand() *cli.Command {
 			{
 				Name:      "vote",
 				Usage:     "confirm or reject a fact",
-				ArgsUsage: "<fact-id> confirm|reject",
+				ArgsUsage: "<fact-id|prefix> confirm|reject",
 				Flags: append([]cli.Flag{
 					&cli.Float64Flag{Name: "confidence", Value: 0.8},
 					&cli.StringFlag{Name: "notes"},
@@ -94,10 +100,24 @@ func factsCommand() *cli.Command {
 					if c.NArg() != 2 {
 						return fmt.Errorf("facts vote: want <fact-id> confirm|reject, got %d arguments", c.NArg())
 					}
-					var f factView
-					if printed, err := request(c, 20*time.Second, "POST", "/v1/facts/"+c.Args().Get(0)+"/vote", map[string]any{"decision": c.Args().Get(1),
-						"confidence": c.Float64("confidence"), "notes": c.String("notes")}, &f); err != nil || printed {
+					cl, err := newAPIClient(c)
+					if err != nil {
 						return err
+					}
+					ctx, cancel := clientCtx(c, 20*time.Second)
+					defer cancel()
+					id, err := resolveFact(ctx, cl, c.Args().Get(0))
+					if err != nil {
+						return err
+					}
+					var f factView
+					if err := cl.call(ctx, "POST", "/v1/facts/"+id+"/vote", map[string]any{"decision": c.Args().Get(1),
+						"confidence": c.Float64("confidence"), "notes": c.String("notes")}, &f); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						printJSON(c, f)
+						return nil
 					}
 					fmt.Fprintf(c.App.Writer, "voted %s on %.12s: now %s with %d votes\n", c.Args().Get(1), f.ID, f.Status, f.Votes)
 					return nil

@@ -183,7 +183,7 @@ func humanDecideCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "decide",
 		Usage:     "list the decisions your agent asks of you, or answer one",
-		ArgsUsage: "[<id> approve|reject]",
+		ArgsUsage: "[<id|prefix> approve|reject]",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "rationale", Usage: "why (required to answer: a decision must be explainable)"},
 			&cli.StringSliceFlag{Name: "alt", Usage: "alternative you considered (repeatable; default: those the agent offered)"},
@@ -208,14 +208,23 @@ func humanDecideCommand() *cli.Command {
 						fmt.Fprintln(c.App.Writer, "no decisions pending")
 						return nil
 					}
+					var ids []string
+					for _, d := range list.Decisions {
+						ids = append(ids, d.ID)
+					}
+					short := shortIDs(ids, minIDPrefix)
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ID\tTOPIC\tQUESTION\tOPTIONS")
 					for _, d := range list.Decisions {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Topic, d.Question, strings.Join(d.Alternatives, " | "))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", short[d.ID], d.Topic, d.Question, strings.Join(d.Alternatives, " | "))
 					}
 					return tw.Flush()
 				}
-				id, choice := c.Args().Get(0), c.Args().Get(1)
+				id, err := resolveDecision(list.Decisions, c.Args().Get(0))
+				if err != nil {
+					return err
+				}
+				choice := c.Args().Get(1)
 				alts := c.StringSlice("alt")
 				if len(alts) == 0 {
 					for _, d := range list.Decisions {

@@ -122,7 +122,7 @@ func TestHumanCommandsDriveTheNode(t *testing.T) {
 	if out := must("human", "decide"); !strings.Contains(out, "no decisions pending") {
 		t.Fatalf("decide list: %s", out)
 	}
-	if _, err := run(t, withDD([]string{"human", "decide", "nope", "approve", "--rationale", "r"})...); err == nil || !strings.Contains(err.Error(), "not_found") {
+	if _, err := run(t, withDD([]string{"human", "decide", "nope", "approve", "--rationale", "r"})...); err == nil || !strings.Contains(err.Error(), `no decision matches "nope"`) {
 		t.Fatalf("decide unknown: %v", err)
 	}
 	if out := must("human", "feedback", "good work", "--satisfaction", "90", "--reply-to", res.MsgID); !strings.Contains(out, "feedback ") {

@@ -62,10 +62,15 @@ func learnCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, "no claims found")
 				return nil
 			}
+			ids := make([]string, len(res.Claims))
+			for i, e := range res.Claims {
+				ids[i] = e.ID
+			}
+			short := shortIDs(ids, minIDPrefix)
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLAIM\tSTATE\tREASON\tVERDICT\tSTATEMENT")
 			for _, e := range res.Claims {
-				fmt.Fprintf(tw, "%.12s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Reason, e.Claim.Verdict, e.Claim.Statement)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", short[e.ID], e.State, e.Reason, e.Claim.Verdict, e.Claim.Statement)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -3,17 +3,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
 	app := newApp()
-	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
+	if err := execute(context.Background(), app, os.Args); err != nil {
 		reportError(os.Stderr, os.Args, err)
 		os.Exit(1)
 	}
@@ -53,11 +55,11 @@ func newApp() *cli.App {
 			trustCommand(),
 			humanCommand(), whyCommand(),
 			eventsCommand(),
-			sendCommand(),
+			sendCommand(), receiveCommand(),
 			factsCommand(),
 			learnCommand(),
 			claimsCommand(),
-			versionCommand(),
+			versionCommand(), completionCommand(),
 		},
 		OnUsageError: usageError,
 	}
@@ -70,11 +72,18 @@ func newApp() *cli.App {
 // usageError turns a flag/argument mistake into one clear line (no help
 // dump); main prints it and exits non-zero.
 func usageError(c *cli.Context, err error, _ bool) error {
-	name := c.App.Name
-	if c.Command != nil && c.Command.Name != "" {
-		name += " " + c.Command.Name
+	if c.Command == nil || c.Command.Name == "" || c.Command.Name == c.App.Name {
+		return fmt.Errorf("%w (see '%s --help')", err, c.App.Name)
 	}
-	return fmt.Errorf("%s: %w (see '%s --help')", name, err, name)
+	// The command path, "trust set", from the chain of contexts.
+	var names []string
+	for _, x := range c.Lineage() {
+		if x.Command != nil && x.Command.Name != "" && x.Command.Name != c.App.Name {
+			names = append([]string{x.Command.Name}, names...)
+		}
+	}
+	name := strings.Join(names, " ")
+	return fmt.Errorf("%s: %w (see '%s %s --help')", name, err, c.App.Name, name)
 }
 
 func setUsageError(c *cli.Command) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.Run(append([]string{"web4p2p"}, args...))
+	err := execute(context.Background(), app, append([]string{"web4p2p"}, args...))
 	return out.String(), err
 }
 
@@ -25,6 +26,24 @@ func TestVersionJSON(t *testing.T) {
 	var v map[string]string
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v["version"] != Version {
 		t.Fatalf("version --json: %q %v", out, err)
+	}
+}
+
+// version shows the commit set with -ldflags -X main.Commit (or, without
+// it, the build info's vcs.revision; "commit unknown" when neither).
+func TestVersionShowsCommit(t *testing.T) {
+	old := Commit
+	defer func() { Commit = old }()
+	Commit = "0123abc"
+	out, err := run(t, "version")
+	if err != nil || !strings.Contains(out, "commit 0123abc") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	Commit = ""
+	if c, _ := buildCommit(); c == "" {
+		if out, _ := run(t, "version"); !strings.Contains(out, "commit unknown") {
+			t.Fatalf("version without a commit: %q", out)
+		}
 	}
 }
 
@@ -109,5 +128,18 @@ func TestErrorsWithJSONAreJSON(t *testing.T) {
 	reportError(&b, args[:4], err)
 	if !strings.HasPrefix(b.String(), "web4p2p: ") || strings.Count(b.String(), "\n") != 1 {
 		t.Fatalf("plain error: %q", b.String())
+	}
+}
+
+// completion prints a script per shell.
+func TestCompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "complete -o bashdefault", "zsh": "compdef _web4p2p", "fish": "complete -c web4p2p"} {
+		out, err := run(t, "completion", shell)
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("%s: %v\n%.300s", shell, err, out)
+		}
+	}
+	if _, err := run(t, "completion", "tcsh"); err == nil || !strings.Contains(err.Error(), "unknown shell") {
+		t.Fatalf("tcsh: %v", err)
 	}
 }

@@ -38,9 +38,12 @@ func meshCommand() *cli.Command {
 }
 
 type meshNode struct {
-	name string
-	n    *node.Node
-	dir  string
+	name    string
+	n       *node.Node
+	dir     string
+	key     crypto.PrivKey
+	anchors []string
+	events  bool
 }
 
 type meshRun struct {
@@ -63,7 +66,7 @@ func runMesh(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
-	m := &meshRun{out: c.App.Writer}
+	m := &meshRun{out: &lockedWriter{w: c.App.Writer}}
 	if c.Bool("json") {
 		m.out = io.Discard
 	}
@@ -95,6 +98,17 @@ func (m *meshRun) start(ctx context.Context, name string, key crypto.PrivKey, an
 	if err != nil {
 		return nil, err
 	}
+	x := &meshNode{name: name, dir: dir, key: key, anchors: anchors, events: printEvents}
+	if x.n, err = m.open(ctx, x); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return x, nil
+}
+
+// open starts x's node on its data dir (kept across a restart).
+func (m *meshRun) open(ctx context.Context, x *meshNode) (*node.Node, error) {
+	name, dir, key, anchors, printEvents := x.name, x.dir, x.key, x.anchors, x.events
 	cfg := node.DefaultConfig()
 	cfg.DataDir, cfg.AgentID, cfg.Identity, cfg.TrustAnchors = dir, name, key, anchors
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
@@ -103,15 +117,41 @@ func (m *meshRun) start(ctx context.Context, name string, key crypto.PrivKey, an
 	}
 	nd, err := node.New(cfg)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	if err := nd.Start(ctx); err != nil {
 		nd.Close()
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &meshNode{name: name, n: nd, dir: dir}, nil
+	return nd, nil
+}
+
+// restart stops x and starts it again on the same data dir and key, then
+// checks that what it learned survived: the proposer it trusts, the
+// blacklisted equivocator and the accepted facts. It reports what it found.
+func (m *meshRun) restart(ctx context.Context, x, trusted *meshNode, accepted []string) error {
+	m.progress("restarting %s from its data dir (%s)", x.name, x.dir)
+	if err := x.n.Close(); err != nil {
+		return fmt.Errorf("stop %s: %w", x.name, err)
+	}
+	nd, err := m.open(ctx, x)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", x.name, err)
+	}
+	x.n = nd
+	if st := nd.Trust().State(trusted.n.Fingerprint()); st != trust.Trusted {
+		return fmt.Errorf("after the restart %s sees %s as %s, want trusted", x.name, trusted.name, st)
+	}
+	if st := nd.Trust().State(m.eve.n.Fingerprint()); st != trust.Blacklisted {
+		return fmt.Errorf("after the restart %s sees eve as %s, want blacklisted", x.name, st)
+	}
+	for _, id := range accepted {
+		if _, r, ok := nd.Knowledge().Fact(id); !ok || r.Status != knowledge.Accepted {
+			return fmt.Errorf("after the restart %s lost accepted fact %.12s", x.name, id)
+		}
+	}
+	m.progress("  %s kept its state: %s still trusted, eve still blacklisted, %d facts still accepted", x.name, trusted.name, len(accepted))
+	return nil
 }
 
 // links: a full mesh up to 8 nodes, else each node to the first anchor,

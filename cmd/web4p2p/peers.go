@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/api"
 )
 
@@ -27,10 +26,15 @@ func peersCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, "no peers")
 				return nil
 			}
+			ids := make([]string, len(out.Peers))
+			for i, p := range out.Peers {
+				ids[i] = p.PeerID
+			}
+			short := shortIDs(ids, minPeerPrefix)
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE")
 			for _, p := range out.Peers {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\n", events.Short(p.PeerID), p.AgentID, p.Connected, p.Trust, p.Session, p.Presence)
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\n", short[p.PeerID], p.AgentID, p.Connected, p.Trust, p.Session, p.Presence)
 			}
 			return tw.Flush()
 		},

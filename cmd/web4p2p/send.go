@@ -11,7 +11,7 @@ func sendCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "send",
 		Usage:     "send a message to a peer over an RTT channel (control|state|knowledge)",
-		ArgsUsage: "<peer-id> <channel> <text>",
+		ArgsUsage: "<peer-id|prefix> <channel> <text>",
 		Flags:     clientFlags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 3 {
@@ -24,6 +24,9 @@ func sendCommand() *cli.Command {
 			ctx, cancel := clientCtx(c, 30*time.Second)
 			defer cancel()
 			peer, ch, text := c.Args().Get(0), c.Args().Get(1), c.Args().Get(2)
+			if peer, err = resolvePeer(ctx, cl, peer); err != nil {
+				return err
+			}
 			if err := cl.call(ctx, "POST", "/v1/rtt/"+peer+"/open", map[string]string{"channel": ch}, nil); err != nil {
 				return err
 			}

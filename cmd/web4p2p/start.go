@@ -32,6 +32,8 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
 			&cli.StringFlag{Name: "lip-search", Usage: "search URL template for LIP queries, {query} is replaced (e.g. https://search.example/?q={query})"},
 			&cli.StringFlag{Name: "lip-tiers", Usage: "source-tier JSON file (domain patterns → unknown|low|medium|high|blocked)"},
+			&cli.StringSliceFlag{Name: "mission", Usage: "the agent's mission topics, comma-separated or repeated (e.g. work,research); intents off them count as drift"},
+			&cli.StringSliceFlag{Name: "allow-fetch-host", Usage: "let 'learn' fetch from this private/loopback IP, CIDR or host name (repeatable; e.g. 127.0.0.1 for local testing)"},
 			&cli.BoolFlag{Name: "api-allow-remote", Usage: "allow the control API on a non-loopback address (anyone who can reach it and has the token can act for this agent)"},
 		},
 		Action: runStart,
@@ -53,6 +55,12 @@ func runStart(c *cli.Context) error {
 	cfg.EventsFile = c.String("events-file")
 	cfg.LIP.SearchURL = c.String("lip-search")
 	cfg.LIP.TierFile = c.String("lip-tiers")
+	cfg.Human.Loop.Mission = missionTopics(c.StringSlice("mission"))
+	allow, err := fetchAllow(c.Context, c.StringSlice("allow-fetch-host"))
+	if err != nil {
+		return err
+	}
+	cfg.LIP.Allow = allow
 	cfg.APIAddr = c.String("api")
 	cfg.APIAllowRemote = c.Bool("api-allow-remote")
 	if cfg.APIAddr != "" {
@@ -109,15 +117,22 @@ func runStart(c *cli.Context) error {
 		}
 		fmt.Fprintln(c.App.Writer, "press Ctrl-C to stop")
 	}
-	sig := <-sigs
-	if !c.Bool("json") {
-		fmt.Fprintf(c.App.Writer, "received %s, shutting down\n", sig)
+	select {
+	case sig := <-sigs:
+		if !c.Bool("json") {
+			fmt.Fprintf(c.App.Writer, "received %s, shutting down\n", sig)
+		}
+	case <-c.Context.Done(): // the caller's context (tests) ends the node too
 	}
 	// A second signal while closing aborts at once.
+	closed := make(chan struct{})
+	defer close(closed)
 	go func() {
-		if _, ok := <-sigs; ok {
+		select {
+		case <-sigs:
 			fmt.Fprintln(os.Stderr, "web4p2p: second signal, exiting without clean shutdown")
 			os.Exit(130)
+		case <-closed:
 		}
 	}()
 	return n.Close()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +24,9 @@ func statusCommand() *cli.Command {
 			fmt.Fprintf(w, "agent:       %s\nPeerID:      %s\nfingerprint: %s\n", st.AgentID, st.PeerID, st.Fingerprint)
 			fmt.Fprintf(w, "uptime:      %s\npresence:    %s (LRI %d)\npeers:       %d\nversion:     %s\n",
 				(time.Duration(st.UptimeSeconds) * time.Second).String(), st.Presence, st.LRI, st.Peers, st.Version)
+			if len(st.Mission) > 0 {
+				fmt.Fprintf(w, "mission:     %s\n", strings.Join(st.Mission, ", "))
+			}
 			for _, a := range st.Addrs {
 				fmt.Fprintf(w, "address:     %s\n", a)
 			}

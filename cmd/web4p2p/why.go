@@ -16,7 +16,7 @@ func whyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "why",
 		Usage:     "explain a message, decision or fact: its causal chain, causes first",
-		ArgsUsage: "<id>",
+		ArgsUsage: "<id|prefix>",
 		Flags:     clientFlags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -27,7 +27,11 @@ func whyCommand() *cli.Command {
 					ID    string            `json:"id"`
 					Chain []json.RawMessage `json:"chain"`
 				}
-				if err := cl.call(ctx, "GET", "/v1/why/"+c.Args().First(), nil, &out); err != nil {
+				id, err := resolveAny(ctx, cl, c.Args().First())
+				if err != nil {
+					return err
+				}
+				if err := cl.call(ctx, "GET", "/v1/why/"+id, nil, &out); err != nil {
 					return err
 				}
 				if c.Bool("json") {

@@ -1,7 +1,8 @@
 // Package store is the node's embedded persistent store: one bbolt file in
 // the data directory, with named buckets owned by the components (trust
 // ledger, knowledge, liminal queue, causal memory). It adds little to bbolt
-// beyond opening with a timeout, a clear error for a corrupt or locked file,
+// beyond opening with a timeout, a clear error for a corrupt, unreadable or
+// locked file (never a panic),
 // and small helpers for JSON values.
 package store
 
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,21 +30,130 @@ type DB struct {
 // FileName is the store's file name inside the data directory.
 const FileName = "web4p2p.db"
 
+// ErrCorrupt marks a store file that is not a valid bbolt database or
+// whose pages do not hold together. Moving the file aside (and starting
+// fresh) is the remedy; for any other failure (permissions, a directory in
+// its place, a lock) it is not, and the error says what is wrong instead.
+var ErrCorrupt = errors.New("store: corrupt")
+
 // Open opens (creating if needed, 0600) the store at path. A file held by
 // another process yields an error after a short timeout instead of hanging;
-// a corrupt file yields an error naming the path and nothing is overwritten.
+// a corrupt file yields an error wrapping ErrCorrupt, naming the path, and
+// nothing is overwritten; a file that cannot be read says why (permission,
+// not a regular file) without suggesting to move it aside.
+//
+// bbolt panics on some corruptions (a freelist or branch page of garbage)
+// rather than returning an error, at open or at the first read of the bad
+// page. Open therefore recovers from a panic while opening and then reads
+// every bucket and key once (every reachable page is touched, so a later
+// read does not panic on the node's goroutines); that pass costs a read
+// of the whole file at start.
 func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err := checkReadable(path); err != nil {
+		return nil, err
+	}
+	b, err := openBolt(path)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
 			return nil, fmt.Errorf("store %s: locked by another process (is another web4p2p running on this data dir?)", path)
+		case errors.Is(err, ErrCorrupt):
+			return nil, fmt.Errorf("store %s: %w: move it aside to start with an empty store", path, err)
+		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+			return nil, fmt.Errorf("store %s: %w (%v): move it aside to start with an empty store", path, ErrCorrupt, err)
+		case errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("store %s: permission denied: %v (check the file's owner and mode)", path, err)
 		}
-		return nil, fmt.Errorf("store %s: cannot open (corrupt or unreadable; move it aside to start fresh): %w", path, err)
+		return nil, fmt.Errorf("store %s: cannot open: %w", path, err)
+	}
+	if err := walk(b); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("store %s: %w (%v): move it aside to start with an empty store", path, ErrCorrupt, err)
 	}
 	return &DB{bolt: b, path: path}, nil
+}
+
+// checkReadable refuses an existing path that is not a regular file, or
+// that this process may not read and write.
+func checkReadable(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: cannot read it: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("store %s: is a %s, not a database file (remove or rename it)", path, kindOf(st.Mode()))
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("store %s: permission denied (mode %v): run as the user owning the data dir or fix the mode (chmod 600)", path, st.Mode().Perm())
+		}
+		return fmt.Errorf("store %s: cannot read it: %w", path, err)
+	}
+	return f.Close()
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// openBolt is bolt.Open with a panic turned into ErrCorrupt.
+func openBolt(path string) (b *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+}
+
+// walk reads every bucket (nested ones too) and key once, turning a panic
+// of bbolt on a bad page into an error.
+func walk(b *bolt.DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { return walkBucket(bk, 0) })
+	})
+}
+
+// maxBucketDepth bounds nesting in walk, so a cyclic corruption cannot
+// recurse forever.
+const maxBucketDepth = 16
+
+func walkBucket(bk *bolt.Bucket, depth int) error {
+	if depth > maxBucketDepth {
+		return errors.New("buckets nested too deep")
+	}
+	return bk.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if sub := bk.Bucket(k); sub != nil {
+				return walkBucket(sub, depth+1)
+			}
+		}
+		return nil
+	})
 }
 
 // Path returns the file path.

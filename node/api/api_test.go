@@ -26,6 +26,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/node/rtt"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -57,11 +58,14 @@ func (m *memBackend) Connect(ctx context.Context, ai peer.AddrInfo) (Peer, error
 	return Peer{PeerID: ai.ID.String(), Connected: true}, nil
 }
 func (m *memBackend) Trust() []TrustEntry { return nil }
-func (m *memBackend) Override(fp, reason string) (TrustEntry, error) {
+func (m *memBackend) SetTrust(fp string, want trust.State, reason string) (TrustEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.trust[fp]; !ok {
 		return TrustEntry{}, ErrNotInLedger
+	}
+	if want != trust.Probing {
+		return TrustEntry{}, fmt.Errorf("%w: only probing in this test backend", ErrOverrideRefused)
 	}
 	m.trust[fp] = "probing"
 	return TrustEntry{Fingerprint: fp, State: "probing", LastCause: reason}, nil

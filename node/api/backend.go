@@ -18,6 +18,7 @@ import (
 	"github.com/web4p2p/web4p2p/protocols/envelope"
 	"github.com/web4p2p/web4p2p/protocols/hcp"
 	"github.com/web4p2p/web4p2p/protocols/lip"
+	"github.com/web4p2p/web4p2p/trust"
 )
 
 // Backend is what the server serves: one small interface per area, each
@@ -39,7 +40,7 @@ type Backend struct {
 // ErrNotInLedger: the trust ledger has no record of that peer (404).
 var ErrNotInLedger = errors.New("not in the trust ledger")
 
-// ErrOverrideRefused: the ledger refused the manual override (409).
+// ErrOverrideRefused: the ledger refused the operator's change (409).
 var ErrOverrideRefused = errors.New("override refused")
 
 // Node is the node itself: status, connections, the trust ledger.
@@ -49,10 +50,13 @@ type Node interface {
 	// Connect dials ai and opens the RTT session.
 	Connect(ctx context.Context, ai peer.AddrInfo) (Peer, error)
 	Trust() []TrustEntry
-	// Override applies the operator's manual override blacklisted →
-	// probing (SPEC §5) to fp; reason is recorded as the cause. It returns
-	// ErrNotInLedger for a peer the ledger does not know.
-	Override(fp, reason string) (TrustEntry, error)
+	// SetTrust applies the operator's change of fp's trust state (SPEC §5
+	// operator transitions: lift a blacklisting, demote, un-anchor,
+	// distrust, blacklist); reason is recorded as the cause. It returns
+	// ErrNotInLedger for a peer the ledger does not know (unless want is
+	// untrusted or blacklisted: a stranger may be refused in advance) and
+	// ErrOverrideRefused for a change the FSM does not allow.
+	SetTrust(fp string, want trust.State, reason string) (TrustEntry, error)
 }
 
 // Channels is the RTT transport API for scripts (node/peers.Runtime).
@@ -102,6 +106,8 @@ type Status struct {
 	LRI           int      `json:"lri"`
 	Peers         int      `json:"peers"`
 	Version       string   `json:"version"`
+	// Mission is the AgentLoop's mission topics (empty: none set).
+	Mission []string `json:"mission,omitempty"`
 }
 
 // Peer is one entry of GET /v1/peers.
@@ -127,4 +133,8 @@ type TrustEntry struct {
 	Since       string `json:"since,omitempty"`
 	LastEvent   string `json:"last_event,omitempty"`
 	LastCause   string `json:"last_cause,omitempty"`
+	// Anchor: the peer was listed as a trust anchor (it stays set after
+	// an operator demotion, which is what keeps a restart from
+	// re-anchoring it).
+	Anchor bool `json:"anchor,omitempty"`
 }

@@ -94,14 +94,7 @@ func (s *Server) nodeRoutes() {
 			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"state\": %v", err))
 			return
 		}
-		// The operator's only manual transition in the SPEC §5 table is
-		// blacklisted → probing; anything else must be earned or proven.
-		if want != trust.Probing {
-			writeError(w, Errorf(http.StatusConflict, "override_refused",
-				"only a manual override blacklisted → probing is allowed (SPEC §5); %s must be earned or proven", want))
-			return
-		}
-		e, err := n.Override(fp, req.Reason)
+		e, err := n.SetTrust(fp, want, req.Reason)
 		switch {
 		case errors.Is(err, ErrNotInLedger):
 			err = Errorf(http.StatusNotFound, "unknown_peer", "%s is not in the trust ledger", r.PathValue("peer"))
