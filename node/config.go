@@ -58,6 +58,16 @@ type Config struct {
 	// Bootstrap peers (multiaddrs with /p2p/<id>) dialled at start and
 	// re-dialled with backoff while unreachable.
 	Bootstrap []string
+	// NATTraversal turns on the reachability services for operation across
+	// real networks (SPEC §2.1): AutoNAT v2, the Circuit Relay v2 client
+	// (AutoRelay with the bootstrap peers as static relays) and DCUtR hole
+	// punching. Off by default (tests and demo stay on loopback); `start`
+	// turns it on.
+	NATTraversal bool
+	// RelayService offers Circuit Relay v2 (with go-libp2p's resource
+	// limits) to other peers; for publicly reachable nodes, so it also
+	// declares the node's reachability public (AutoNAT is not consulted).
+	RelayService bool
 	// MDNS turns on local discovery; MDNSService scopes it (tests use a
 	// unique name so parallel test processes do not find each other).
 	MDNS        bool

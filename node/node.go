@@ -197,7 +197,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{trust: ledger, em: n.em, deny: n.cfg.Deny})
+	h, err := buildHost(n.key, n.parsed.listen, n.parsed.bootstrap, &n.cfg, n.reg, gater{trust: ledger, em: n.em, deny: n.cfg.Deny})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,9 +29,9 @@ func peersCommand() *cli.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE")
+			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE\tVIA")
 			for _, p := range out.Peers {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\n", events.Short(p.PeerID), p.AgentID, p.Connected, p.Trust, p.Session, p.Presence)
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\t%s\n", events.Short(p.PeerID), p.AgentID, p.Connected, p.Trust, p.Session, p.Presence, connsSummary(p.Conns))
 			}
 			return tw.Flush()
 		},
@@ -55,4 +56,21 @@ func connectCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// connsSummary names each connection's transport and whether it is
+// relayed or direct: "quic-v1 direct, tcp relayed".
+func connsSummary(conns []api.Conn) string {
+	if len(conns) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(conns))
+	for i, c := range conns {
+		kind := "direct"
+		if c.Relayed {
+			kind = "relayed"
+		}
+		parts[i] = c.Transport + " " + kind
+	}
+	return strings.Join(parts, ", ")
 }
