@@ -42,11 +42,11 @@ func connectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "connect the running node to a peer",
-		ArgsUsage: "<multiaddr ending in /p2p/PeerID>",
+		ArgsUsage: "<PeerID | multiaddr ending in /p2p/PeerID>  (a bare PeerID is looked up in the DHT)",
 		Flags:     clientFlags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("connect: want exactly one multiaddr, got %d arguments", c.NArg())
+				return fmt.Errorf("connect: want exactly one PeerID or multiaddr, got %d arguments", c.NArg())
 			}
 			var p api.Peer
 			if printed, err := request(c, 30*time.Second, "POST", "/v1/connect", map[string]string{"addr": c.Args().First()}, &p); err != nil || printed {

@@ -26,6 +26,8 @@ func startCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "multiaddr to listen on (repeatable; default: every interface, TCP and QUIC, IPv4 and IPv6, on --port)"},
 			&cli.IntFlag{Name: "port", Value: 4001, Usage: "TCP and UDP port of the default listen addresses (0 = any free port)"},
 			&cli.BoolFlag{Name: "no-nat-traversal", Usage: "turn off AutoNAT, relay client and hole punching"},
+			&cli.StringFlag{Name: "dht", Value: "auto", Usage: "run the /web4 Kademlia DHT: auto|server|client, or off"},
+			&cli.StringFlag{Name: "mesh", Usage: "find the other members of mesh NAME through the DHT rendezvous namespace"},
 			&cli.BoolFlag{Name: "relay-service", Usage: "offer Circuit Relay v2 to other peers (for publicly reachable nodes)"},
 			&cli.StringSliceFlag{Name: "bootstrap", Aliases: []string{"b"}, Usage: "peer multiaddr ending in /p2p/<PeerID> to join through (repeatable)"},
 			&cli.BoolFlag{Name: "mdns", Usage: "discover peers on the local network with mDNS"},
@@ -55,6 +57,10 @@ func runStart(c *cli.Context) error {
 	}
 	cfg.NATTraversal = !c.Bool("no-nat-traversal")
 	cfg.RelayService = c.Bool("relay-service")
+	if cfg.DHT = c.String("dht"); cfg.DHT == "off" {
+		cfg.DHT = ""
+	}
+	cfg.Mesh = c.String("mesh")
 	cfg.Bootstrap = c.StringSlice("bootstrap")
 	cfg.MDNS = c.Bool("mdns")
 	cfg.MDNSService = c.String("mdns-service")

@@ -131,16 +131,9 @@ func (r *Runtime) Start() error {
 		// Advertise re-advertises before the TTL runs out, until ctx ends;
 		// the first attempt fails while the routing table is empty, so it
 		// is retried here until one succeeds.
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for len(r.d.RoutingTable().ListPeers()) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		if r.waitRoutable(ctx) == nil {
+			dutil.Advertise(ctx, r.disc, ns)
 		}
-		dutil.Advertise(ctx, r.disc, ns)
 	}()
 	go func() {
 		defer r.wg.Done()
@@ -200,13 +193,31 @@ func (r *Runtime) findOnce(ctx context.Context, ns string) int {
 	return n
 }
 
-// FindPeer looks up id's addresses in the DHT.
+// FindPeer looks up id's addresses in the DHT, waiting (until ctx ends)
+// for the routing table to have a peer when the node has just started.
 func (r *Runtime) FindPeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
+	if err := r.waitRoutable(ctx); err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("dht: find peer %s: no DHT peer reachable yet (bootstrap peers down?): %w", id, err)
+	}
 	ai, err := r.d.FindPeer(ctx, id)
 	if err != nil {
 		return peer.AddrInfo{}, fmt.Errorf("dht: find peer %s: %w", id, err)
 	}
 	return ai, nil
+}
+
+// waitRoutable waits until the routing table holds a peer.
+func (r *Runtime) waitRoutable(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for r.d.RoutingTable().Size() == 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Close stops the loops and the DHT; idempotent.
