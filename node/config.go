@@ -58,6 +58,20 @@ type Config struct {
 	// Bootstrap peers (multiaddrs with /p2p/<id>) dialled at start and
 	// re-dialled with backoff while unreachable.
 	Bootstrap []string
+	// NATTraversal turns on the reachability services for operation across
+	// real networks (SPEC §2.1): AutoNAT v2, the Circuit Relay v2 client
+	// (AutoRelay with the bootstrap peers as static relays) and DCUtR hole
+	// punching. Off by default (tests and demo stay on loopback); `start`
+	// turns it on.
+	NATTraversal bool
+	// DHT, if set, runs the /web4 Kademlia DHT in this mode (auto, server
+	// or client; SPEC §2.2); Mesh, if set, finds the other members of the
+	// mesh through the DHT rendezvous namespace web4/mesh/<Mesh>.
+	DHT, Mesh string
+	// RelayService offers Circuit Relay v2 (with go-libp2p's resource
+	// limits) to other peers; for publicly reachable nodes, so it also
+	// declares the node's reachability public (AutoNAT is not consulted).
+	RelayService bool
 	// MDNS turns on local discovery; MDNSService scopes it (tests use a
 	// unique name so parallel test processes do not find each other).
 	MDNS        bool
@@ -185,6 +199,14 @@ func (c *Config) parse() (parsed, error) {
 			return p, fmt.Errorf("%w: listen[%d] %q: %v", ErrConfig, i, s, err)
 		}
 		p.listen = append(p.listen, a)
+	}
+	switch c.DHT {
+	case "", "auto", "server", "client":
+	default:
+		return p, fmt.Errorf("%w: dht %q: must be auto, server or client", ErrConfig, c.DHT)
+	}
+	if c.Mesh != "" && c.DHT == "" {
+		return p, fmt.Errorf("%w: mesh %q: needs the DHT (set dht)", ErrConfig, c.Mesh)
 	}
 	for i, s := range c.Bootstrap {
 		ai, err := peer.AddrInfoFromString(s)

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -57,7 +58,7 @@ func limiter() rcmgr.Limiter {
 // buildHost creates the libp2p host: Ed25519 identity, Noise (TCP) and
 // QUIC's TLS, yamux, explicit listen addresses, resource and connection
 // managers, identify (always on in go-libp2p's basic host), metrics into reg.
-func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prometheus.Registerer, g connmgr.ConnectionGater) (host.Host, error) {
+func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, relays []peer.AddrInfo, cfg *Config, reg prometheus.Registerer, g connmgr.ConnectionGater) (host.Host, error) {
 	if err := preflightListen(listen); err != nil {
 		return nil, err
 	}
@@ -83,9 +84,9 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prome
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
-		libp2p.DisableRelay(),
 		libp2p.UserAgent("web4p2p/" + Version),
 	}
+	opts = append(opts, reachabilityOptions(cfg, relays)...)
 	if reg != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(reg))
 	} else {
@@ -105,6 +106,32 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, cfg *Config, reg prome
 		return nil, explainListenError(listen, err)
 	}
 	return h, nil
+}
+
+// reachabilityOptions are the libp2p services of SPEC §2.1: without
+// NATTraversal and RelayService the host neither dials nor accepts relayed
+// connections; with NATTraversal it runs AutoNAT v2, reserves slots on the
+// static relays (the bootstrap peers) when AutoNAT finds it unreachable, and
+// upgrades relayed connections to direct ones by DCUtR hole punching;
+// RelayService makes it a relay for others and declares it publicly
+// reachable.
+func reachabilityOptions(cfg *Config, relays []peer.AddrInfo) []libp2p.Option {
+	if !cfg.NATTraversal && !cfg.RelayService {
+		return []libp2p.Option{libp2p.DisableRelay()}
+	}
+	opts := []libp2p.Option{libp2p.EnableRelay()}
+	if cfg.RelayService {
+		// go-libp2p starts the relay only once it believes itself public;
+		// an operator offering the service asserts that it is.
+		opts = append(opts, libp2p.EnableRelayService(), libp2p.ForceReachabilityPublic())
+	}
+	if cfg.NATTraversal {
+		opts = append(opts, libp2p.EnableAutoNATv2(), libp2p.EnableHolePunching())
+		if len(relays) > 0 {
+			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(relays))
+		}
+	}
+	return opts
 }
 
 // explainListenError turns libp2p's listen failure into one line a person

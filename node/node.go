@@ -22,6 +22,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
+	"github.com/web4p2p/web4p2p/node/discover"
 	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/node/mesh"
@@ -57,6 +58,7 @@ type Node struct {
 	startDone chan struct{} // closed when Start returns
 	closeDone chan struct{} // closed when Close has finished
 	host      host.Host
+	dht       *discover.Runtime // nil unless Config.DHT is set
 	db        *store.DB
 	apiAddr   string
 	startAt   time.Time
@@ -197,7 +199,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := buildHost(n.key, n.parsed.listen, &n.cfg, n.reg, gater{trust: ledger, em: n.em, deny: n.cfg.Deny})
+	h, err := buildHost(n.key, n.parsed.listen, n.parsed.bootstrap, &n.cfg, n.reg, gater{trust: ledger, em: n.em, deny: n.cfg.Deny})
 	if err != nil {
 		return err
 	}
@@ -361,6 +363,10 @@ func (n *Node) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	h := n.Host()
 	if h == nil {
 		return errors.New("node not started")
+	}
+	ai, err := n.findAddrs(ctx, ai)
+	if err != nil {
+		return err
 	}
 	if err := h.Connect(ctx, ai); err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, err)

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	relayclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
@@ -113,9 +116,9 @@ func startNode(t *testing.T, cfg Config) (*Node, *events.Ring) {
 }
 
 func TestTwoNodesBootstrapOverTCPAndQUIC(t *testing.T) {
-	for _, tc := range []struct{ name, listen string }{
-		{"tcp", "/ip4/127.0.0.1/tcp/0"},
-		{"quic", "/ip4/127.0.0.1/udp/0/quic-v1"},
+	for _, tc := range []struct{ name, listen, transport string }{
+		{"tcp", "/ip4/127.0.0.1/tcp/0", "tcp"},
+		{"quic", "/ip4/127.0.0.1/udp/0/quic-v1", "quic-v1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := startNode(t, Config{ListenAddrs: []string{tc.listen}})
@@ -130,6 +133,10 @@ func TestTwoNodesBootstrapOverTCPAndQUIC(t *testing.T) {
 			}
 			if b.Host().ID() == a.Host().ID() {
 				t.Fatal("same identity")
+			}
+			conns := apiNode{n: b}.connsOf(a.ID())
+			if len(conns) == 0 || conns[0].Transport != tc.transport || conns[0].Relayed || conns[0].Direction != "outbound" {
+				t.Fatalf("conns to a = %+v, want one direct outbound %s", conns, tc.transport)
 			}
 		})
 	}
@@ -204,5 +211,39 @@ func TestMDNSOffByDefaultAndUniqueServiceWhenOn(t *testing.T) {
 	// the node must report which and keep running.
 	if ring.Count("web4.discovery.mdns_started")+ring.Count("web4.discovery.mdns_unavailable") != 1 {
 		t.Fatalf("mDNS outcome not reported: %v", ring.Events())
+	}
+}
+
+// A peer reached only through a Circuit Relay v2 hop (the relay node offers
+// --relay-service, the target holds a reservation on it) shows as relayed in
+// the API's connection list.
+func TestRelayedConnectionIsReportedAsRelayed(t *testing.T) {
+	lo := []string{"/ip4/127.0.0.1/tcp/0"}
+	r, _ := startNode(t, Config{ListenAddrs: lo, RelayService: true})
+	b, _ := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
+	a, _ := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rInfo := peer.AddrInfo{ID: r.ID(), Addrs: r.Host().Addrs()}
+	if err := b.Host().Connect(ctx, rInfo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := relayclient.Reserve(ctx, b.Host(), rInfo); err != nil {
+		t.Fatalf("reserve on relay: %v", err)
+	}
+	circuit, err := ma.NewMultiaddr(r.Host().Addrs()[0].String() + "/p2p/" + r.ID().String() + "/p2p-circuit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Host().Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{circuit}}); err != nil {
+		t.Fatalf("connect through relay: %v", err)
+	}
+	conns := apiNode{n: a}.connsOf(b.ID())
+	var relayed bool
+	for _, c := range conns {
+		relayed = relayed || (c.Relayed && c.Transport == "tcp")
+	}
+	if !relayed {
+		t.Fatalf("conns to b = %+v, want a relayed one over tcp", conns)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/trust"
@@ -47,6 +49,7 @@ func (a apiNode) peer(p peer.ID) api.Peer {
 		for _, ad := range h.Peerstore().Addrs(p) {
 			out.Addrs = append(out.Addrs, ad.String())
 		}
+		out.Conns = a.connsOf(p)
 	}
 	if tm, ok := a.rt.peers.Telemetry(p); ok {
 		out.Session = true
@@ -133,4 +136,38 @@ func (a apiNode) SetTrust(fp string, want trust.State, reason string) (api.Trust
 	}
 	ps, _ := a.rt.trust.Peer(fp)
 	return a.entry(ps), nil
+}
+
+// connsOf describes the open connections to p.
+func (a apiNode) connsOf(p peer.ID) []api.Conn {
+	var out []api.Conn
+	for _, c := range a.n.Host().Network().ConnsToPeer(p) {
+		out = append(out, connInfo(c))
+	}
+	return out
+}
+
+// connInfo describes one connection for the API: its addresses, its
+// transport and whether it runs through a relay.
+func connInfo(c network.Conn) api.Conn {
+	remote := c.RemoteMultiaddr()
+	relayed := c.Stat().Limited
+	if _, err := remote.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+		relayed = true
+	}
+	return api.Conn{Local: c.LocalMultiaddr().String(), Remote: remote.String(), Transport: transportOf(remote),
+		Relayed: relayed, Direction: strings.ToLower(c.Stat().Direction.String())}
+}
+
+// transportOf names the transport of a multiaddr: quic-v1, tcp, … (the
+// first one found, so the hop of a relayed address).
+func transportOf(a ma.Multiaddr) string {
+	for _, name := range []string{"quic-v1", "webtransport", "webrtc-direct", "tcp", "udp"} {
+		for _, c := range a {
+			if c.Protocol().Name == name {
+				return name
+			}
+		}
+	}
+	return "unknown"
 }

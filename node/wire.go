@@ -169,8 +169,7 @@ func (n *Node) open(ctx context.Context, h host.Host, rt *runtimes) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n.startDiscovery()
-	return nil
+	return n.startDiscovery()
 }
 
 // configError marks a runtime's configuration error as ErrConfig, keeping

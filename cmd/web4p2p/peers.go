@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,9 +33,9 @@ func peersCommand() *cli.Command {
 			}
 			short := shortIDs(ids, minPeerPrefix)
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE")
+			fmt.Fprintln(tw, "PEER\tAGENT\tCONNECTED\tTRUST\tRTT SESSION\tPRESENCE\tVIA")
 			for _, p := range out.Peers {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\n", short[p.PeerID], p.AgentID, p.Connected, p.Trust, p.Session, p.Presence)
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\t%s\n", short[p.PeerID], p.AgentID, p.Connected, p.Trust, p.Session, p.Presence, connsSummary(p.Conns))
 			}
 			return tw.Flush()
 		},
@@ -45,11 +46,11 @@ func connectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "connect the running node to a peer",
-		ArgsUsage: "<multiaddr ending in /p2p/PeerID>",
+		ArgsUsage: "<PeerID | multiaddr ending in /p2p/PeerID>  (a bare PeerID is looked up in the DHT)",
 		Flags:     clientFlags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("connect: want exactly one multiaddr, got %d arguments", c.NArg())
+				return fmt.Errorf("connect: want exactly one PeerID or multiaddr, got %d arguments", c.NArg())
 			}
 			var p api.Peer
 			if printed, err := request(c, 30*time.Second, "POST", "/v1/connect", map[string]string{"addr": c.Args().First()}, &p); err != nil || printed {
@@ -59,4 +60,21 @@ func connectCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// connsSummary names each connection's transport and whether it is
+// relayed or direct: "quic-v1 direct, tcp relayed".
+func connsSummary(conns []api.Conn) string {
+	if len(conns) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(conns))
+	for i, c := range conns {
+		kind := "direct"
+		if c.Relayed {
+			kind = "relayed"
+		}
+		parts[i] = c.Transport + " " + kind
+	}
+	return strings.Join(parts, ", ")
 }

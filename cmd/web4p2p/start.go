@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,7 +22,13 @@ func startCommand() *cli.Command {
 		Name:  "start",
 		Usage: "run this agent node until SIGINT/SIGTERM",
 		Flags: []cli.Flag{
-			dataDirFlag, listenFlag, logLevelFlag, jsonFlag,
+			dataDirFlag, logLevelFlag, jsonFlag,
+			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "multiaddr to listen on (repeatable; default: every interface, TCP and QUIC, IPv4 and IPv6, on --port)"},
+			&cli.IntFlag{Name: "port", Value: 4001, Usage: "TCP and UDP port of the default listen addresses (0 = any free port)"},
+			&cli.BoolFlag{Name: "no-nat-traversal", Usage: "turn off AutoNAT, relay client and hole punching"},
+			&cli.StringFlag{Name: "dht", Value: "auto", Usage: "run the /web4 Kademlia DHT: auto|server|client, or off"},
+			&cli.StringFlag{Name: "mesh", Usage: "find the other members of mesh NAME through the DHT rendezvous namespace"},
+			&cli.BoolFlag{Name: "relay-service", Usage: "offer Circuit Relay v2 to other peers (for publicly reachable nodes)"},
 			&cli.StringSliceFlag{Name: "bootstrap", Aliases: []string{"b"}, Usage: "peer multiaddr ending in /p2p/<PeerID> to join through (repeatable)"},
 			&cli.BoolFlag{Name: "mdns", Usage: "discover peers on the local network with mDNS"},
 			&cli.StringFlag{Name: "mdns-service", Value: "web4p2p", Usage: "mDNS service name (nodes only find others using the same name)"},
@@ -47,6 +54,15 @@ func runStart(c *cli.Context) error {
 	cfg := node.DefaultConfig()
 	cfg.DataDir = c.String("data-dir")
 	cfg.ListenAddrs = c.StringSlice("listen")
+	if len(cfg.ListenAddrs) == 0 {
+		cfg.ListenAddrs = allInterfaces(c.Int("port"))
+	}
+	cfg.NATTraversal = !c.Bool("no-nat-traversal")
+	cfg.RelayService = c.Bool("relay-service")
+	if cfg.DHT = c.String("dht"); cfg.DHT == "off" {
+		cfg.DHT = ""
+	}
+	cfg.Mesh = c.String("mesh")
 	cfg.Bootstrap = c.StringSlice("bootstrap")
 	cfg.MDNS = c.Bool("mdns")
 	cfg.MDNSService = c.String("mdns-service")
@@ -136,6 +152,18 @@ func runStart(c *cli.Context) error {
 		}
 	}()
 	return n.Close()
+}
+
+// allInterfaces are start's default listen addresses: TCP and QUIC on every
+// IPv4 interface, and on every IPv6 one when the machine has IPv6 (a host
+// with IPv6 disabled would otherwise fail to start).
+func allInterfaces(port int) []string {
+	addrs := []string{fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", port), fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", port)}
+	if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		l.Close()
+		addrs = append(addrs, fmt.Sprintf("/ip6/::/tcp/%d", port), fmt.Sprintf("/ip6/::/udp/%d/quic-v1", port))
+	}
+	return addrs
 }
 
 type nopCloser struct{ *os.File }

@@ -123,6 +123,17 @@ type Peer struct {
 	Presence    string         `json:"presence,omitempty"`
 	LRI         *int           `json:"lri,omitempty"`
 	Telemetry   map[string]any `json:"telemetry,omitempty"`
+	// Conns are the open libp2p connections to the peer.
+	Conns []Conn `json:"conns,omitempty"`
+}
+
+// Conn is one open libp2p connection to a peer.
+type Conn struct {
+	Local     string `json:"local"`
+	Remote    string `json:"remote"`
+	Transport string `json:"transport"` // tcp, quic-v1, … (the hop under a relay for relayed ones)
+	Relayed   bool   `json:"relayed"`   // through a Circuit Relay v2 hop (limited), not direct
+	Direction string `json:"direction"` // inbound | outbound
 }
 
 // TrustEntry is one peer's trust record.

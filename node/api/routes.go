@@ -54,13 +54,18 @@ func (s *Server) nodeRoutes() {
 			return
 		}
 		if req.Addr == "" {
-			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"addr\": required (a multiaddr ending in /p2p/<PeerID>)"))
+			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"addr\": required (a PeerID or a multiaddr ending in /p2p/<PeerID>)"))
 			return
 		}
 		ai, err := peer.AddrInfoFromString(req.Addr)
 		if err != nil {
-			writeError(w, Errorf(http.StatusBadRequest, "bad_multiaddr", "field \"addr\": %q must be a multiaddr ending in /p2p/<PeerID>: %v", req.Addr, err))
-			return
+			// A bare PeerID: the node finds its addresses (DHT, SPEC §2.2).
+			id, idErr := peer.Decode(req.Addr)
+			if idErr != nil {
+				writeError(w, Errorf(http.StatusBadRequest, "bad_multiaddr", "field \"addr\": %q must be a PeerID or a multiaddr ending in /p2p/<PeerID>: %v", req.Addr, err))
+				return
+			}
+			ai = &peer.AddrInfo{ID: id}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), connectTimeout)
 		defer cancel()
