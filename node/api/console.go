@@ -131,8 +131,8 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("POST /console/consent", s.consolePost(s.consoleConsent))
 	s.mux.HandleFunc("POST /console/decisions/{id}", s.consolePost(s.consoleDecide))
 	s.mux.HandleFunc("POST /console/held/{id}", s.consolePost(func(w http.ResponseWriter, r *http.Request, form url.Values) error {
-		if s.be.Human == nil {
-			return Errorf(http.StatusServiceUnavailable, "unavailable", "the human runtime is not running on this node")
+		if err := s.needHuman(); err != nil {
+			return err
 		}
 		return heldAction(r.Context(), s.be.Human, r.PathValue("id"), form.Get("action"))
 	}))
@@ -279,6 +279,14 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
+// needHuman is the console's answer when the node runs no human runtime.
+func (s *Server) needHuman() error {
+	if s.be.Human == nil {
+		return Errorf(http.StatusServiceUnavailable, "unavailable", "the human runtime is not running on this node")
+	}
+	return nil
+}
+
 // ConsoleConsent is a parsed consent form.
 type ConsoleConsent struct {
 	Consent envelope.Consent
@@ -309,8 +317,8 @@ func ParseConsentForm(form url.Values) (ConsoleConsent, error) {
 }
 
 func (s *Server) consoleConsent(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	if s.be.Human == nil {
-		return Errorf(http.StatusServiceUnavailable, "unavailable", "the human runtime is not running on this node")
+	if err := s.needHuman(); err != nil {
+		return err
 	}
 	cc, err := ParseConsentForm(form)
 	if err != nil {
@@ -338,8 +346,8 @@ func ParseDecisionForm(form url.Values) (hcp.Decision, error) {
 }
 
 func (s *Server) consoleDecide(w http.ResponseWriter, r *http.Request, form url.Values) error {
-	if s.be.Human == nil {
-		return Errorf(http.StatusServiceUnavailable, "unavailable", "the human runtime is not running on this node")
+	if err := s.needHuman(); err != nil {
+		return err
 	}
 	d, err := ParseDecisionForm(form)
 	if err != nil {

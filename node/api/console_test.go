@@ -20,24 +20,21 @@ func (h *harness) post(path, cookie string, form url.Values, hdr map[string]stri
 	h.t.Helper()
 	req, _ := http.NewRequest("POST", h.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: consoleCookie, Value: cookie})
-	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return h.send(req, cookie)
 }
 
 func (h *harness) get(path, cookie string) (*http.Response, string) {
 	h.t.Helper()
 	req, _ := http.NewRequest("GET", h.base+path, nil)
+	return h.send(req, cookie)
+}
+
+// send does req with the session cookie, without following redirects.
+func (h *harness) send(req *http.Request, cookie string) (*http.Response, string) {
+	h.t.Helper()
 	if cookie != "" {
 		req.AddCookie(&http.Cookie{Name: consoleCookie, Value: cookie})
 	}
