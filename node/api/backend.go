@@ -87,6 +87,12 @@ type Human interface {
 	Decide(ctx context.Context, id string, d hcp.Decision) (string, error)
 	Feedback(ctx context.Context, f hcp.Feedback) (string, error)
 	Why(id string) ([]agentloop.Node, error)
+	// Held lists the actions the consent gate holds; ReleaseHeld performs
+	// one now on the human's word, DropHeld discards it (hcp.ErrNotHeld
+	// for an id not held).
+	Held() []hcp.Action
+	ReleaseHeld(ctx context.Context, id string) error
+	DropHeld(ctx context.Context, id string) error
 }
 
 // Learn is the LIP runtime (node/learn.Runtime).

@@ -63,6 +63,8 @@ func mapErr(err error) error {
 		return Errorf(http.StatusNotFound, "not_found", "%v", err)
 	case errors.Is(err, hcp.ErrBuild), errors.Is(err, hcp.ErrPayload):
 		return Errorf(http.StatusBadRequest, "bad_request", "%v", err)
+	case errors.Is(err, hcp.ErrNotHeld):
+		return Errorf(http.StatusNotFound, "not_found", "%v", err)
 	case errors.Is(err, hcp.ErrHoldFull):
 		return Errorf(http.StatusTooManyRequests, "hold_full", "%v", err)
 	case errors.Is(err, agentloop.ErrBackpressure):

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"time"
@@ -85,10 +86,35 @@ func (s *Server) humanRoutes() {
 		id, err := h.Feedback(r.Context(), body)
 		reply(w, map[string]string{"msg_id": id}, mapErr(err))
 	})
+	add("GET /v1/human/held", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"held": nonNil(h.Held())})
+	})
+	add("POST /v1/human/held/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Action string `json:"action"`
+		}
+		if !decode(w, r, &body) {
+			return
+		}
+		id := r.PathValue("id")
+		err := heldAction(r.Context(), h, id, body.Action)
+		reply(w, map[string]string{"id": id, "action": body.Action}, mapErr(err))
+	})
 	add("GET /v1/why/{id}", func(w http.ResponseWriter, r *http.Request) {
 		chain, err := h.Why(r.PathValue("id"))
 		reply(w, map[string]any{"id": r.PathValue("id"), "chain": chain}, mapErr(err))
 	})
+}
+
+// heldAction applies the human's release|drop to the held action id.
+func heldAction(ctx context.Context, h Human, id, action string) error {
+	switch action {
+	case "release":
+		return h.ReleaseHeld(ctx, id)
+	case "drop":
+		return h.DropHeld(ctx, id)
+	}
+	return Errorf(http.StatusBadRequest, "bad_request", "field \"action\": must be release|drop (got %q)", action)
 }
 
 // parseIntentBody reads POST /v1/human/intent: {goal, topic, priority

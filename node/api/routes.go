@@ -22,6 +22,7 @@ func (s *Server) routes() {
 	s.factRoutes()
 	s.humanRoutes()
 	s.learnRoutes()
+	s.consoleRoutes()
 	s.eventRoutes()
 }
 
@@ -262,7 +263,11 @@ func nonNil[T any](s []T) []T {
 // sse streams events as Server-Sent Events. ?type= (repeatable; a value
 // ending in "." is a prefix) filters; Last-Event-ID (header) or ?last_id=
 // resumes after that event if it is still retained.
-func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sse(w http.ResponseWriter, r *http.Request) { s.stream(w, r, true) }
+
+// stream is the SSE loop; named adds an "event: <type>" line (the
+// console's stream leaves it out so EventSource.onmessage sees them all).
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, named bool) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, Errorf(http.StatusInternalServerError, "internal", "streaming unsupported"))
@@ -304,7 +309,11 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue
 			}
-			fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b)
+			if named {
+				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b)
+			} else {
+				fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, b)
+			}
 			fl.Flush()
 		}
 	}

@@ -59,6 +59,8 @@ type Server struct {
 	once    sync.Once
 	stop    chan struct{}
 	closeMu sync.Mutex
+	// sessions are the console's logged-in browsers.
+	sessions consoleSessions
 }
 
 // New builds a server over be. Extra routes can be added with Handle

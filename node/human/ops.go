@@ -226,3 +226,24 @@ func (h *Runtime) RecordFact(factID string, causes []string, summary string) err
 	return h.mem.Record(agentloop.Node{ID: factID, Kind: agentloop.NodeMessage, Type: "fact",
 		Summary: summary, Causes: append([]string(nil), causes...), Time: h.deps.Now()})
 }
+
+// Held lists the actions the consent gate holds, oldest first.
+func (h *Runtime) Held() []hcp.Action { return h.gate.Held() }
+
+// ReleaseHeld performs the held action id now, on the human's explicit
+// word (hcp.Gate.Take); DropHeld discards it. Both return an error
+// wrapping hcp.ErrNotHeld for an action the gate does not hold.
+func (h *Runtime) ReleaseHeld(ctx context.Context, id string) error {
+	a, err := h.gate.Take(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	h.released(ctx, []hcp.Action{a})
+	return nil
+}
+
+// DropHeld discards the held action id (see ReleaseHeld).
+func (h *Runtime) DropHeld(ctx context.Context, id string) error {
+	_, err := h.gate.Take(ctx, id, false)
+	return err
+}

@@ -38,6 +38,9 @@ var (
 	// ErrAction reports an action that is malformed (no id, no kind,
 	// oversized payload).
 	ErrAction = errors.New("hcp: invalid action")
+	// ErrNotHeld: Take was asked for an action the gate does not hold
+	// (never held, already released, dropped or expired).
+	ErrNotHeld = errors.New("hcp: no such held action")
 )
 
 // ScopeAll in consent_scope makes limited consent cover every topic.
@@ -125,6 +128,7 @@ const (
 	EventActionReleased = "web4.hcp.action_released"
 	EventActionExpired  = "web4.hcp.action_expired"
 	EventConsentChanged = "web4.hcp.consent_changed"
+	EventActionDropped  = "web4.hcp.action_dropped"
 )
 
 // heldBucket is the internal/store bucket of held actions (key = action id).
@@ -280,6 +284,38 @@ func (g *Gate) SetHuman(ctx context.Context, h envelope.Human) ([]Action, error)
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// Take removes the held action id on the human's own word: release true
+// hands it back to be performed now (the human's explicit release is
+// consent for that one action, whatever the standing consent says; event
+// action_released with by=human), release false drops it for good (event
+// action_dropped). ErrNotHeld if the gate does not hold it.
+func (g *Gate) Take(ctx context.Context, id string, release bool) (Action, error) {
+	if err := ctx.Err(); err != nil {
+		return Action{}, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	g.expireLocked(now)
+	a, ok := g.held[id]
+	if !ok {
+		return Action{}, fmt.Errorf("%w: %q", ErrNotHeld, id)
+	}
+	if err := g.db.Delete(heldBucket, []byte(id)); err != nil {
+		return Action{}, fmt.Errorf("hcp: take %s: %w", id, err)
+	}
+	delete(g.held, id)
+	typ := EventActionDropped
+	if release {
+		typ = EventActionReleased
+	}
+	g.em.Emit(typ, a.ID, map[string]any{
+		"action": a.ID, "kind": a.Kind, "topic": a.Topic, "by": "human",
+		"held_for_ms": now.Sub(a.HeldAt).Milliseconds(),
+	}, a.Causes...)
+	return a, nil
 }
 
 // Sweep expires held actions whose TTL has passed and returns them.

@@ -255,3 +255,62 @@ func TestGateBoundsAndBadInput(t *testing.T) {
 		t.Fatal("nil store accepted")
 	}
 }
+
+func TestGateTakeReleasesOrDropsOnTheHumansWord(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	em, ring := sink(t, c.now)
+	dir := t.TempDir()
+	db := openStore(t, dir)
+	g, err := NewGate(db, GateConfig{HoldTTL: time.Hour}, em, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.SetHuman(ctx, human(envelope.ConsentRevoked)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"keep", "drop", "go"} {
+		if err := g.Pass(ctx, Action{ID: id, Kind: "prompt", Topic: "work", Causes: []string{"m-" + id}}); !errors.Is(err, ErrHeld) {
+			t.Fatal(err)
+		}
+	}
+	c.add(time.Minute)
+	a, err := g.Take(ctx, "go", true)
+	if err != nil || a.ID != "go" || a.Causes[0] != "m-go" {
+		t.Fatalf("release: %+v %v", a, err)
+	}
+	if _, err := g.Take(ctx, "drop", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"go", "drop", "never-held", ""} {
+		if _, err := g.Take(ctx, id, true); !errors.Is(err, ErrNotHeld) {
+			t.Fatalf("take %q again: %v, want ErrNotHeld", id, err)
+		}
+	}
+	rel, ok := ring.WaitFor(ctx.Done(), func(e events.Event) bool { return e.Type == EventActionReleased && e.Subject == "go" })
+	if !ok || rel.Data["by"] != "human" || rel.Data["held_for_ms"] != int64(time.Minute/time.Millisecond) || rel.Causes[0] != "m-go" {
+		t.Fatalf("release event %+v", rel)
+	}
+	if ring.Count(EventActionDropped) != 1 || ring.Count(EventActionReleased) != 1 {
+		t.Fatalf("events: %d dropped, %d released", ring.Count(EventActionDropped), ring.Count(EventActionReleased))
+	}
+	// Taken actions are gone from the store: a restart holds only "keep",
+	// and granting consent releases only it.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openStore(t, dir)
+	defer db.Close()
+	g2, err := NewGate(db, GateConfig{HoldTTL: time.Hour}, nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := g2.Held(); len(h) != 1 || h[0].ID != "keep" {
+		t.Fatalf("after restart held = %+v", h)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := g2.Take(cctx, "keep", false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("take with a cancelled ctx: %v", err)
+	}
+}
