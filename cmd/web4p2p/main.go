@@ -56,6 +56,7 @@ func newApp() *cli.App {
 			sendCommand(),
 			factsCommand(),
 			learnCommand(),
+			mcpCommand(),
 			claimsCommand(),
 			versionCommand(),
 		},

@@ -22,6 +22,7 @@ func (s *Server) routes() {
 	s.factRoutes()
 	s.humanRoutes()
 	s.learnRoutes()
+	s.agentRoutes()
 	s.eventRoutes()
 }
 
