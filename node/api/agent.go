@@ -73,13 +73,10 @@ func (s *Server) agentRoutes() {
 			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"topic\": required"))
 			return
 		}
-		wait := DefaultIntentWait
-		if body.TimeoutMS < 0 || time.Duration(body.TimeoutMS)*time.Millisecond > MaxIntentWait {
-			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"timeout_ms\": must be within [0,%d]", MaxIntentWait.Milliseconds()))
+		wait, err := timeoutOf(body.TimeoutMS, DefaultIntentWait, MaxIntentWait)
+		if err != nil {
+			writeError(w, err)
 			return
-		}
-		if body.TimeoutMS > 0 {
-			wait = time.Duration(body.TimeoutMS) * time.Millisecond
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
@@ -100,4 +97,16 @@ func (s *Server) agentRoutes() {
 		}
 		reply(w, res, mapErr(err))
 	})
+}
+
+// timeoutOf reads a request's timeout_ms: 0 means def, more than max or
+// negative is refused.
+func timeoutOf(ms int, def, max time.Duration) (time.Duration, error) {
+	if ms < 0 || time.Duration(ms)*time.Millisecond > max {
+		return 0, Errorf(http.StatusBadRequest, "bad_request", "field \"timeout_ms\": must be within [0,%d]", max.Milliseconds())
+	}
+	if ms == 0 {
+		return def, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
