@@ -218,10 +218,12 @@ func (n *Node) startAPI(rt *runtimes) error {
 	srv, err := api.New(api.Config{Addr: n.cfg.APIAddr, AllowRemote: n.cfg.APIAllowRemote, Token: tok, Events: n.em}, api.Backend{
 		Node: apiNode{n: n, rt: rt}, Channels: rt.peers, Facts: facts{rt.mesh, rt.knowledge},
 		Human: rt.human, Learn: rt.learn, Events: n.broker, Metrics: n.reg,
+		Agent: agentArea{rt},
 	})
 	if err != nil {
 		return err
 	}
+	mountAgentEndpoints(srv, tok)
 	addr, err := srv.Start()
 	if err != nil {
 		return err

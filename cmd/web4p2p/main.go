@@ -58,6 +58,7 @@ func newApp() *cli.App {
 			sendCommand(), receiveCommand(),
 			factsCommand(),
 			learnCommand(),
+			mcpCommand(),
 			claimsCommand(),
 			versionCommand(), completionCommand(),
 		},

@@ -33,6 +33,7 @@ type Backend struct {
 	Facts    Facts
 	Human    Human
 	Learn    Learn
+	Agent    Agent
 	Events   *events.Broker
 	Metrics  prometheus.Gatherer
 }

@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	s.humanRoutes()
 	s.learnRoutes()
 	s.consoleRoutes()
+	s.agentRoutes()
 	s.eventRoutes()
 }
 
@@ -188,13 +189,10 @@ func (s *Server) channelRoutes() {
 		if !ok {
 			return
 		}
-		wait := DefaultReceiveWait
-		if req.TimeoutMS < 0 || time.Duration(req.TimeoutMS)*time.Millisecond > MaxReceiveWait {
-			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"timeout_ms\": must be within [0,%d]", MaxReceiveWait.Milliseconds()))
+		wait, err := timeoutOf(req.TimeoutMS, DefaultReceiveWait, MaxReceiveWait)
+		if err != nil {
+			writeError(w, err)
 			return
-		}
-		if req.TimeoutMS > 0 {
-			wait = time.Duration(req.TimeoutMS) * time.Millisecond
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()

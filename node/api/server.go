@@ -100,6 +100,11 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.auth(h))
 }
 
+// Handler is the server's routes with their token check, for callers in
+// the same process (the MCP endpoint calls the API through it, so its tools
+// and the REST endpoints can never disagree).
+func (s *Server) Handler() http.Handler { return s.mux }
+
 // Start binds and serves in the background. It returns the bound address.
 func (s *Server) Start() (string, error) {
 	if err := CheckBind(s.cfg.Addr, s.cfg.AllowRemote); err != nil {
