@@ -232,7 +232,15 @@ func (n *Node) startAPI(rt *runtimes) error {
 	n.apiAddr = addr
 	n.mu.Unlock()
 	addrFile := filepath.Join(n.cfg.DataDir, APIAddrFile)
-	if err := os.WriteFile(addrFile, []byte(addr+"\n"), 0o600); err != nil {
+	// Written aside and renamed, so a client that sees the file (scripts
+	// wait for it to appear) never reads it empty or half written.
+	tmp := addrFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o600); err != nil {
+		srv.Close()
+		return err
+	}
+	if err := os.Rename(tmp, addrFile); err != nil {
+		os.Remove(tmp)
 		srv.Close()
 		return err
 	}

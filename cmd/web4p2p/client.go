@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/web4p2p/web4p2p/node"
+	"github.com/web4p2p/web4p2p/node/agentapi"
 	"github.com/web4p2p/web4p2p/node/api"
 )
 
@@ -26,11 +23,14 @@ var (
 	clientFlags   = []cli.Flag{dataDirFlag, apiFlag, tokenFileFlag, jsonFlag}
 )
 
-// apiClient talks to a running node's control API.
+// apiClient talks to a running node's control API: requests go through
+// agentapi.Client (the one HTTP client of the API, shared with `mcp`);
+// base, token and http serve the event stream.
 type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	api   *agentapi.Client
 }
 
 func newAPIClient(c *cli.Context) (*apiClient, error) {
@@ -51,52 +51,29 @@ func newAPIClient(c *cli.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: "http://" + addr, token: tok, http: &http.Client{}}, nil
+	hc := &http.Client{}
+	base := "http://" + addr
+	return &apiClient{base: base, token: tok, http: hc, api: agentapi.NewClient(base, tok, hc)}, nil
 }
 
 // call does one request; out may be nil. A non-2xx reply becomes an error
-// carrying the API's {error, detail}.
+// carrying the API's {error, detail}, worded for a person at a terminal.
 func (a *apiClient) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) {
-			return fmt.Errorf("node not reachable at %s (is it running?)", strings.TrimPrefix(a.base, "http://"))
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e api.Error
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &e) != nil || e.Kind == "" {
-			return fmt.Errorf("control API: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
-		}
-		if e.Kind == "unauthorized" {
-			return fmt.Errorf("control API refused the token (%s): check --token-file / the data dir", e.Detail)
-		}
-		return &apiError{Status: resp.StatusCode, Kind: e.Kind, Detail: e.Detail}
-	}
-	if out == nil {
+	err := a.api.Call(ctx, method, path, in, out)
+	var e *api.Error
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, agentapi.ErrUnreachable):
+		return fmt.Errorf("node not reachable at %s (is it running?)", strings.TrimPrefix(a.base, "http://"))
+	case !errors.As(err, &e):
+		return err
+	case e.Kind == "http_error":
+		return fmt.Errorf("control API: %s", e.Detail)
+	case e.Kind == "unauthorized":
+		return fmt.Errorf("control API refused the token (%s): check --token-file / the data dir", e.Detail)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return &apiError{Status: e.Status, Kind: e.Kind, Detail: e.Detail}
 }
 
 func clientCtx(c *cli.Context, d time.Duration) (context.Context, context.CancelFunc) {

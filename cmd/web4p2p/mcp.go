@@ -26,7 +26,7 @@ func mcpCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cl := agentapi.NewClient(a.base, a.token, nil)
+			cl := a.api
 			ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
 			_, err = cl.Status(ctx)
 			cancel()

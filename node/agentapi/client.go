@@ -78,9 +78,9 @@ func (r *recorder) response(req *http.Request) *http.Response {
 // ErrUnreachable: the node's API could not be reached.
 var ErrUnreachable = errors.New("node not reachable")
 
-// call does one request; out may be nil. A non-2xx reply is an *api.Error
+// Call does one request; out may be nil. A non-2xx reply is an *api.Error
 // carrying the API's kind and detail (and status).
-func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) Call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -125,7 +125,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 // Status is GET /v1/status.
 func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	var s api.Status
-	return s, c.call(ctx, "GET", "/v1/status", nil, &s)
+	return s, c.Call(ctx, "GET", "/v1/status", nil, &s)
 }
 
 // Peers is GET /v1/peers.
@@ -133,7 +133,7 @@ func (c *Client) Peers(ctx context.Context) ([]api.Peer, error) {
 	var out struct {
 		Peers []api.Peer `json:"peers"`
 	}
-	return out.Peers, c.call(ctx, "GET", "/v1/peers", nil, &out)
+	return out.Peers, c.Call(ctx, "GET", "/v1/peers", nil, &out)
 }
 
 // Trust is GET /v1/trust.
@@ -141,7 +141,7 @@ func (c *Client) Trust(ctx context.Context) ([]api.TrustEntry, error) {
 	var out struct {
 		Trust []api.TrustEntry `json:"trust"`
 	}
-	return out.Trust, c.call(ctx, "GET", "/v1/trust", nil, &out)
+	return out.Trust, c.Call(ctx, "GET", "/v1/trust", nil, &out)
 }
 
 // IntentArgs is the body of POST /v1/cip/{peer}/intent.
@@ -156,7 +156,7 @@ type IntentArgs struct {
 // SendIntent is POST /v1/cip/{peer}/intent.
 func (c *Client) SendIntent(ctx context.Context, peerID string, a IntentArgs) (api.IntentReplyView, error) {
 	var out api.IntentReplyView
-	return out, c.call(ctx, "POST", "/v1/cip/"+url.PathEscape(peerID)+"/intent", a, &out)
+	return out, c.Call(ctx, "POST", "/v1/cip/"+url.PathEscape(peerID)+"/intent", a, &out)
 }
 
 // Facts is GET /v1/facts.
@@ -164,13 +164,13 @@ func (c *Client) Facts(ctx context.Context) ([]api.FactView, error) {
 	var out struct {
 		Facts []api.FactView `json:"facts"`
 	}
-	return out.Facts, c.call(ctx, "GET", "/v1/facts", nil, &out)
+	return out.Facts, c.Call(ctx, "GET", "/v1/facts", nil, &out)
 }
 
 // Fact is GET /v1/facts/{id}.
 func (c *Client) Fact(ctx context.Context, id string) (api.FactView, error) {
 	var out api.FactView
-	return out, c.call(ctx, "GET", "/v1/facts/"+url.PathEscape(id), nil, &out)
+	return out, c.Call(ctx, "GET", "/v1/facts/"+url.PathEscape(id), nil, &out)
 }
 
 // ProposeArgs is the body of POST /v1/facts.
@@ -188,7 +188,7 @@ func (c *Client) ProposeFact(ctx context.Context, a ProposeArgs) (api.FactView, 
 		a.Sources = []string{}
 	}
 	var out api.FactView
-	return out, c.call(ctx, "POST", "/v1/facts", a, &out)
+	return out, c.Call(ctx, "POST", "/v1/facts", a, &out)
 }
 
 // VoteArgs is the body of POST /v1/facts/{id}/vote (plus the id).
@@ -203,25 +203,25 @@ type VoteArgs struct {
 func (c *Client) VoteFact(ctx context.Context, a VoteArgs) (api.FactView, error) {
 	var out api.FactView
 	body := map[string]any{"decision": a.Decision, "confidence": a.Confidence, "notes": a.Notes}
-	return out, c.call(ctx, "POST", "/v1/facts/"+url.PathEscape(a.FactID)+"/vote", body, &out)
+	return out, c.Call(ctx, "POST", "/v1/facts/"+url.PathEscape(a.FactID)+"/vote", body, &out)
 }
 
 // Learn is POST /v1/lip/learn.
 func (c *Client) Learn(ctx context.Context, r learn.Request) (learn.Result, error) {
 	var out learn.Result
-	return out, c.call(ctx, "POST", "/v1/lip/learn", r, &out)
+	return out, c.Call(ctx, "POST", "/v1/lip/learn", r, &out)
 }
 
 // Why is GET /v1/why/{id}: the causal chain, as the API gives it.
 func (c *Client) Why(ctx context.Context, id string) (json.RawMessage, error) {
 	var out json.RawMessage
-	return out, c.call(ctx, "GET", "/v1/why/"+url.PathEscape(id), nil, &out)
+	return out, c.Call(ctx, "GET", "/v1/why/"+url.PathEscape(id), nil, &out)
 }
 
 // Ask is POST /v1/human/ask.
 func (c *Client) Ask(ctx context.Context, q human.Question) (human.AskResult, error) {
 	var out human.AskResult
-	return out, c.call(ctx, "POST", "/v1/human/ask", q, &out)
+	return out, c.Call(ctx, "POST", "/v1/human/ask", q, &out)
 }
 
 // Decisions is GET /v1/human/decisions.
@@ -229,5 +229,5 @@ func (c *Client) Decisions(ctx context.Context) ([]human.PendingDecision, error)
 	var out struct {
 		Decisions []human.PendingDecision `json:"decisions"`
 	}
-	return out.Decisions, c.call(ctx, "GET", "/v1/human/decisions", nil, &out)
+	return out.Decisions, c.Call(ctx, "GET", "/v1/human/decisions", nil, &out)
 }
