@@ -117,6 +117,7 @@ func New(cfg Config) (*Node, error) {
 	if n.fp, err = FingerprintOf(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
+	n.registerStateGauges()
 	// The broker keeps recent events for the control API (recent list,
 	// SSE resume).
 	n.broker = events.NewBroker(eventsRetained)
