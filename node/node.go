@@ -44,7 +44,7 @@ type Node struct {
 	fp     string
 	reg    *prometheus.Registry
 	em     *events.Emitter
-	jsonl  *events.JSONLines
+	jsonl  *events.RotatingFile
 	broker *events.Broker
 
 	// mu guards the lifecycle flags and the fields Start sets for
@@ -123,7 +123,11 @@ func New(cfg Config) (*Node, error) {
 	n.broker = events.NewBroker(eventsRetained)
 	sinks := events.Fanout(append([]events.Sink{n.broker}, cfg.Sinks...))
 	if cfg.EventsFile != "" {
-		jl, err := events.OpenJSONLinesFile(cfg.EventsFile)
+		// A failed rotation is an event (which the file then gets too)
+		// and the node goes on writing to the file it has open.
+		jl, err := events.OpenRotatingFile(cfg.EventsFile, cfg.EventsFileMaxBytes, cfg.EventsFileKeep, func(err error) {
+			n.em.Error("events", "rotate_failed", cfg.EventsFile, err, nil)
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,8 @@ func startCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "trust-anchor", Usage: "PeerID that starts trusted (repeatable)"},
 			&cli.StringFlag{Name: "agent-id", Usage: "this agent's name (default agent-<last 8 of PeerID>)"},
 			&cli.StringFlag{Name: "events-file", Usage: "append every event as JSON lines to this file"},
+			&cli.Float64Flag{Name: "events-file-max-mb", Value: events.DefaultRotateBytes >> 20, Usage: "rotate the events file past this size in MiB (to <file>.1, older ones shifted up)"},
+			&cli.IntFlag{Name: "events-file-keep", Value: events.DefaultRotateKeep, Usage: "rotated events files kept (<file>.1 … <file>.N)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print events to stderr"},
 			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
 			&cli.StringFlag{Name: "lip-search", Usage: "search URL template for LIP queries, {query} is replaced (e.g. https://search.example/?q={query})"},
@@ -53,6 +55,14 @@ func runStart(c *cli.Context) error {
 	cfg.TrustAnchors = c.StringSlice("trust-anchor")
 	cfg.AgentID = c.String("agent-id")
 	cfg.EventsFile = c.String("events-file")
+	mb, keep := c.Float64("events-file-max-mb"), c.Int("events-file-keep")
+	if mb <= 0 || mb > 1<<20 {
+		return fmt.Errorf("--events-file-max-mb %v: want a size in MiB within (0, 1048576]", mb)
+	}
+	if keep < 1 || keep > 1000 {
+		return fmt.Errorf("--events-file-keep %d: want 1 to 1000 rotated files", keep)
+	}
+	cfg.EventsFileMaxBytes, cfg.EventsFileKeep = max(int64(mb*(1<<20)), 1), keep
 	cfg.LIP.SearchURL = c.String("lip-search")
 	cfg.LIP.TierFile = c.String("lip-tiers")
 	cfg.Human.Loop.Mission = missionTopics(c.StringSlice("mission"))
