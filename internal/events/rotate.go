@@ -45,8 +45,8 @@ type RotatingFile struct {
 	// reporting is set while OnError runs: the event it emits about the
 	// failure is written without trying to rotate again (no recursion).
 	reporting bool
-	err     error
-	closed  bool
+	err       error
+	closed    bool
 }
 
 // OpenRotatingFile opens (append, create 0600) path and returns a sink that
