@@ -43,7 +43,7 @@ func startCommand() *cli.Command {
 }
 
 func runStart(c *cli.Context) error {
-	if err := node.SetLogLevel(c.String("log-level")); err != nil {
+	if err := applyLogLevel(c); err != nil {
 		return err
 	}
 	cfg := node.DefaultConfig()
@@ -79,15 +79,15 @@ func runStart(c *cli.Context) error {
 		}
 		if cfg.APIAllowRemote {
 			if err := api.CheckBind(cfg.APIAddr, false); err != nil {
-				fmt.Fprintf(os.Stderr, "WARNING: control API on non-loopback address %s (--api-allow-remote): protect %s/%s\n", cfg.APIAddr, cfg.DataDir, api.TokenFile)
+				warnf(c, "control API on non-loopback address %s (--api-allow-remote): protect %s/%s", cfg.APIAddr, cfg.DataDir, api.TokenFile)
 			}
 		}
 	}
 	if !c.Bool("quiet") {
 		if c.Bool("json") {
-			cfg.Sinks = append(cfg.Sinks, events.NewJSONLines(nopCloser{os.Stderr}))
+			cfg.Sinks = append(cfg.Sinks, leveled{events.NewJSONLines(nopCloser{os.Stderr})})
 		} else {
-			cfg.Sinks = append(cfg.Sinks, events.NewHuman(os.Stderr, ""))
+			cfg.Sinks = append(cfg.Sinks, leveled{events.NewHuman(os.Stderr, "")})
 		}
 	}
 	n, err := node.New(cfg)
@@ -109,7 +109,7 @@ func runStart(c *cli.Context) error {
 		// Without anchors nobody is trusted here at first, and nothing can
 		// reach quorum until some peer has earned trust (SPEC §5). Said once
 		// the node runs, so a failed start still prints one line.
-		fmt.Fprintln(os.Stderr, "WARNING: no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
+		warnf(c, "no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
 	}
 	var addrs []string
 	for _, a := range n.Addrs() {
