@@ -67,9 +67,13 @@ func newApp() *cli.App {
 		OnUsageError: usageError,
 	}
 	app.Flags = freshFlags(app.Flags)
+	withEnv(app.Flags)
 	for _, c := range app.Commands {
 		setUsageError(c)
 		freshCommandFlags(c)
+		if c.Name == "start" {
+			withEnv(c.Flags, "log-level") // WEB4P2P_LISTEN, WEB4P2P_API, …
+		}
 	}
 	return app
 }

@@ -43,8 +43,25 @@ func startCommand() *cli.Command {
 }
 
 func runStart(c *cli.Context) error {
-	if err := applyLogLevel(c); err != nil {
+	cfg, err := startConfig(c)
+	if err != nil {
 		return err
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	return runNode(c, cfg, n)
+}
+
+// startConfig resolves start's settings — flag, then WEB4P2P_* variable,
+// then <data-dir>/config.json, then default — into a node.Config.
+func startConfig(c *cli.Context) (node.Config, error) {
+	if err := applyConfigFile(c); err != nil {
+		return node.Config{}, err
+	}
+	if err := applyLogLevel(c); err != nil {
+		return node.Config{}, err
 	}
 	cfg := node.DefaultConfig()
 	cfg.DataDir = c.String("data-dir")
@@ -57,10 +74,10 @@ func runStart(c *cli.Context) error {
 	cfg.EventsFile = c.String("events-file")
 	mb, keep := c.Float64("events-file-max-mb"), c.Int("events-file-keep")
 	if mb <= 0 || mb > 1<<20 {
-		return fmt.Errorf("--events-file-max-mb %v: want a size in MiB within (0, 1048576]", mb)
+		return node.Config{}, fmt.Errorf("--events-file-max-mb %v: want a size in MiB within (0, 1048576]", mb)
 	}
 	if keep < 1 || keep > 1000 {
-		return fmt.Errorf("--events-file-keep %d: want 1 to 1000 rotated files", keep)
+		return node.Config{}, fmt.Errorf("--events-file-keep %d: want 1 to 1000 rotated files", keep)
 	}
 	cfg.EventsFileMaxBytes, cfg.EventsFileKeep = max(int64(mb*(1<<20)), 1), keep
 	cfg.LIP.SearchURL = c.String("lip-search")
@@ -68,14 +85,14 @@ func runStart(c *cli.Context) error {
 	cfg.Human.Loop.Mission = missionTopics(c.StringSlice("mission"))
 	allow, err := fetchAllow(c.Context, c.StringSlice("allow-fetch-host"))
 	if err != nil {
-		return err
+		return node.Config{}, err
 	}
 	cfg.LIP.Allow = allow
 	cfg.APIAddr = c.String("api")
 	cfg.APIAllowRemote = c.Bool("api-allow-remote")
 	if cfg.APIAddr != "" {
 		if err := api.CheckBind(cfg.APIAddr, cfg.APIAllowRemote); err != nil {
-			return err
+			return node.Config{}, err
 		}
 		if cfg.APIAllowRemote {
 			if err := api.CheckBind(cfg.APIAddr, false); err != nil {
@@ -90,17 +107,18 @@ func runStart(c *cli.Context) error {
 			cfg.Sinks = append(cfg.Sinks, leveled{events.NewHuman(os.Stderr, "")})
 		}
 	}
-	n, err := node.New(cfg)
-	if err != nil {
-		return err
-	}
+	return cfg, nil
+}
+
+// runNode starts n and runs it until a signal or the end of c.Context.
+func runNode(c *cli.Context, cfg node.Config, n *node.Node) error {
 	defer n.Close()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-	err = n.Start(ctx)
+	err := n.Start(ctx)
 	cancel()
 	if err != nil {
 		return err
