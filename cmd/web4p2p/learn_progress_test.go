@@ -10,30 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/web4p2p/web4p2p/node"
 )
-
-// syncBuffer is a bytes.Buffer safe to write and read from two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startCLI runs `web4p2p <args…>` (a start) in the background until the
 // test ends, with stderr to errOut, and waits until it runs: its control
@@ -42,10 +23,16 @@ func startCLI(t *testing.T, dir string, errOut io.Writer, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out syncBuffer
+	var buf bytes.Buffer
+	out := &lockedWriter{w: &buf} // start writes, the wait below reads
+	printed := func() string {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return buf.String()
+	}
 	go func() {
 		app := newApp()
-		app.Writer, app.ErrWriter = &out, errOut
+		app.Writer, app.ErrWriter = out, errOut
 		done <- execute(ctx, app, append([]string{"web4p2p"}, args...))
 	}()
 	var err error
@@ -58,7 +45,7 @@ func startCLI(t *testing.T, dir string, errOut io.Writer, args ...string) {
 		default:
 		}
 		_, serr := os.Stat(filepath.Join(dir, node.APIAddrFile))
-		return serr == nil && strings.Contains(out.String(), "press Ctrl-C to stop")
+		return serr == nil && strings.Contains(printed(), "press Ctrl-C to stop")
 	})
 	if stopped {
 		cancel()
@@ -72,14 +59,20 @@ func startCLI(t *testing.T, dir string, errOut io.Writer, args ...string) {
 	})
 }
 
+// textServer serves body as text/plain on loopback until the test ends.
+func textServer(t *testing.T, body string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // learn shows its progress on stderr — fetching, fetched, parsed N
 // claims, queued — and nothing there with --json.
 func TestLearnShowsProgressOnStderr(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "Water boils at 100 degrees at sea level. Ice melts at 0 degrees.")
-	}))
-	defer srv.Close()
+	srv := textServer(t, "Water boils at 100 degrees at sea level. Ice melts at 0 degrees.")
 	dir := t.TempDir()
 	startCLI(t, dir, io.Discard, "start", "--data-dir", dir, "--quiet", "--listen", "/ip4/127.0.0.1/tcp/0", "--allow-fetch-host", "127.0.0.1")
 
