@@ -78,8 +78,13 @@ type Config struct {
 	MDNSService string
 	// TrustAnchors are PeerIDs that start trusted (SPEC §5).
 	TrustAnchors []string
-	// EventsFile, if set, receives every event as JSON lines.
-	EventsFile string
+	// EventsFile, if set, receives every event as JSON lines. It is
+	// rotated past EventsFileMaxBytes (0 = events.DefaultRotateBytes),
+	// keeping EventsFileKeep old files (0 = events.DefaultRotateKeep) as
+	// EventsFile.1 … .N (SPEC §11).
+	EventsFile         string
+	EventsFileMaxBytes int64
+	EventsFileKeep     int
 	// Sinks receive every event too (stderr printer, test ring, API stream).
 	Sinks []events.Sink
 	// ConnLow/ConnHigh bound the connection manager; ConnGrace protects new
@@ -178,6 +183,12 @@ func (c *Config) fill() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.EventsFileMaxBytes == 0 {
+		c.EventsFileMaxBytes = events.DefaultRotateBytes
+	}
+	if c.EventsFileKeep == 0 {
+		c.EventsFileKeep = events.DefaultRotateKeep
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 10 * time.Second

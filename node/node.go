@@ -45,7 +45,7 @@ type Node struct {
 	fp     string
 	reg    *prometheus.Registry
 	em     *events.Emitter
-	jsonl  *events.JSONLines
+	jsonl  *events.RotatingFile
 	broker *events.Broker
 
 	// mu guards the lifecycle flags and the fields Start sets for
@@ -119,12 +119,17 @@ func New(cfg Config) (*Node, error) {
 	if n.fp, err = FingerprintOf(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
+	n.registerStateGauges()
 	// The broker keeps recent events for the control API (recent list,
 	// SSE resume).
 	n.broker = events.NewBroker(eventsRetained)
 	sinks := events.Fanout(append([]events.Sink{n.broker}, cfg.Sinks...))
 	if cfg.EventsFile != "" {
-		jl, err := events.OpenJSONLinesFile(cfg.EventsFile)
+		// A failed rotation is an event (which the file then gets too)
+		// and the node goes on writing to the file it has open.
+		jl, err := events.OpenRotatingFile(cfg.EventsFile, cfg.EventsFileMaxBytes, cfg.EventsFileKeep, func(err error) {
+			n.em.Error("events", "rotate_failed", cfg.EventsFile, err, nil)
+		})
 		if err != nil {
 			return nil, err
 		}

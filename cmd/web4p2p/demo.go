@@ -47,7 +47,7 @@ func (d *demo) say(format string, args ...any) {
 }
 
 func runDemo(c *cli.Context) error {
-	if err := node.SetLogLevel(c.String("log-level")); err != nil {
+	if err := applyLogLevel(c); err != nil {
 		return err
 	}
 	if c.Int("messages") < 1 || c.Int("messages") > 100000 {

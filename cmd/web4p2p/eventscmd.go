@@ -54,14 +54,15 @@ func eventsCommand() *cli.Command {
 				}
 				return nil
 			}
-			return followEvents(c.Context, cl, q, show)
+			return followEvents(c.Context, cl, q, nil, show)
 		},
 	}
 }
 
 // followEvents reads the SSE stream, reconnecting with Last-Event-ID when
-// the stream breaks, until ctx ends.
-func followEvents(ctx context.Context, cl *apiClient, q url.Values, show func(events.Event)) error {
+// the stream breaks, until ctx ends. ready (may be nil) is called once, when
+// the node has first accepted the stream: events after that are seen.
+func followEvents(ctx context.Context, cl *apiClient, q url.Values, ready func(), show func(events.Event)) error {
 	last := ""
 	failures := 0
 	for ctx.Err() == nil {
@@ -97,6 +98,10 @@ func followEvents(ctx context.Context, cl *apiClient, q url.Values, show func(ev
 			return fmt.Errorf("control API: HTTP %d on /v1/events", resp.StatusCode)
 		}
 		failures = 0
+		if ready != nil {
+			ready()
+			ready = nil
+		}
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/web4p2p/web4p2p/node/learn"
+	"github.com/web4p2p/web4p2p/protocols/lip"
 )
 
 // learnCommand asks a running node to learn from one page (SPEC §7): it
@@ -46,8 +47,25 @@ func learnCommand() *cli.Command {
 			} else {
 				req.Query = arg
 			}
+			stop := func(int) {}
+			if !c.Bool("json") {
+				// Progress on stderr while the node fetches and parses.
+				fmt.Fprintf(c.App.ErrWriter, "fetching %s …\n", c.Args().First())
+				stop = followLearn(ctx, cl, &learnProgress{w: c.App.ErrWriter, target: req.URI})
+			}
 			var res learn.Result
-			if err := cl.call(ctx, "POST", "/v1/lip/learn", req, &res); err != nil {
+			err = cl.call(ctx, "POST", "/v1/lip/learn", req, &res)
+			pending := -1 // failed: nothing more to wait for
+			if err == nil {
+				pending = 0
+			}
+			for _, e := range res.Claims {
+				if e.State == lip.Pending {
+					pending++
+				}
+			}
+			stop(pending)
+			if err != nil {
 				return fmt.Errorf("learn %s: %w", c.Args().First(), err)
 			}
 			if c.Bool("json") {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -44,6 +45,8 @@ func newApp() *cli.App {
 		Version:              Version,
 		EnableBashCompletion: true,
 		HideVersion:          false,
+		Flags:                []cli.Flag{logLevelFlag},
+		Before:               applyLogLevel, // a bad --log-level fails every command
 		Commands: []*cli.Command{
 			startCommand(),
 			demoCommand(),
@@ -64,10 +67,41 @@ func newApp() *cli.App {
 		},
 		OnUsageError: usageError,
 	}
+	app.Flags = freshFlags(app.Flags)
+	withEnv(app.Flags)
 	for _, c := range app.Commands {
 		setUsageError(c)
+		freshCommandFlags(c)
+		if c.Name == "start" {
+			withEnv(c.Flags, "log-level") // WEB4P2P_LISTEN, WEB4P2P_API, …
+		}
 	}
 	return app
+}
+
+// freshFlags copies each flag: the flag values in flags.go are shared by
+// several commands, and urfave/cli writes into a flag when it applies it
+// (an environment variable's value, HasBeenSet), so each App gets its own.
+func freshFlags(fs []cli.Flag) []cli.Flag {
+	out := make([]cli.Flag, len(fs))
+	for i, f := range fs {
+		v := reflect.ValueOf(f)
+		if v.Kind() != reflect.Pointer {
+			out[i] = f
+			continue
+		}
+		cp := reflect.New(v.Elem().Type())
+		cp.Elem().Set(v.Elem())
+		out[i] = cp.Interface().(cli.Flag)
+	}
+	return out
+}
+
+func freshCommandFlags(c *cli.Command) {
+	c.Flags = freshFlags(c.Flags)
+	for _, s := range c.Subcommands {
+		freshCommandFlags(s)
+	}
 }
 
 // usageError turns a flag/argument mistake into one clear line (no help

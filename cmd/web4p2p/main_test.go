@@ -143,3 +143,12 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("tcsh: %v", err)
 	}
 }
+
+func TestStartRefusesBadEventsRotation(t *testing.T) {
+	for _, c := range []struct{ flag, val string }{{"--events-file-max-mb", "0"}, {"--events-file-max-mb", "-1"}, {"--events-file-keep", "0"}} {
+		_, err := run(t, "start", "--data-dir", t.TempDir(), "--quiet", c.flag, c.val)
+		if err == nil || !strings.Contains(err.Error(), c.flag+" "+c.val) {
+			t.Fatalf("%s %s: %v", c.flag, c.val, err)
+		}
+	}
+}

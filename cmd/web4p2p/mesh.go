@@ -57,7 +57,7 @@ func (m *meshRun) progress(format string, args ...any) {
 }
 
 func runMesh(c *cli.Context) error {
-	if err := node.SetLogLevel(c.String("log-level")); err != nil {
+	if err := applyLogLevel(c); err != nil {
 		return err
 	}
 	n := c.Int("n")

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/web4p2p/web4p2p/internal/store"
-	"github.com/web4p2p/web4p2p/node"
 )
 
 // waitFor polls cond every 10 ms until it holds or the deadline passes.
@@ -128,30 +125,10 @@ func TestOperatorCommandsOnTwoNodes(t *testing.T) {
 // --allow-fetch-host lets learn fetch from loopback, which is refused by
 // default.
 func TestStartMissionAndAllowFetchHost(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "Water boils at 100 degrees at sea level.")
-	}))
-	defer srv.Close()
+	srv := textServer(t, "Water boils at 100 degrees at sea level.")
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		app := newApp()
-		app.Writer, app.ErrWriter = io.Discard, io.Discard
-		done <- execute(ctx, app, []string{"web4p2p", "start", "--data-dir", dir, "--quiet", "--listen", "/ip4/127.0.0.1/tcp/0",
-			"--mission", "work, research", "--mission", "work", "--allow-fetch-host", "127.0.0.1"})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("start: %v", err)
-		}
-	}()
-	waitFor(t, 20*time.Second, "the node's api.addr", func() bool {
-		_, err := os.Stat(filepath.Join(dir, node.APIAddrFile))
-		return err == nil
-	})
+	startCLI(t, dir, io.Discard, "start", "--data-dir", dir, "--quiet", "--listen", "/ip4/127.0.0.1/tcp/0",
+		"--mission", "work, research", "--mission", "work", "--allow-fetch-host", "127.0.0.1")
 	var st struct {
 		Mission []string `json:"mission"`
 	}

@@ -35,6 +35,8 @@ func startCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "trust-anchor", Usage: "PeerID that starts trusted (repeatable)"},
 			&cli.StringFlag{Name: "agent-id", Usage: "this agent's name (default agent-<last 8 of PeerID>)"},
 			&cli.StringFlag{Name: "events-file", Usage: "append every event as JSON lines to this file"},
+			&cli.Float64Flag{Name: "events-file-max-mb", Value: events.DefaultRotateBytes >> 20, Usage: "rotate the events file past this size in MiB (to <file>.1, older ones shifted up)"},
+			&cli.IntFlag{Name: "events-file-keep", Value: events.DefaultRotateKeep, Usage: "rotated events files kept (<file>.1 … <file>.N)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print events to stderr"},
 			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
 			&cli.StringFlag{Name: "lip-search", Usage: "search URL template for LIP queries, {query} is replaced (e.g. https://search.example/?q={query})"},
@@ -48,8 +50,25 @@ func startCommand() *cli.Command {
 }
 
 func runStart(c *cli.Context) error {
-	if err := node.SetLogLevel(c.String("log-level")); err != nil {
+	cfg, err := startConfig(c)
+	if err != nil {
 		return err
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	return runNode(c, cfg, n)
+}
+
+// startConfig resolves start's settings — flag, then WEB4P2P_* variable,
+// then <data-dir>/config.json, then default — into a node.Config.
+func startConfig(c *cli.Context) (node.Config, error) {
+	if err := applyConfigFile(c); err != nil {
+		return node.Config{}, err
+	}
+	if err := applyLogLevel(c); err != nil {
+		return node.Config{}, err
 	}
 	cfg := node.DefaultConfig()
 	cfg.DataDir = c.String("data-dir")
@@ -69,44 +88,53 @@ func runStart(c *cli.Context) error {
 	cfg.TrustAnchors = c.StringSlice("trust-anchor")
 	cfg.AgentID = c.String("agent-id")
 	cfg.EventsFile = c.String("events-file")
+	mb, keep := c.Float64("events-file-max-mb"), c.Int("events-file-keep")
+	if mb <= 0 || mb > 1<<20 {
+		return node.Config{}, fmt.Errorf("--events-file-max-mb %v: want a size in MiB within (0, 1048576]", mb)
+	}
+	if keep < 1 || keep > 1000 {
+		return node.Config{}, fmt.Errorf("--events-file-keep %d: want 1 to 1000 rotated files", keep)
+	}
+	cfg.EventsFileMaxBytes, cfg.EventsFileKeep = max(int64(mb*(1<<20)), 1), keep
 	cfg.LIP.SearchURL = c.String("lip-search")
 	cfg.LIP.TierFile = c.String("lip-tiers")
 	cfg.Human.Loop.Mission = missionTopics(c.StringSlice("mission"))
 	allow, err := fetchAllow(c.Context, c.StringSlice("allow-fetch-host"))
 	if err != nil {
-		return err
+		return node.Config{}, err
 	}
 	cfg.LIP.Allow = allow
 	cfg.APIAddr = c.String("api")
 	cfg.APIAllowRemote = c.Bool("api-allow-remote")
 	if cfg.APIAddr != "" {
 		if err := api.CheckBind(cfg.APIAddr, cfg.APIAllowRemote); err != nil {
-			return err
+			return node.Config{}, err
 		}
 		if cfg.APIAllowRemote {
 			if err := api.CheckBind(cfg.APIAddr, false); err != nil {
-				fmt.Fprintf(os.Stderr, "WARNING: control API on non-loopback address %s (--api-allow-remote): protect %s/%s\n", cfg.APIAddr, cfg.DataDir, api.TokenFile)
+				warnf(c, "control API on non-loopback address %s (--api-allow-remote): protect %s/%s", cfg.APIAddr, cfg.DataDir, api.TokenFile)
 			}
 		}
 	}
 	if !c.Bool("quiet") {
 		if c.Bool("json") {
-			cfg.Sinks = append(cfg.Sinks, events.NewJSONLines(nopCloser{os.Stderr}))
+			cfg.Sinks = append(cfg.Sinks, leveled{events.NewJSONLines(nopCloser{os.Stderr})})
 		} else {
-			cfg.Sinks = append(cfg.Sinks, events.NewHuman(os.Stderr, ""))
+			cfg.Sinks = append(cfg.Sinks, leveled{events.NewHuman(os.Stderr, "")})
 		}
 	}
-	n, err := node.New(cfg)
-	if err != nil {
-		return err
-	}
+	return cfg, nil
+}
+
+// runNode starts n and runs it until a signal or the end of c.Context.
+func runNode(c *cli.Context, cfg node.Config, n *node.Node) error {
 	defer n.Close()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-	err = n.Start(ctx)
+	err := n.Start(ctx)
 	cancel()
 	if err != nil {
 		return err
@@ -115,7 +143,7 @@ func runStart(c *cli.Context) error {
 		// Without anchors nobody is trusted here at first, and nothing can
 		// reach quorum until some peer has earned trust (SPEC §5). Said once
 		// the node runs, so a failed start still prints one line.
-		fmt.Fprintln(os.Stderr, "WARNING: no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
+		warnf(c, "no --trust-anchor: this node trusts nobody yet; no fact reaches quorum here until peers earn trust")
 	}
 	var addrs []string
 	for _, a := range n.Addrs() {
