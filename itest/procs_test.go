@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,30 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		}
 		if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n != 0 {
 			t.Errorf("%v: %d lines of error output:\n%s", args, n+1, out)
+		}
+	}
+}
+
+// TestShellCompletionCandidates: the completion scripts ask the binary for
+// candidates (--generate-bash-completion); the built binary answers with
+// its commands, and with a command's subcommands after it.
+func TestShellCompletionCandidates(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--generate-bash-completion"}, []string{"start", "demo", "trust", "completion"}},
+		{[]string{"trust", "--generate-bash-completion"}, []string{"set"}},
+	} {
+		out, err := exec.Command(binary(t), tc.args...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		got := strings.Fields(string(out))
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%v: candidates %v lack %q", tc.args, got, w)
+			}
 		}
 	}
 }
