@@ -74,7 +74,7 @@ func TestSessionRestartsAfterPeerCrash(t *testing.T) {
 func waitReady(t *testing.T, dir, p string, d time.Duration) {
 	t.Helper()
 	var last string
-	ok := poll(d, func() bool {
+	ok := eventually(ctxFor(t, d), func() bool {
 		var out struct {
 			Peers []map[string]any `json:"peers"`
 		}
@@ -100,7 +100,7 @@ func waitReady(t *testing.T, dir, p string, d time.Duration) {
 func waitEvent(t *testing.T, dir, typ string, d time.Duration) map[string]any {
 	t.Helper()
 	var found map[string]any
-	ok := poll(d, func() bool {
+	ok := eventually(ctxFor(t, d), func() bool {
 		b, err := exec.Command(binary(t), "events", "--data-dir", dir, "--type", typ, "--json").Output()
 		if err != nil {
 			return false
@@ -115,20 +115,4 @@ func waitEvent(t *testing.T, dir, typ string, d time.Duration) map[string]any {
 		t.Fatalf("no %s event on %s within %v", typ, dir, d)
 	}
 	return found
-}
-
-// poll checks cond every 100 ms until it holds or d passes.
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			return cond()
-		case <-tick.C:
-		}
-	}
-	return true
 }
