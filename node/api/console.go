@@ -1,10 +1,8 @@
 package api
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -52,12 +50,6 @@ type consoleSession struct {
 type consoleSessions struct {
 	mu sync.Mutex
 	m  map[string]consoleSession
-}
-
-func randHex() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func (cs *consoleSessions) create(now time.Time) (id string, s consoleSession) {

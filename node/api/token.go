@@ -36,11 +36,7 @@ func LoadOrCreateToken(path string) (string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("api token %s: %w", path, err)
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	tok := hex.EncodeToString(b[:])
+	tok := randHex()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
@@ -62,4 +58,12 @@ func ReadToken(path string) (string, error) {
 		return "", fmt.Errorf("api token %s: %w (is the node started with this data dir?)", path, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// randHex returns 256 random bits in hex: the API token and the console's
+// session ids and CSRF tokens. crypto/rand.Read does not fail (Go 1.24+).
+func randHex() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
