@@ -144,10 +144,12 @@ func (f Fanout) Emit(e Event) {
 }
 
 // Ring keeps the last N events in memory and lets tests wait for one that
-// matches a predicate. Safe for concurrent use.
+// matches a predicate. Safe for concurrent use. Its buffer grows with use up
+// to N: a ring sized for a busy node costs a quiet one nothing.
 type Ring struct {
 	mu      sync.Mutex
-	buf     []Event
+	max     int
+	buf     []Event // len(buf) < max: not wrapped yet, next == len(buf)
 	next    int
 	full    bool
 	total   uint64
@@ -159,16 +161,19 @@ func NewRing(n int) *Ring {
 	if n < 1 {
 		n = 1
 	}
-	return &Ring{buf: make([]Event, n), changed: make(chan struct{})}
+	return &Ring{max: n, changed: make(chan struct{})}
 }
 
 // Emit implements Sink.
 func (r *Ring) Emit(e Event) {
 	r.mu.Lock()
-	r.buf[r.next] = e
-	r.next = (r.next + 1) % len(r.buf)
-	if r.next == 0 {
-		r.full = true
+	if !r.full {
+		r.buf = append(r.buf, e)
+		r.next = len(r.buf) % r.max
+		r.full = len(r.buf) == r.max
+	} else {
+		r.buf[r.next] = e
+		r.next = (r.next + 1) % r.max
 	}
 	r.total++
 	close(r.changed)
@@ -180,15 +185,21 @@ func (r *Ring) Emit(e Event) {
 func (r *Ring) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.snapshotLocked()
+	return r.lastLocked(len(r.buf))
 }
 
-func (r *Ring) snapshotLocked() []Event {
+// lastLocked copies the newest k retained events (k ≤ len(r.buf)), oldest
+// first.
+func (r *Ring) lastLocked(k int) []Event {
 	if !r.full {
-		return append([]Event(nil), r.buf[:r.next]...)
+		return append([]Event(nil), r.buf[len(r.buf)-k:]...)
 	}
-	out := make([]Event, 0, len(r.buf))
-	out = append(out, r.buf[r.next:]...)
+	out := make([]Event, 0, k)
+	start := r.next - k
+	if start >= 0 {
+		return append(out, r.buf[start:r.next]...)
+	}
+	out = append(out, r.buf[len(r.buf)+start:]...)
 	return append(out, r.buf[:r.next]...)
 }
 
@@ -212,10 +223,13 @@ func (r *Ring) Count(typ string) int {
 
 // WaitFor blocks until a retained event satisfies match, or until done is
 // closed (pass ctx.Done()). It returns the event and true, or false on done.
+// Each event is matched once: after the first look at the whole ring, only
+// events emitted since the previous look are.
 func (r *Ring) WaitFor(done <-chan struct{}, match func(Event) bool) (Event, bool) {
+	r.mu.Lock()
+	evs := r.lastLocked(len(r.buf))
 	for {
-		r.mu.Lock()
-		evs := r.snapshotLocked()
+		seen := r.total
 		ch := r.changed
 		r.mu.Unlock()
 		for _, e := range evs {
@@ -228,6 +242,8 @@ func (r *Ring) WaitFor(done <-chan struct{}, match func(Event) bool) (Event, boo
 		case <-done:
 			return Event{}, false
 		}
+		r.mu.Lock()
+		evs = r.lastLocked(int(min(r.total-seen, uint64(len(r.buf)))))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -151,4 +152,49 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"specversion":"1.0","id":"x","source":"/web4p2p/abc","type":"web4.a","time":"2026-01-01T00:00:00Z","data":{},"web4contract":"1.0","causes":[]}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) { _ = Validate(b) })
+}
+
+// The ring grows with use up to its size, then keeps the newest events in
+// order; WaitFor matches each event exactly once, also across a wrap.
+func TestRingOrderAndWaitForOnce(t *testing.T) {
+	ring := NewRing(3)
+	em := NewEmitter(testPeer, ring, nil)
+	ids := func() []any {
+		var out []any
+		for _, e := range ring.Events() {
+			out = append(out, e.Data["i"])
+		}
+		return out
+	}
+	for i := range 7 {
+		em.Emit("web4.test.tick", "", map[string]any{"i": i})
+		want := []any{}
+		for j := max(0, i-2); j <= i; j++ {
+			want = append(want, j)
+		}
+		if got := ids(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after %d events: ring holds %v, want %v", i+1, got, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var matched []any
+	go func() {
+		for i := 7; i < 12; i++ {
+			em.Emit("web4.test.tick", "", map[string]any{"i": i})
+		}
+	}()
+	_, ok := ring.WaitFor(ctx.Done(), func(e Event) bool {
+		matched = append(matched, e.Data["i"])
+		return e.Data["i"] == 11
+	})
+	if !ok {
+		t.Fatal("WaitFor never saw event 11")
+	}
+	seen := map[any]int{}
+	for _, m := range matched {
+		if seen[m]++; seen[m] > 1 {
+			t.Fatalf("WaitFor matched event %v twice: %v", m, matched)
+		}
+	}
 }
