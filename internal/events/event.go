@@ -226,10 +226,17 @@ func (r *Ring) Count(typ string) int {
 // Each event is matched once: after the first look at the whole ring, only
 // events emitted since the previous look are.
 func (r *Ring) WaitFor(done <-chan struct{}, match func(Event) bool) (Event, bool) {
+	return r.WaitForSince(done, 0, match)
+}
+
+// WaitForSince is WaitFor for the events emitted after the first since
+// ones (since is a Total the caller read earlier): a wait for what an action
+// caused looks only at what came after the action started.
+func (r *Ring) WaitForSince(done <-chan struct{}, since uint64, match func(Event) bool) (Event, bool) {
 	r.mu.Lock()
-	evs := r.lastLocked(len(r.buf))
 	for {
-		seen := r.total
+		evs := r.lastLocked(int(min(r.total-min(since, r.total), uint64(len(r.buf)))))
+		since = r.total
 		ch := r.changed
 		r.mu.Unlock()
 		for _, e := range evs {
@@ -243,7 +250,6 @@ func (r *Ring) WaitFor(done <-chan struct{}, match func(Event) bool) (Event, boo
 			return Event{}, false
 		}
 		r.mu.Lock()
-		evs = r.lastLocked(int(min(r.total-seen, uint64(len(r.buf)))))
 	}
 }
 

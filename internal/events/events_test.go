@@ -198,3 +198,23 @@ func TestRingOrderAndWaitForOnce(t *testing.T) {
 		}
 	}
 }
+
+// WaitForSince skips the events emitted before the cursor it is given.
+func TestRingWaitForSince(t *testing.T) {
+	ring := NewRing(8)
+	em := NewEmitter(testPeer, ring, nil)
+	em.Emit("web4.test.old", "", nil)
+	since := ring.Total()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := ring.WaitForSince(ctx.Done(), since, OfType("web4.test.old")); ok {
+		t.Fatal("WaitForSince matched an event from before its cursor")
+	}
+	em.Emit("web4.test.new", "", nil)
+	if _, ok := ring.WaitForSince(ctx.Done(), since, OfType("web4.test.new")); !ok {
+		t.Fatal("WaitForSince missed the event after its cursor")
+	}
+	if _, ok := ring.WaitForSince(ctx.Done(), 0, OfType("web4.test.old")); !ok {
+		t.Fatal("WaitForSince(0) is WaitFor: it must see the whole ring")
+	}
+}
