@@ -58,6 +58,10 @@ type session struct {
 	fp        string            // the remote's fingerprint (authenticated by Noise/TLS)
 	pub       ed25519.PublicKey // the remote's key
 	initiator bool
+	// inbox holds each channel's application messages; made on first use
+	// (most sessions carry only protocol traffic, and a 1024-slot channel
+	// per channel per peer is memory the GC would scan for nothing).
+	inboxOnce [3]sync.Once
 	inbox     [3]chan []byte
 
 	// ready is closed when the CIP handshake has succeeded; hs holds its
@@ -223,9 +227,6 @@ func (r *Runtime) adopt(ctx context.Context, t *rtt.Transport) {
 	}
 	s := &session{t: t, initiator: t.Initiator(), pub: pub, fp: envelope.Fingerprint(pub),
 		ready: make(chan struct{}), intents: make(chan struct{}, MaxIntentsInFlight)}
-	for i := range s.inbox {
-		s.inbox[i] = make(chan []byte, appInboxSize)
-	}
 	r.sessions[p] = s
 	r.mu.Unlock()
 
@@ -312,7 +313,7 @@ func (r *Runtime) nextEnvelope(ctx context.Context, s *session, ch rtt.Channel) 
 			return body, nil
 		case TagApp:
 			select {
-			case s.inbox[chIdx(ch)] <- body:
+			case s.appInbox(ch) <- body:
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-s.t.Done():
@@ -322,6 +323,13 @@ func (r *Runtime) nextEnvelope(ctx context.Context, s *session, ch rtt.Channel) 
 			r.deps.Events.Error("node", "unknown_payload_tag", s.t.RemotePeer().String(), fmt.Errorf("payload tag 0x%02x on %s: want 'E' (envelope) or 'A' (application)", raw[0], ch), map[string]any{"channel": ch.String()})
 		}
 	}
+}
+
+// appInbox is ch's application inbox, made on first use.
+func (s *session) appInbox(ch rtt.Channel) chan []byte {
+	i := chIdx(ch)
+	s.inboxOnce[i].Do(func() { s.inbox[i] = make(chan []byte, appInboxSize) })
+	return s.inbox[i]
 }
 
 // send sends a signed envelope to the session's peer on ch.
@@ -404,7 +412,7 @@ func (r *Runtime) ReceiveApp(ctx context.Context, p peer.ID, ch rtt.Channel) ([]
 		return nil, err
 	}
 	select {
-	case b := <-s.inbox[chIdx(ch)]:
+	case b := <-s.appInbox(ch):
 		return b, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
