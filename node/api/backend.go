@@ -34,6 +34,7 @@ type Backend struct {
 	Human    Human
 	Learn    Learn
 	Agent    Agent
+	Cards    Cards
 	Events   *events.Broker
 	Metrics  prometheus.Gatherer
 }
