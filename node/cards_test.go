@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/card"
@@ -51,6 +52,30 @@ func TestWellKnownCardIsPublicAndSignedByThePeerID(t *testing.T) {
 	addrs := card.Addrs(v.Card)
 	if len(addrs) == 0 || addrs[0] != n.Addrs()[0].String() {
 		t.Fatalf("card addrs %v, node addrs %v", addrs, n.Addrs())
+	}
+	// A new listen address: the card served next lists it, re-signed.
+	if err := n.Host().Network().Listen(ma.StringCast("/ip4/127.0.0.1/tcp/0")); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		raw, err := n.Cards().Signed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := agentcard.VerifyFrom(raw, n.ID())
+		if err != nil {
+			t.Fatalf("re-signed card: %v", err)
+		}
+		if len(card.Addrs(v.Card)) == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the card never listed the new address: %v (host %v)", card.Addrs(v.Card), n.Host().Addrs())
+		case <-tick.C:
+		}
 	}
 	// The rest of the API still wants the token.
 	req, _ = http.NewRequestWithContext(ctx, "GET", "http://"+n.APIAddr()+"/v1/status", nil)

@@ -18,7 +18,7 @@ import (
 	"github.com/web4p2p/web4p2p/protocols/agentcard"
 )
 
-func newHost(t *testing.T, seed int64) host.Host {
+func newHost(t testing.TB, seed int64) host.Host {
 	t.Helper()
 	key, _ := testKey(t, seed)
 	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(), libp2p.DisableMetrics())
@@ -29,7 +29,7 @@ func newHost(t *testing.T, seed int64) host.Host {
 	return h
 }
 
-func connect(t *testing.T, a, b host.Host) {
+func connect(t testing.TB, a, b host.Host) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -39,7 +39,7 @@ func connect(t *testing.T, a, b host.Host) {
 }
 
 // serving starts h's card service (its own key, its addresses).
-func serving(t *testing.T, h host.Host, seed int64, caps ...string) *Service {
+func serving(t testing.TB, h host.Host, seed int64, caps ...string) *Service {
 	t.Helper()
 	key, _ := testKey(t, seed)
 	pub, err := NewPublisher(key, Info{AgentID: "agent-" + h.ID().String()[len(h.ID().String())-4:], Version: "1", Capabilities: caps}, h.Addrs, nil)
