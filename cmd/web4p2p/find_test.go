@@ -60,6 +60,9 @@ func TestFindCommandListsVerifiedAgents(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Agents) != 1 || !res.Agents[0].Verified || res.Agents[0].PeerID != provider.ID().String() {
 		t.Fatalf("find --json: %v\n%s", err, js)
 	}
+	if out, err := run(t, "status", "--data-dir", provider.Config().DataDir); err != nil || !strings.Contains(out, "capability:  translate\n") {
+		t.Fatalf("the provider's status: %q %v", out, err)
+	}
 	if out, err := run(t, append([]string{"find", "nobody-has-this"}, dd...)...); err != nil || !strings.Contains(out, `no agent advertises "nobody-has-this"`) {
 		t.Fatalf("nothing found: %q %v", out, err)
 	}
