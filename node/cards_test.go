@@ -213,12 +213,23 @@ func TestFindRefusesATamperedOrForeignCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The provider's own, valid card that does not list the capability it
+	// advertises in the DHT.
+	other, err := card.NewPublisher(m.provider.Key(), card.Info{AgentID: "translator", Version: "1", Capabilities: []string{"ocr"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlisted, _, err := other.Signed()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		body   []byte
 		reason string
 	}{
-		"tampered": {[]byte(strings.Replace(string(good), `"translator"`, `"impostor"`, 1)), "bad_signature"},
-		"foreign":  {foreign, "foreign_signer"},
+		"tampered":   {[]byte(strings.Replace(string(good), `"translator"`, `"impostor"`, 1)), "bad_signature"},
+		"foreign":    {foreign, "foreign_signer"},
+		"not listed": {unlisted, "not_listed"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m.provider.Host().SetStreamHandler(card.ProtocolID, func(s network.Stream) {
@@ -291,5 +302,23 @@ func TestFindOverTheAPI(t *testing.T) {
 	tok, _ = os.ReadFile(filepath.Join(off.Config().DataDir, "api.token"))
 	if code, out := get(off, "capability=translate"); code != http.StatusServiceUnavailable || out["error"] != "no_dht" {
 		t.Fatalf("without the DHT: %d %v", code, out)
+	}
+}
+
+// A provider whose record outlives it is listed as not reached, with the
+// reason, and no card.
+func TestFindReportsAProviderItCannotReach(t *testing.T) {
+	m := newFindMesh(t)
+	if err := m.provider.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := m.find(t, "translate")
+	if len(res.Agents) != 1 {
+		t.Fatalf("found %+v", res.Agents)
+	}
+	f := res.Agents[0]
+	t.Logf("unreachable provider: %s", f.Error)
+	if f.Verified || f.Refused != "" || f.Error == "" || f.Card != nil || f.PeerID != m.provider.ID().String() {
+		t.Fatalf("found %+v, want the provider not reached", f)
 	}
 }
