@@ -81,7 +81,7 @@ class Node:
     # -- HTTP ------------------------------------------------------------
 
     def _open(self, method, path, body=None, query=None, headers=None, timeout=None):
-        """Send a request; the response (status checked) and its connection."""
+        """Send a request; the response (status checked) and its socket."""
         if query:
             path += "?" + urllib.parse.urlencode(query)
         data = None if body is None else json.dumps(body).encode()
@@ -92,6 +92,9 @@ class Node:
         conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout if timeout is not None else self.timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
+            # getresponse hands a reply without a length (a stream) the
+            # socket and forgets it; keep it so a stream can be shut down.
+            sock = conn.sock
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
             conn.close()
@@ -106,17 +109,18 @@ class Node:
             if isinstance(err, UnauthorizedError):
                 err.detail += " (check the token: api.token in the node's data dir)"
             raise err
-        return resp, conn
+        return resp, sock
 
     def _call(self, method, path, body=None, query=None, timeout=None):
         """One JSON request; the decoded reply."""
-        resp, conn = self._open(method, path, body=body, query=query, timeout=timeout)
+        resp, sock = self._open(method, path, body=body, query=query, timeout=timeout)
         try:
             raw = resp.read()
         except (OSError, http.client.HTTPException) as e:
             raise NodeUnreachable("node at %s closed the reply to %s %s: %s" % (self.api, method, path, e)) from None
         finally:
-            conn.close()
+            resp.close()
+            sock.close()
         try:
             return json.loads(raw or b"null")
         except ValueError as e:

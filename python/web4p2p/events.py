@@ -6,6 +6,7 @@ EventStream iterates over a live stream as Event records.
 
 import json
 import socket
+import threading
 
 from .errors import ProtocolError, Web4Error
 from .records import Event, parse_list
@@ -53,20 +54,31 @@ class EventStream:
     (also from another thread). last_id is the id of the last event
     delivered, to resume with Events.stream(last_id=...)."""
 
-    def __init__(self, resp, conn):
+    def __init__(self, resp, sock):
+        # resp is the http.client reply, sock its socket (see Node._open).
         self._resp = resp
-        self._conn = conn
+        self._sock = sock
+        # reading is held while a readline runs: close() from another
+        # thread then only shuts the socket down (which ends that read)
+        # and leaves closing the reply to the reader.
+        self._reading = threading.Lock()
+        self._closed = False
         self.last_id = None
         self._messages = parse_sse(self._lines())
 
     def _lines(self):
         while True:
-            try:
-                raw = self._resp.readline(MAX_EVENT + 1)
-            except (OSError, ValueError):  # closed under us
-                return
-            if not raw:
-                return
+            with self._reading:
+                if self._closed:
+                    return
+                try:
+                    raw = self._resp.readline(MAX_EVENT + 1)
+                except (OSError, ValueError):  # shut down under us
+                    raw = b""
+                if not raw:
+                    self._closed = True
+                    self._resp.close()
+                    return
             yield raw.decode("utf-8", errors="replace")
 
     def __iter__(self):
@@ -84,13 +96,17 @@ class EventStream:
 
     def close(self):
         """End the stream; idempotent."""
-        sock = getattr(self._conn, "sock", None)
-        if sock is not None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed
+            pass
+        self._sock.close()
+        if self._reading.acquire(blocking=False):  # no read running
             try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._conn.close()
+                self._closed = True
+                self._resp.close()
+            finally:
+                self._reading.release()
 
     def __enter__(self):
         return self
@@ -121,9 +137,10 @@ class Events:
         headers = {"Accept": "text/event-stream"}
         if last_id:
             headers["Last-Event-ID"] = last_id
-        resp, conn = self._node._open("GET", "/v1/events", query=query, headers=headers, timeout=timeout)
+        resp, sock = self._node._open("GET", "/v1/events", query=query, headers=headers, timeout=timeout)
         ctype = resp.getheader("Content-Type", "")
         if not ctype.startswith("text/event-stream"):
-            conn.close()
+            resp.close()
+            sock.close()
             raise Web4Error("GET /v1/events answered %r, not an event stream" % ctype, code="protocol")
-        return EventStream(resp, conn)
+        return EventStream(resp, sock)

@@ -49,10 +49,9 @@ class Transport:
         RTTBackpressureError when the peer's queue is full."""
         if isinstance(data, str):
             data = data.encode()
-        try:
-            data = bytes(data)
-        except TypeError:
-            raise BadRequestError("argument data: want bytes or str, got %s" % type(data).__name__, field="data") from None
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BadRequestError("argument data: want bytes or str, got %s" % type(data).__name__, field="data")
+        data = bytes(data)
         self._post("send", {"channel": self._channel(channel), "data": base64.b64encode(data).decode()})
 
     def receive(self, channel, timeout=5.0):
