@@ -131,29 +131,25 @@ async function exercise(client, label) {
   assert.ok(JSON.parse(res.contents[0].text).peers.some((p) => p.peer_id === peerB));
 }
 
-test("stdio: web4p2p mcp attached to the running node", async () => {
+// over connects a client through transport and runs the scenario.
+async function over(transport, label) {
   const client = new Client({ name: "web4p2p-itest-ts", version: "1.0.0" });
-  await client.connect(new StdioClientTransport({ command: bin, args: ["mcp", "--data-dir", dir], stderr: "inherit" }));
+  await client.connect(transport);
   try {
     assert.equal(client.getServerVersion()?.name, "web4p2p");
-    await exercise(client, "stdio");
+    await exercise(client, label);
   } finally {
     await client.close();
   }
-});
+}
 
-test("Streamable HTTP: /mcp with the bearer token", async () => {
-  const client = new Client({ name: "web4p2p-itest-ts", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://${api}/mcp`), {
+test("stdio: web4p2p mcp attached to the running node", () =>
+  over(new StdioClientTransport({ command: bin, args: ["mcp", "--data-dir", dir], stderr: "inherit" }), "stdio"));
+
+test("Streamable HTTP: /mcp with the bearer token", () =>
+  over(new StreamableHTTPClientTransport(new URL(`http://${api}/mcp`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  }));
-  try {
-    assert.equal(client.getServerVersion()?.name, "web4p2p");
-    await exercise(client, "http");
-  } finally {
-    await client.close();
-  }
-});
+  }), "http"));
 
 test("Streamable HTTP without the token is refused", async () => {
   const client = new Client({ name: "web4p2p-itest-ts", version: "1.0.0" });
