@@ -117,6 +117,19 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(list(s), [])
         s.close()  # idempotent
 
+    def test_events_stream_timeout(self):
+        self.reply(200, [": web4p2p event stream v1.0\n\n"], "text/event-stream")
+        with self.node.events.stream(timeout=0.2) as s:
+            with self.assertRaises(web4p2p.Web4TimeoutError):
+                next(s)
+            self.assertEqual(list(s), [])  # ended
+
+    def test_ids_stay_one_path_segment(self):
+        self.reply(404, {"error": "unknown_fact", "detail": "no fact"})
+        with self.assertRaises(web4p2p.UnknownFactError):
+            self.node.facts.get("../trust?x=1")
+        self.assertEqual(self.srv.seen[0][1], "/v1/facts/..%2Ftrust%3Fx%3D1")
+
     def test_events_stream_wrong_content_type(self):
         self.reply(200, {"events": []})
         with self.assertRaises(web4p2p.Web4Error):
@@ -131,7 +144,7 @@ class ClientTest(unittest.TestCase):
                             (lambda: self.node.send_intent("p", "ask", "x", priority="urgent"), "priority"),
                             (lambda: self.node.send_intent("", "ask", "x"), "peer_id"),
                             (lambda: self.node.facts.vote("f", "maybe", 1), "decision"),
-                            (lambda: self.node.facts.get("a/b"), "fact_id"),
+                            (lambda: self.node.facts.get(""), "fact_id"),
                             (lambda: self.node.trust.set("p", "friendly", "r"), "state"),
                             (lambda: self.node.trust.set("p", "untrusted", ""), "reason"),
                             (lambda: self.node.human.ask("t", "q", ["only"]), "alternatives"),

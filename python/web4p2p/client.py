@@ -7,6 +7,7 @@ import urllib.parse
 
 from .errors import BadRequestError, NodeUnreachable, ProtocolError, UnauthorizedError, error_from_response
 from .events import Events
+from ._path import segment
 from .facts import Facts
 from .human import Human
 from .records import IntentReply, Peer, Status, parse_list
@@ -24,6 +25,9 @@ TOKEN_FILE = "api.token"
 # a typo fails here naming the argument.
 INTENT_GOALS = ("verify_knowledge", "ask", "learn", "propose_solution", "test_hypothesis")
 PRIORITIES = ("low", "normal", "high")
+
+# DEFAULT as a request's timeout means the Node's.
+DEFAULT = object()
 
 
 def default_data_dir():
@@ -80,8 +84,10 @@ class Node:
 
     # -- HTTP ------------------------------------------------------------
 
-    def _open(self, method, path, body=None, query=None, headers=None, timeout=None):
-        """Send a request; the response (status checked) and its socket."""
+    def _open(self, method, path, body=None, query=None, headers=None, timeout=DEFAULT):
+        """Send a request; the response (status checked) and its socket.
+        timeout: seconds for each socket operation, None for no limit,
+        DEFAULT for the node's timeout."""
         if query:
             path += "?" + urllib.parse.urlencode(query)
         data = None if body is None else json.dumps(body).encode()
@@ -89,7 +95,7 @@ class Node:
         if data is not None:
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
-        conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout if timeout is not None else self.timeout)
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout if timeout is DEFAULT else timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             # getresponse hands a reply without a length (a stream) the
@@ -111,7 +117,7 @@ class Node:
             raise err
         return resp, sock
 
-    def _call(self, method, path, body=None, query=None, timeout=None):
+    def _call(self, method, path, body=None, query=None, timeout=DEFAULT):
         """One JSON request; the decoded reply."""
         resp, sock = self._open(method, path, body=body, query=query, timeout=timeout)
         try:
@@ -158,16 +164,16 @@ class Node:
             body["priority"] = priority
         if context:
             body["context"] = context
-        wait = None
+        wait = DEFAULT
         if timeout is not None:
             body["timeout_ms"] = max(1, int(timeout * 1000))
             wait = timeout + self.timeout
-        out = self._call("POST", "/v1/cip/%s/intent" % _seg(peer_id, "peer_id"), body, timeout=wait)
+        out = self._call("POST", "/v1/cip/%s/intent" % segment(peer_id, "peer_id"), body, timeout=wait)
         return IntentReply.parse(out, "intent reply")
 
     def why(self, id):
         """The causal chain behind a fact, message or decision, causes first."""
-        out = self._call("GET", "/v1/why/%s" % _seg(id, "id"))
+        out = self._call("GET", "/v1/why/%s" % segment(id, "id"))
         if not isinstance(out, dict) or not isinstance(out.get("chain"), list):
             raise ProtocolError("why: reply has no array 'chain'", field="chain")
         return out["chain"]
@@ -190,13 +196,6 @@ def _split_hostport(api):
     if not u.hostname or port is None:
         raise BadRequestError("API address %r: want host:port (e.g. 127.0.0.1:7401)" % api, field="api")
     return u.hostname, port
-
-
-def _seg(value, name):
-    """value as one URL path segment; empty refused naming the argument."""
-    if not isinstance(value, str) or not value:
-        raise BadRequestError("argument %s: required (a non-empty string)" % name, field=name)
-    return urllib.parse.quote(value, safe="")
 
 
 def _one_of(name, value, allowed):

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 
-from .errors import ProtocolError, Web4Error
+from .errors import ProtocolError, Web4Error, Web4TimeoutError
 from .records import Event, parse_list
 
 __all__ = ["Events", "EventStream", "parse_sse"]
@@ -73,6 +73,10 @@ class EventStream:
                     return
                 try:
                     raw = self._resp.readline(MAX_EVENT + 1)
+                except socket.timeout:
+                    self._closed = True
+                    self._resp.close()
+                    raise Web4TimeoutError("event stream: nothing, not even a keep-alive, within the timeout") from None
                 except (OSError, ValueError):  # shut down under us
                     raw = b""
                 if not raw:

@@ -1,5 +1,6 @@
 """node.facts: the knowledge base and its quorum (SPEC §8)."""
 
+from ._path import segment
 from .errors import BadRequestError
 from .records import Fact, parse_list
 
@@ -31,11 +32,11 @@ class Facts:
         body = {"decision": decision, "confidence": confidence}
         if notes:
             body["notes"] = notes
-        return Fact.parse(self._node._call("POST", "/v1/facts/%s/vote" % _id(fact_id), body), "fact")
+        return Fact.parse(self._node._call("POST", "/v1/facts/%s/vote" % segment(fact_id, "fact_id"), body), "fact")
 
     def get(self, fact_id):
         """One fact, any status; UnknownFactError if the node has none."""
-        return Fact.parse(self._node._call("GET", "/v1/facts/%s" % _id(fact_id)), "fact")
+        return Fact.parse(self._node._call("GET", "/v1/facts/%s" % segment(fact_id, "fact_id")), "fact")
 
     def list(self):
         """Every fact the node knows, any status, oldest first."""
@@ -60,8 +61,3 @@ class Facts:
                 f["provenance"] = self._node.why(f.fact_id)
         return out
 
-
-def _id(fact_id):
-    if not isinstance(fact_id, str) or not fact_id or "/" in fact_id:
-        raise BadRequestError("argument fact_id: required (a fact id)", field="fact_id")
-    return fact_id

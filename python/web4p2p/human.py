@@ -3,6 +3,7 @@ through the consent gate and pacing, held actions, decisions."""
 
 import datetime
 
+from ._path import segment
 from .errors import BadRequestError
 from .records import AskResult, HeldAction, PendingDecision, parse_list
 
@@ -65,9 +66,7 @@ class Human:
         return self._held(action_id, "drop")
 
     def _held(self, action_id, action):
-        if not isinstance(action_id, str) or not action_id or "/" in action_id:
-            raise BadRequestError("argument action_id: required (a held action's id)", field="action_id")
-        return self._node._call("POST", "/v1/human/held/%s" % action_id, {"action": action})
+        return self._node._call("POST", "/v1/human/held/%s" % segment(action_id, "action_id"), {"action": action})
 
     def decisions(self):
         """The decisions asked of the human and not yet given."""
@@ -79,9 +78,7 @@ class Human:
         the msg_id of the signed decision."""
         if choice not in ("approve", "reject"):
             raise BadRequestError("argument choice: must be approve|reject (got %r)" % (choice,), field="choice")
-        if not isinstance(decision_id, str) or not decision_id or "/" in decision_id:
-            raise BadRequestError("argument decision_id: required", field="decision_id")
-        out = self._node._call("POST", "/v1/human/decisions/%s" % decision_id,
+        out = self._node._call("POST", "/v1/human/decisions/%s" % segment(decision_id, "decision_id"),
                                {"choice": choice, "rationale": rationale, "alternatives": list(alternatives)})
         return out.get("msg_id") if isinstance(out, dict) else None
 

@@ -10,6 +10,7 @@
 import base64
 import binascii
 
+from ._path import segment
 from .errors import BadRequestError, ProtocolError
 
 __all__ = ["Transport", "CHANNELS"]
@@ -21,16 +22,15 @@ class Transport:
     """The RTT session with one peer, through the node's control API."""
 
     def __init__(self, node, peer_id):
-        if not isinstance(peer_id, str) or not peer_id:
-            raise BadRequestError("argument peer_id: required (the peer's PeerID)", field="peer_id")
+        self._path = "/v1/rtt/%s/" % segment(peer_id, "peer_id")
         self.node = node
         self.peer = peer_id
 
     def __repr__(self):
         return "Transport(%r)" % self.peer
 
-    def _post(self, op, body, timeout=None):
-        return self.node._call("POST", "/v1/rtt/%s/%s" % (self.peer, op), body, timeout=timeout)
+    def _post(self, op, body, **kw):
+        return self.node._call("POST", self._path + op, body, **kw)
 
     @staticmethod
     def _channel(channel):

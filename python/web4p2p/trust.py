@@ -1,5 +1,6 @@
 """node.trust: the trust ledger (SPEC §5)."""
 
+from ._path import segment
 from .errors import BadRequestError
 from .records import TrustEntry, parse_list
 
@@ -33,7 +34,5 @@ class Trust:
             raise BadRequestError("argument state: must be %s (got %r)" % ("|".join(STATES), state), field="state")
         if not reason:
             raise BadRequestError("argument reason: required (it is recorded in the trust ledger)", field="reason")
-        if not isinstance(peer, str) or not peer or "/" in peer:
-            raise BadRequestError("argument peer: required (a PeerID or fingerprint)", field="peer")
-        out = self._node._call("POST", "/v1/trust/%s" % peer, {"state": state, "reason": reason})
+        out = self._node._call("POST", "/v1/trust/%s" % segment(peer, "peer"), {"state": state, "reason": reason})
         return TrustEntry.parse(out, "trust entry")
