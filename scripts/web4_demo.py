@@ -11,9 +11,12 @@ data directory (same PeerID, same trust ledger), exchanges again, prints the
 events of both nodes and stops them cleanly. Exit 0 on success."""
 
 import argparse
+import os
 import sys
 
-import web4client
+# The web4p2p Python package of this checkout (python/), installed or not.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+import web4p2p  # noqa: E402
 import web4procs
 from web4procs import Cluster, Proc, wait_until
 
@@ -57,12 +60,12 @@ def exchange(a, b, tag):
     try:
         ta.receive("control", timeout=0.2)
         raise SystemExit("unexpected extra message")
-    except web4client.ReceiveTimeout:
+    except web4p2p.Web4TimeoutError:
         pass
 
 
 def show_events(node, types=("web4.rtt.", "web4.cip.", "web4.trust.", "web4.router.", "web4.node.")):
-    evs = node.client.events(*types)
+    evs = node.client.events.recent(*types)
     say("events of %s (%d):" % (node.name, len(evs)))
     for e in evs:
         data = " ".join("%s=%s" % (k, v) for k, v in sorted(e.get("data", {}).items()) if not isinstance(v, (dict, list)))
@@ -90,7 +93,7 @@ def main():
         b.start()
         if b.peer_id != old_id:
             raise SystemExit("bob came back as %s, want %s" % (b.peer_id, old_id))
-        trust_b = {t["peer_id"]: t["state"] for t in b.client.trust()}
+        trust_b = {t["peer_id"]: t["state"] for t in b.client.trust.list()}
         if trust_b.get(a.peer_id) not in ("probing", "trusted"):
             raise SystemExit("bob's trust ledger lost alice: %r" % trust_b)
         say("bob is back with the same PeerID; his ledger still has alice as %s" % trust_b[a.peer_id])
@@ -111,6 +114,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("interrupted; nodes stopped and temp dirs removed", file=sys.stderr)
         sys.exit(130)
-    except (TimeoutError, web4client.Web4Error) as e:
+    except (TimeoutError, web4p2p.Web4Error) as e:
         print("web4_demo: %s" % e, file=sys.stderr)
         sys.exit(1)

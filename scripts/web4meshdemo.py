@@ -10,9 +10,12 @@ handshake with its bootstrap peers, sends one message along every session,
 then prints a per-node summary table and stops every process cleanly."""
 
 import argparse
+import os
 import sys
 
-import web4client
+# The web4p2p Python package of this checkout (python/), installed or not.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+import web4p2p  # noqa: E402
 import web4procs
 from web4procs import Cluster, Proc, wait_until
 
@@ -63,8 +66,8 @@ def main():
         print("\n%-7s %-14s %6s %9s %8s %8s %7s" % ("node", "peer", "peers", "sessions", "probing", "trusted", "events"))
         for n in nodes:
             peers = n.client.peers()
-            trust = n.client.trust()
-            evs = n.client.events()
+            trust = n.client.trust.list()
+            evs = n.client.events.recent()
             print("%-7s %-14s %6d %9d %8d %8d %7d" % (
                 n.name, n.peer_id[:6] + ".." + n.peer_id[-6:], sum(1 for p in peers if p["connected"]),
                 len(sessions(n)), sum(1 for t in trust if t["state"] == "probing"),
@@ -83,6 +86,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("interrupted; nodes stopped and temp dirs removed", file=sys.stderr)
         sys.exit(130)
-    except (TimeoutError, web4client.Web4Error) as e:
+    except (TimeoutError, web4p2p.Web4Error) as e:
         print("web4meshdemo: %s" % e, file=sys.stderr)
         sys.exit(1)

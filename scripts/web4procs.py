@@ -12,7 +12,9 @@ import sys
 import tempfile
 import time
 
-import web4client
+# The web4p2p Python package of this checkout (python/), installed or not.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+import web4p2p  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,7 +46,7 @@ def wait_until(what, fn, timeout=30.0, interval=0.1):
             v = fn()
             if v:
                 return v
-        except web4client.Web4Error as e:
+        except web4p2p.Web4Error as e:
             last_err = e
         time.sleep(interval)
     raise TimeoutError("timed out after %.0fs waiting for %s%s" % (
@@ -88,7 +90,7 @@ class Proc:
                     self.name, self.proc.returncode, self.read_log()))
             return os.path.exists(addr_file) and os.path.exists(os.path.join(self.data_dir, "api.token"))
         wait_until("%s's control API" % self.name, ready, timeout)
-        self.client = web4client.connect_data_dir(self.data_dir)
+        self.client = web4p2p.connect(self.data_dir)
         self.status = wait_until("%s's status" % self.name, self.client.status, timeout)
         return self
 

@@ -208,22 +208,26 @@ func TestAuthRequiredEverywhereNoSideEffect(t *testing.T) {
 func TestBadBodies(t *testing.T) {
 	h := start(t)
 	cases := []struct {
-		body string
-		code int
-		want string
+		body  string
+		code  int
+		want  string
+		field string // the reply's "field" member; "" = absent
 	}{
-		{`{"addr":`, 400, "malformed JSON"},
-		{`{"addr":"x","extra":1}`, 400, "unknown field"},
-		{`{"addr":5}`, 400, `field "addr"`},
-		{`{"addr":"/ip4/1.2.3.4/tcp/1/p2p/x"} {}`, 400, "trailing data"},
-		{``, 400, "empty body"},
-		{`{}`, 400, "required"},
-		{`{"addr":"` + strings.Repeat("a", MaxBody) + `"}`, 413, "over"},
+		{`{"addr":`, 400, "malformed JSON", ""},
+		{`{"addr":"x","extra":1}`, 400, "unknown field", "extra"},
+		{`{"addr":5}`, 400, `field "addr"`, "addr"},
+		{`{"addr":"/ip4/1.2.3.4/tcp/1/p2p/x"} {}`, 400, "trailing data", ""},
+		{``, 400, "empty body", ""},
+		{`{}`, 400, "required", "addr"},
+		{`{"addr":"` + strings.Repeat("a", MaxBody) + `"}`, 413, "over", ""},
 	}
 	for _, c := range cases {
 		code, v := h.do("POST", "/v1/connect", h.token, strings.NewReader(c.body))
 		if code != c.code || !strings.Contains(fmt.Sprint(v["detail"]), c.want) {
 			t.Errorf("body %.40q: got %d %v, want %d containing %q", c.body, code, v, c.code, c.want)
+		}
+		if f, _ := v["field"].(string); f != c.field {
+			t.Errorf("body %.40q: field %q, want %q", c.body, f, c.field)
 		}
 	}
 	if code, v := h.do("GET", "/v1/nope", h.token, nil); code != 404 || v["error"] != "not_found" {
@@ -403,6 +407,39 @@ func TestTokenFileRules(t *testing.T) {
 	if _, err := LoadOrCreateToken(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("loose token accepted: %v", err)
 	}
+}
+
+func TestFieldOf(t *testing.T) {
+	for detail, want := range map[string]string{
+		`field "addr": required`:                        "addr",
+		`fields "state" and "reason" are required`:      "state",
+		`unknown field "extra"`:                         "extra",
+		`field "consent_scope[2]": too long`:            "consent_scope[2]",
+		`field "": empty`:                               "",
+		`field "unterminated`:                           "",
+		`field "two words": x`:                          "",
+		`rtt: handshake failed: field "x" in a message`: "",
+		`goal: must be ask`:                             "",
+		``:                                              "",
+	} {
+		if got := FieldOf(detail); got != want {
+			t.Errorf("FieldOf(%q) = %q, want %q", detail, got, want)
+		}
+	}
+}
+
+// FuzzFieldOf: any detail gives a field that the detail itself quotes
+// at its start, and never panics.
+func FuzzFieldOf(f *testing.F) {
+	f.Add(`field "addr": required`)
+	f.Add(`fields "a" and "b"`)
+	f.Add(`unknown field "`)
+	f.Fuzz(func(t *testing.T, detail string) {
+		got := FieldOf(detail)
+		if got != "" && !strings.Contains(detail, `"`+got+`"`) {
+			t.Fatalf("FieldOf(%q) = %q, not quoted in the detail", detail, got)
+		}
+	})
 }
 
 func FuzzDecode(f *testing.F) {

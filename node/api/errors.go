@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/web4p2p/web4p2p/agentloop"
 	"github.com/web4p2p/web4p2p/knowledge"
@@ -53,8 +55,10 @@ func mapErr(err error) error {
 	case errors.Is(err, cip.ErrBuild), errors.Is(err, knowledge.ErrInvalidFact), errors.Is(err, knowledge.ErrInvalidVote):
 		return Errorf(http.StatusBadRequest, "payload_schema", "%v", err)
 	// human
+	case errors.As(err, &fe) && fe.Field != "":
+		return &Error{Status: http.StatusBadRequest, Kind: "invalid_state", Detail: fmt.Sprintf("field %q: %s", fe.Field, fe.Reason), Field: fe.Field}
 	case errors.As(err, &fe):
-		return Errorf(http.StatusBadRequest, "invalid_state", "%s: %s", fe.Field, fe.Reason)
+		return Errorf(http.StatusBadRequest, "invalid_state", "%s", fe.Reason)
 	case errors.Is(err, hcp.ErrInvalidState):
 		return Errorf(http.StatusBadRequest, "invalid_state", "%v", err)
 	case errors.Is(err, envelope.ErrPayloadSchema):
@@ -96,4 +100,21 @@ func isFetchError(err error) bool {
 		}
 	}
 	return false
+}
+
+// FieldOf is the request field an error detail names the API's way: a
+// detail starting `field "x"` or `fields "x" and …` (the first), or the
+// decoder's `unknown field "x"`. Anything else names no field: "".
+func FieldOf(detail string) string {
+	for _, prefix := range []string{`field "`, `fields "`, `unknown field "`} {
+		rest, ok := strings.CutPrefix(detail, prefix)
+		if !ok {
+			continue
+		}
+		name, _, closed := strings.Cut(rest, `"`)
+		if closed && name != "" && !strings.ContainsAny(name, " \t\r\n\\") {
+			return name
+		}
+	}
+	return ""
 }

@@ -134,10 +134,10 @@ func parseIntentBody(r *http.Request) (hcp.Intent, error) {
 	}
 	in := hcp.Intent{Topic: body.Topic, Context: body.Context}
 	if err := in.Goal.UnmarshalText([]byte(body.Goal)); err != nil {
-		return hcp.Intent{}, Errorf(http.StatusBadRequest, "bad_request", "goal: must be align|request|clarify|decide|resolve_conflict (got %q)", body.Goal)
+		return hcp.Intent{}, Errorf(http.StatusBadRequest, "bad_request", "field \"goal\": must be align|request|clarify|decide|resolve_conflict (got %q)", body.Goal)
 	}
 	if err := in.Priority.UnmarshalText([]byte(body.Priority)); err != nil {
-		return hcp.Intent{}, Errorf(http.StatusBadRequest, "bad_request", "priority: must be low|normal|high|safety (got %q)", body.Priority)
+		return hcp.Intent{}, Errorf(http.StatusBadRequest, "bad_request", "field \"priority\": must be low|normal|high|safety (got %q)", body.Priority)
 	}
 	return in, nil
 }
@@ -155,13 +155,13 @@ func parseConsentBody(r *http.Request) (envelope.Consent, []string, time.Time, e
 	}
 	var c envelope.Consent
 	if err := c.UnmarshalText([]byte(body.Consent)); err != nil {
-		return 0, nil, time.Time{}, Errorf(http.StatusBadRequest, "invalid_state", "consent: must be granted|limited|revoked (got %q)", body.Consent)
+		return 0, nil, time.Time{}, Errorf(http.StatusBadRequest, "invalid_state", "field \"consent\": must be granted|limited|revoked (got %q)", body.Consent)
 	}
 	var exp time.Time
 	if body.Expires != "" {
 		var err error
 		if exp, err = time.Parse(time.RFC3339, body.Expires); err != nil {
-			return 0, nil, time.Time{}, Errorf(http.StatusBadRequest, "invalid_state", "expires: must be an RFC 3339 timestamp: %v", err)
+			return 0, nil, time.Time{}, Errorf(http.StatusBadRequest, "invalid_state", "field \"expires\": must be an RFC 3339 timestamp: %v", err)
 		}
 	}
 	return c, body.Scope, exp, nil
@@ -181,7 +181,7 @@ func parseDecisionBody(r *http.Request) (hcp.Decision, error) {
 		return hcp.Decision{}, err
 	}
 	if body.Choice != "approve" && body.Choice != "reject" {
-		return hcp.Decision{}, Errorf(http.StatusBadRequest, "bad_request", "choice: must be approve|reject (got %q)", body.Choice)
+		return hcp.Decision{}, Errorf(http.StatusBadRequest, "bad_request", "field \"choice\": must be approve|reject (got %q)", body.Choice)
 	}
 	return hcp.Decision{Choice: body.Choice, Rationale: body.Rationale, Alternatives: body.Alternatives}, nil
 }

@@ -25,7 +25,7 @@ func (s *Server) learnRoutes() {
 			return
 		}
 		if body.URI == "" && body.Query == "" {
-			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "uri: required (or query)"))
+			writeError(w, Errorf(http.StatusBadRequest, "bad_request", "field \"uri\": required (or query)"))
 			return
 		}
 		res, err := l.Learn(r.Context(), body)
@@ -44,7 +44,7 @@ func (s *Server) learnRoutes() {
 		var st lip.State
 		if q := r.URL.Query().Get("state"); q != "" {
 			if err := st.UnmarshalText([]byte(q)); err != nil {
-				writeError(w, Errorf(http.StatusBadRequest, "bad_request", "state: must be pending|accepted|rejected|disputed (got %q)", q))
+				writeError(w, Errorf(http.StatusBadRequest, "bad_request", "query parameter \"state\": must be pending|accepted|rejected|disputed (got %q)", q))
 				return
 			}
 		}

@@ -171,6 +171,10 @@ type Error struct {
 	Status int    `json:"-"`
 	Kind   string `json:"error"`
 	Detail string `json:"detail"`
+	// Field names the request field at fault, when there is one. Left
+	// empty, writeError takes it from a detail that starts the API's way,
+	// `field "x": …` (FieldOf).
+	Field string `json:"field,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Kind + ": " + e.Detail }
@@ -191,6 +195,13 @@ func writeError(w http.ResponseWriter, err error) {
 	var ae *Error
 	if !errors.As(err, &ae) {
 		ae = &Error{Status: http.StatusInternalServerError, Kind: "internal", Detail: err.Error()}
+	}
+	if ae.Field == "" {
+		if f := FieldOf(ae.Detail); f != "" {
+			e := *ae
+			e.Field = f
+			ae = &e
+		}
 	}
 	writeJSON(w, ae.Status, ae)
 }
