@@ -247,3 +247,14 @@ func (h *Runtime) DropHeld(ctx context.Context, id string) error {
 	_, err := h.gate.Take(ctx, id, false)
 	return err
 }
+
+// Permits is the consent rule (hcp.Permits) on the human's current state
+// for topic: nil, or why consent blocks an action on it.
+func (h *Runtime) Permits(topic string) error {
+	return hcp.Permits(h.gate.Human(), topic, h.deps.Now())
+}
+
+// MeshPeers are the ready peers as the AgentLoop matches intents against
+// them (a peer naming no topic is a generalist), for agents that act
+// through the node (the A2A gateway).
+func (h *Runtime) MeshPeers() []agentloop.Peer { return h.peers() }
