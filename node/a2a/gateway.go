@@ -223,7 +223,9 @@ func (g *Gateway) submit(req *Request) (string, *Error) {
 func (g *Gateway) resume(req *Request) (string, *Error) {
 	msg := req.Send.Message
 	var rerr *Error
+	var from State
 	g.tasks.update(msg.TaskID, func(t *task) []Event {
+		from = t.snap.State
 		switch {
 		case msg.ContextID != "" && msg.ContextID != t.snap.ContextID:
 			rerr = invalid("params.message.contextId", "task %q belongs to context %q", msg.TaskID, t.snap.ContextID)
@@ -239,6 +241,10 @@ func (g *Gateway) resume(req *Request) (string, *Error) {
 			}
 			sp.Intent.Context = sp.Text
 			t.send = &sp
+			// Back to work before the caller waits on it.
+			t.snap.State = Submitted
+			t.snap.Status = agentMessage(t.snap, "follow-up message received")
+			return []Event{{Status: &Task{}}}
 		}
 		return nil
 	})
@@ -249,6 +255,7 @@ func (g *Gateway) resume(req *Request) (string, *Error) {
 		g.refused(req, rerr)
 		return "", rerr
 	}
+	g.deps.Events.Emit(EventState, msg.TaskID, map[string]any{"from": from.String(), "to": Submitted.String(), "reason": "follow-up message received"})
 	g.start(msg.TaskID)
 	return msg.TaskID, nil
 }
@@ -294,11 +301,11 @@ func (g *Gateway) cancel(id string) (Task, *Error) {
 		t.snap.Status = agentMessage(t.snap, "canceled by the client")
 		return []Event{{Status: &Task{}}}
 	})
-	if !ok {
-		return Task{}, errf(CodeTaskNotFound, "params.id: no task %q (unknown, or forgotten)", id)
-	}
 	if rerr != nil {
 		return Task{}, rerr
+	}
+	if !ok {
+		return Task{}, errf(CodeTaskNotFound, "params.id: no task %q (unknown, or forgotten)", id)
 	}
 	g.deps.Events.Emit(EventState, id, map[string]any{"from": from.String(), "to": Canceled.String(), "reason": "canceled by the client"})
 	if stop != nil {

@@ -74,7 +74,8 @@ func (s *store) get(id string) (Task, bool) {
 }
 
 // update applies fn to task id under the lock and records the events it
-// returns; fn returns false to change nothing.
+// returns (none: nothing changed). It reports whether there were any (and
+// so false also for an unknown task).
 func (s *store) update(id string, fn func(t *task) []Event) (Task, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
