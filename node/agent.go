@@ -11,7 +11,9 @@ import (
 
 	"github.com/web4p2p/web4p2p/node/agentapi"
 	"github.com/web4p2p/web4p2p/node/api"
+	"github.com/web4p2p/web4p2p/node/card"
 	"github.com/web4p2p/web4p2p/node/human"
+	"github.com/web4p2p/web4p2p/protocols/agentcard"
 	"github.com/web4p2p/web4p2p/protocols/cip"
 )
 
@@ -80,4 +82,18 @@ func (m a2aMesh) TrustState(p peer.ID) trust.State {
 		return trust.Unknown
 	}
 	return m.rt.trust.State(fp)
+}
+
+// a2aCard is what the A2A gateway adds to the agent card: its JSON-RPC
+// interface on the control API (first, so A2A clients prefer it) behind
+// the API token as a bearer scheme, and streaming. The libp2p interfaces
+// the card already lists carry the same JSON-RPC on a2a.Protocol.
+func a2aCard(apiAddr string) card.Addition {
+	return card.Addition{
+		Interfaces: []agentcard.Interface{{URL: "http://" + apiAddr + api.A2APath, ProtocolBinding: "JSONRPC", ProtocolVersion: "1.0"}},
+		SecuritySchemes: map[string]agentcard.SecurityScheme{"bearer": {HTTPAuth: &agentcard.HTTPAuthScheme{
+			Scheme: "Bearer", Description: "the node's control API token (api.token in its data dir)"}}},
+		SecurityRequirements: []agentcard.SecurityRequirement{{Schemes: map[string]agentcard.StringList{"bearer": {List: []string{}}}}},
+		Edit:                 func(c *agentcard.Card) { c.Capabilities.Streaming = true },
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node/a2a"
+	"github.com/web4p2p/web4p2p/node/card"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/node/learn"
+	"github.com/web4p2p/web4p2p/node/peers"
 	"github.com/web4p2p/web4p2p/node/reconcile"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/trust"
@@ -79,6 +82,12 @@ type Config struct {
 	MDNSService string
 	// TrustAnchors are PeerIDs that start trusted (SPEC §5).
 	TrustAnchors []string
+	// Capabilities are what the operator declares this agent can do
+	// (`start --capability`, names checked by card.CheckCapability): sent
+	// in HELLO and every envelope's sender.capabilities after the protocol
+	// ones, listed as skills on the agent card, and advertised in the DHT
+	// under web4/capability/<name> when the DHT runs (SPEC §2.2, §13.3).
+	Capabilities []string
 	// EventsFile, if set, receives every event as JSON lines. It is
 	// rotated past EventsFileMaxBytes (0 = events.DefaultRotateBytes),
 	// keeping EventsFileKeep old files (0 = events.DefaultRotateKeep) as
@@ -237,6 +246,9 @@ func (c *Config) parse() (parsed, error) {
 		}
 		p.anchors = append(p.anchors, id)
 	}
+	if err := checkCapabilities(c.Capabilities); err != nil {
+		return p, err
+	}
 	if c.ConnLow < 0 || c.ConnHigh < c.ConnLow {
 		return p, fmt.Errorf("%w: conn limits low=%d high=%d: need 0 ≤ low ≤ high", ErrConfig, c.ConnLow, c.ConnHigh)
 	}
@@ -244,4 +256,25 @@ func (c *Config) parse() (parsed, error) {
 		return p, fmt.Errorf("%w: identity: must be Ed25519, got %v", ErrConfig, c.Identity.Type())
 	}
 	return p, nil
+}
+
+// checkCapabilities validates Config.Capabilities: well-formed names, at
+// most card.MaxCapabilities, no repeats, none of the protocol capabilities
+// (those are the node's own, not the operator's to declare).
+func checkCapabilities(caps []string) error {
+	if len(caps) > card.MaxCapabilities {
+		return fmt.Errorf("%w: capability: %d given, at most %d", ErrConfig, len(caps), card.MaxCapabilities)
+	}
+	for i, c := range caps {
+		if err := card.CheckCapability(c); err != nil {
+			return fmt.Errorf("%w: capability[%d]: %v", ErrConfig, i, err)
+		}
+		if slices.Contains(peers.Capabilities, c) {
+			return fmt.Errorf("%w: capability[%d] %q: a protocol capability of every node, not one to declare", ErrConfig, i, c)
+		}
+		if slices.Contains(caps[:i], c) {
+			return fmt.Errorf("%w: capability[%d] %q: given twice", ErrConfig, i, c)
+		}
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ import (
 // is reported as an event and the node continues without it.
 func (n *Node) startDiscovery() error {
 	if n.cfg.DHT != "" {
-		d, err := discover.New(n.host, n.parsed.bootstrap, discover.Config{Mode: n.cfg.DHT, Mesh: n.cfg.Mesh}, discoverDeps{n})
+		d, err := discover.New(n.host, n.parsed.bootstrap, discover.Config{Mode: n.cfg.DHT, Mesh: n.cfg.Mesh, Namespaces: n.capabilityNamespaces()}, discoverDeps{n})
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
 	"github.com/web4p2p/web4p2p/node/a2a"
+	"github.com/web4p2p/web4p2p/node/card"
 	"github.com/web4p2p/web4p2p/node/discover"
 	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/node/learn"
@@ -86,6 +87,7 @@ type runtimes struct {
 	reconcile *reconcile.Runtime
 	a2a       *a2a.Gateway
 	a2aLink   *a2a.Binding
+	cards     *card.Service
 }
 
 // New validates cfg and loads (or creates) the identity. It opens no socket.

@@ -137,6 +137,9 @@ func (n *Node) build(h host.Host, db *store.DB, ledger *trust.Ledger) (*runtimes
 			n.group.Go(func(context.Context) { rt.peers.Disconnect(p, "blacklisted: "+tr.Event.String()) })
 		}
 	})
+	if rt.cards, err = n.buildCards(h, ledger); err != nil {
+		return nil, err
+	}
 	if err := rt.human.Start(); err != nil {
 		return nil, err
 	}
@@ -168,6 +171,8 @@ func (n *Node) open(ctx context.Context, h host.Host, rt *runtimes) error {
 	n.closers = append(n.closers, rt.mesh.Close)
 	rt.reconcile.Open()
 	n.closers = append(n.closers, rt.reconcile.Close)
+	rt.cards.Open()
+	n.closers = append(n.closers, rt.cards.Close)
 	if err := n.startAPI(rt); err != nil {
 		return err
 	}
@@ -188,13 +193,13 @@ func (e configError) Is(target error) bool { return target == ErrConfig }
 // cipBuilder returns a CIP envelope builder for this node's identity; the
 // state block carries the agent's presence (SPEC §3.1).
 func (n *Node) cipBuilder(p *peers.Runtime) *cip.Builder {
-	return &cip.Builder{Key: n.edKey, AgentID: n.cfg.AgentID, Capabilities: peers.Capabilities, Now: n.cfg.Now,
+	return &cip.Builder{Key: n.edKey, AgentID: n.cfg.AgentID, Capabilities: n.capabilities(), Now: n.cfg.Now,
 		State: func() envelope.State { return stateBlock(p) }}
 }
 
 // lipBuilder signs LIP envelopes as this node.
 func (n *Node) lipBuilder(p *peers.Runtime) *lip.Builder {
-	return &lip.Builder{Key: n.edKey, AgentID: n.cfg.AgentID, Capabilities: peers.Capabilities, Now: n.cfg.Now,
+	return &lip.Builder{Key: n.edKey, AgentID: n.cfg.AgentID, Capabilities: n.capabilities(), Now: n.cfg.Now,
 		State: func() envelope.State { return stateBlock(p) }}
 }
 
@@ -223,7 +228,7 @@ func (n *Node) startAPI(rt *runtimes) error {
 	srv, err := api.New(api.Config{Addr: n.cfg.APIAddr, AllowRemote: n.cfg.APIAllowRemote, Token: tok, Events: n.em}, api.Backend{
 		Node: apiNode{n: n, rt: rt}, Channels: rt.peers, Facts: facts{rt.mesh, rt.knowledge},
 		Human: rt.human, Learn: rt.learn, Events: n.broker, Metrics: n.reg,
-		Agent: agentArea{rt}, A2A: rt.a2a,
+		Agent: agentArea{rt}, A2A: rt.a2a, Cards: rt.cards,
 	})
 	if err != nil {
 		return err
@@ -233,6 +238,9 @@ func (n *Node) startAPI(rt *runtimes) error {
 	if err != nil {
 		return err
 	}
+	// Before api.addr is written, so a client that finds the API finds
+	// the A2A endpoint on the card.
+	rt.cards.Publisher().Add(a2aCard(addr))
 	n.mu.Lock()
 	n.apiAddr = addr
 	n.mu.Unlock()

@@ -193,3 +193,22 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// --capability is a list like --mission: comma-separated or repeated, from
+// the file, WEB4P2P_CAPABILITY or flags (which win).
+func TestStartCapabilities(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, `{"capability": ["translate", "summarize"]}`)
+	cfg, err := startConfigOf(t, "--data-dir", dir)
+	if err != nil || strings.Join(cfg.Capabilities, ",") != "translate,summarize" {
+		t.Fatalf("from the file: %v %v", cfg.Capabilities, err)
+	}
+	t.Setenv("WEB4P2P_CAPABILITY", "ocr, translate/de-en")
+	if cfg, err = startConfigOf(t, "--data-dir", dir); err != nil || strings.Join(cfg.Capabilities, ",") != "ocr,translate/de-en" {
+		t.Fatalf("from the env: %v %v", cfg.Capabilities, err)
+	}
+	cfg, err = startConfigOf(t, "--data-dir", dir, "--capability", "a,b", "--capability", "a", "--capability", "c")
+	if err != nil || strings.Join(cfg.Capabilities, ",") != "a,b,c" {
+		t.Fatalf("from flags: %v %v", cfg.Capabilities, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -56,6 +57,42 @@ func eventsCommand() *cli.Command {
 			}
 			return followEvents(c.Context, cl, q, nil, show)
 		},
+	}
+}
+
+// follow subscribes to the node's events matching q, passing each to show
+// on another goroutine, and returns once the subscription is live (or
+// after two seconds if it cannot be made: progress is a courtesy and never
+// holds a command up for long). stop(caughtUp) gives the stream up to a
+// second to deliver what caughtUp waits for, then ends it and waits for
+// it; show and caughtUp share the caller's locking.
+func follow(ctx context.Context, cl *apiClient, q url.Values, show func(events.Event)) (stop func(caughtUp func() bool)) {
+	ctx, cancel := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer once.Do(func() { close(ready) })
+		_ = followEvents(ctx, cl, q, func() { once.Do(func() { close(ready) }) }, show)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(2 * time.Second):
+	}
+	return func(caughtUp func() bool) {
+		deadline := time.Now().Add(time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !caughtUp() && time.Now().Before(deadline) {
+			select {
+			case <-tick.C:
+			case <-done:
+				deadline = time.Now()
+			}
+		}
+		cancel()
+		<-done
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 )
@@ -26,40 +25,13 @@ type learnProgress struct {
 	queued   int
 }
 
-// followLearn subscribes to the node's LIP events and returns once the
-// subscription is live (or after a short wait if it cannot be made), with a
-// stop function that ends it and waits for it. stop(n) first gives the
-// stream up to a second to deliver the progress of n newly queued claims:
-// the node has emitted those events before it answered, but they travel
-// on another connection.
+// followLearn follows the node's LIP events for p (see follow); stop(n)
+// first gives the stream up to a second to deliver the progress of n newly
+// queued claims: the node has emitted those events before it answered, but
+// they travel on another connection.
 func followLearn(ctx context.Context, cl *apiClient, p *learnProgress) (stop func(queued int)) {
-	ctx, cancel := context.WithCancel(ctx)
-	ready := make(chan struct{})
-	var once sync.Once
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer once.Do(func() { close(ready) })
-		_ = followEvents(ctx, cl, url.Values{"type": {"web4.lip."}}, func() { once.Do(func() { close(ready) }) }, p.show)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(2 * time.Second): // progress is a courtesy: never hold the learn up for long
-	}
-	return func(queued int) {
-		deadline := time.Now().Add(time.Second)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for !p.caughtUp(queued) && time.Now().Before(deadline) {
-			select {
-			case <-tick.C:
-			case <-done:
-				deadline = time.Now()
-			}
-		}
-		cancel()
-		<-done
-	}
+	end := follow(ctx, cl, url.Values{"type": {"web4.lip."}}, p.show)
+	return func(queued int) { end(func() bool { return p.caughtUp(queued) }) }
 }
 
 // caughtUp reports whether the fetch, the parse and n queued claims have

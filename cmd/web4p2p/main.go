@@ -55,6 +55,7 @@ func newApp() *cli.App {
 			statusCommand(),
 			peersCommand(),
 			connectCommand(),
+			findCommand(),
 			trustCommand(),
 			humanCommand(), whyCommand(),
 			eventsCommand(),

@@ -41,6 +41,7 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "api", Value: "127.0.0.1:0", Usage: "control API address (port 0 = any free port; written to <data-dir>/api.addr); empty disables it"},
 			&cli.StringFlag{Name: "lip-search", Usage: "search URL template for LIP queries, {query} is replaced (e.g. https://search.example/?q={query})"},
 			&cli.StringFlag{Name: "lip-tiers", Usage: "source-tier JSON file (domain patterns → unknown|low|medium|high|blocked)"},
+			&cli.StringSliceFlag{Name: "capability", Usage: "a capability this agent offers, comma-separated or repeated (e.g. translate,summarize): a skill on its agent card, advertised in the DHT for 'find'"},
 			&cli.StringSliceFlag{Name: "mission", Usage: "the agent's mission topics, comma-separated or repeated (e.g. work,research); intents off them count as drift"},
 			&cli.StringSliceFlag{Name: "allow-fetch-host", Usage: "let 'learn' fetch from this private/loopback IP, CIDR or host name (repeatable; e.g. 127.0.0.1 for local testing)"},
 			&cli.BoolFlag{Name: "api-allow-remote", Usage: "allow the control API on a non-loopback address (anyone who can reach it and has the token can act for this agent)"},
@@ -98,7 +99,8 @@ func startConfig(c *cli.Context) (node.Config, error) {
 	cfg.EventsFileMaxBytes, cfg.EventsFileKeep = max(int64(mb*(1<<20)), 1), keep
 	cfg.LIP.SearchURL = c.String("lip-search")
 	cfg.LIP.TierFile = c.String("lip-tiers")
-	cfg.Human.Loop.Mission = missionTopics(c.StringSlice("mission"))
+	cfg.Human.Loop.Mission = listValues(c.StringSlice("mission"))
+	cfg.Capabilities = listValues(c.StringSlice("capability"))
 	allow, err := fetchAllow(c.Context, c.StringSlice("allow-fetch-host"))
 	if err != nil {
 		return node.Config{}, err

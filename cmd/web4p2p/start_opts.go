@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// missionTopics cleans the --mission values: trimmed, empty ones dropped,
-// duplicates removed, order kept.
-func missionTopics(vals []string) []string {
+// listValues cleans the values of a list flag (--mission, --capability):
+// comma-separated or repeated, trimmed, empty ones dropped, duplicates
+// removed, order kept.
+func listValues(vals []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, v := range vals {

@@ -25,13 +25,10 @@ import (
 // JSON-RPC as POST /a2a, one request per stream, each message a frame
 // (unsigned varint length, then that many bytes of JSON). The caller
 // writes the request; the server answers with one response, or with one
-// response per event for a streaming method, and closes the stream.
+// response per event for a streaming method, and closes the stream. The
+// agent card's libp2p interfaces (node/card.BindingLibp2p, the node's
+// /p2p multiaddrs) are where it is reached.
 const Protocol protocol.ID = "/web4/a2a/1.0"
-
-// BindingURI names the binding in an Agent Card's supportedInterfaces
-// (A2A allows custom bindings by URI); the interface's url is the node's
-// multiaddr ending in /p2p/<PeerID>.
-const BindingURI = "urn:web4p2p:a2a:libp2p:1.0"
 
 // Binding serves the gateway over libp2p streams and forwards tasks to
 // other nodes' gateways (it is the gateway's Forwarder).

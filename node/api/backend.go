@@ -35,6 +35,7 @@ type Backend struct {
 	Learn    Learn
 	Agent    Agent
 	A2A      A2A
+	Cards    Cards
 	Events   *events.Broker
 	Metrics  prometheus.Gatherer
 }

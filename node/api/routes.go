@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	s.consoleRoutes()
 	s.agentRoutes()
 	s.a2aRoutes()
+	s.cardRoutes()
 	s.eventRoutes()
 }
 

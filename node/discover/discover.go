@@ -13,11 +13,11 @@ import (
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/discovery"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
 )
 
 // ProtocolPrefix is the DHT's protocol prefix: its protocol is
@@ -43,6 +43,10 @@ type Config struct {
 	Mesh string
 	// FindInterval is how often mesh members are looked up (default 10 s).
 	FindInterval time.Duration
+	// Namespaces are advertised too (provider records re-advertised
+	// before their TTL), e.g. web4/capability/<name> for each capability
+	// the node declares (node/card).
+	Namespaces []string
 }
 
 // Deps is what the runtime needs from the node.
@@ -121,6 +125,13 @@ func (r *Runtime) Start() error {
 	if err := r.d.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("dht bootstrap: %w", err)
 	}
+	for _, ns := range r.cfg.Namespaces {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.advertise(ctx, ns)
+		}()
+	}
 	if r.cfg.Mesh == "" {
 		return nil
 	}
@@ -128,12 +139,7 @@ func (r *Runtime) Start() error {
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
-		// Advertise re-advertises before the TTL runs out, until ctx ends;
-		// the first attempt fails while the routing table is empty, so it
-		// is retried here until one succeeds.
-		if r.waitRoutable(ctx) == nil {
-			dutil.Advertise(ctx, r.disc, ns)
-		}
+		r.advertise(ctx, ns)
 	}()
 	go func() {
 		defer r.wg.Done()
@@ -191,6 +197,61 @@ func (r *Runtime) findOnce(ctx context.Context, ns string) int {
 		ccancel()
 	}
 	return n
+}
+
+// advertise advertises this node under ns until ctx ends: at once
+// (retried with backoff while the routing table is empty or the DHT
+// refuses), then again before the record's TTL runs out. Unlike
+// go-libp2p's discovery/util.Advertise it runs on the caller's goroutine,
+// so Close waits for it. The first success is the event
+// web4.discovery.advertised {namespace, ttl}.
+func (r *Runtime) advertise(ctx context.Context, ns string) {
+	retry := advertiseRetryMin
+	first := true
+	for {
+		wait := retry
+		ttl, err := r.disc.Advertise(ctx, ns)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			retry = min(retry*2, advertiseRetryMax)
+		default:
+			retry = advertiseRetryMin
+			wait = 7 * ttl / 8
+			if first {
+				first = false
+				r.deps.Emit("web4.discovery.advertised", r.h.ID().String(), map[string]any{"namespace": ns, "ttl": ttl.String()})
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Bounds of the advertise retry backoff.
+const (
+	advertiseRetryMin = 250 * time.Millisecond
+	advertiseRetryMax = 30 * time.Second
+)
+
+// FindProviders streams the peers advertising ns (at most limit), waiting
+// first (until ctx ends) for the routing table to have a peer when the
+// node has just started. The channel is closed when the lookup ends.
+func (r *Runtime) FindProviders(ctx context.Context, ns string, limit int) (<-chan peer.AddrInfo, error) {
+	if err := r.waitRoutable(ctx); err != nil {
+		return nil, fmt.Errorf("dht: find %s: no DHT peer reachable yet (bootstrap peers down?): %w", ns, err)
+	}
+	ch, err := r.disc.FindPeers(ctx, ns, discovery.Limit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("dht: find %s: %w", ns, err)
+	}
+	return ch, nil
 }
 
 // FindPeer looks up id's addresses in the DHT, waiting (until ctx ends)
