@@ -2,6 +2,7 @@ package a2a
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -482,25 +483,23 @@ func intentOf(md map[string]any, path string, sp *SendParams) *Error {
 		topic = DefaultTopic
 	}
 	sp.Intent.Topic = topic
-	goal, err := get("goal")
-	if err != nil {
-		return err
-	}
-	if goal == "" {
-		goal = cip.GoalAsk.String()
-	}
-	if sp.Intent.Goal.UnmarshalText([]byte(goal)) != nil {
-		return invalid(path+".goal", "must be verify_knowledge|ask|learn|propose_solution|test_hypothesis (got %q)", goal)
-	}
-	prio, err := get("priority")
-	if err != nil {
-		return err
-	}
-	if prio == "" {
-		prio = cip.PriorityNormal.String()
-	}
-	if sp.Intent.Priority.UnmarshalText([]byte(prio)) != nil {
-		return invalid(path+".priority", "must be low|normal|high (got %q)", prio)
+	for _, e := range []struct {
+		key, def, allowed string
+		dst               encoding.TextUnmarshaler
+	}{
+		{"goal", cip.GoalAsk.String(), "verify_knowledge|ask|learn|propose_solution|test_hypothesis", &sp.Intent.Goal},
+		{"priority", cip.PriorityNormal.String(), "low|normal|high", &sp.Intent.Priority},
+	} {
+		v, err := get(e.key)
+		if err != nil {
+			return err
+		}
+		if v == "" {
+			v = e.def
+		}
+		if e.dst.UnmarshalText([]byte(v)) != nil {
+			return invalid(path+"."+e.key, "must be %s (got %q)", e.allowed, v)
+		}
 	}
 	for k, dst := range map[string]*peer.ID{"peer": &sp.Peer, "forward": &sp.Forward} {
 		s, err := get(k)

@@ -157,12 +157,14 @@ func TestStoreFollow(t *testing.T) {
 	}
 	s.setState("a", Working, "asking")
 	done := make(chan []State)
+	following := make(chan struct{})
 	go func() {
 		var seen []State
 		_ = s.follow(context.Background(), "a", func(e Event) error {
 			switch {
 			case e.Task != nil:
 				seen = append(seen, e.Task.State)
+				close(following)
 			case e.Status != nil:
 				seen = append(seen, e.Status.State)
 			}
@@ -170,12 +172,13 @@ func TestStoreFollow(t *testing.T) {
 		})
 		done <- seen
 	}()
+	<-following
 	for i := range MaxEvents + 5 { // more than a task keeps
 		s.setState("a", Working, "deferred "+string(rune('a'+i%26))+string(rune('0'+i/26)))
 	}
 	s.setState("a", AuthRequired, "consent revoked")
 	seen := <-done
-	if seen[0] != Working || seen[len(seen)-1] != AuthRequired {
+	if seen[0] != Working || seen[len(seen)-1] != AuthRequired || len(seen) < MaxEvents {
 		t.Fatalf("stream saw %v", seen)
 	}
 	s.setState("b", Completed, "done")
