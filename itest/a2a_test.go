@@ -16,6 +16,7 @@ import (
 	"github.com/web4p2p/web4p2p/node/a2a"
 	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/protocols/envelope"
+	"github.com/web4p2p/web4p2p/protocols/hcp"
 	"github.com/web4p2p/web4p2p/trust"
 )
 
@@ -219,7 +220,8 @@ func linked(t *testing.T, ctx context.Context, a, b *agent) {
 // checks each mapping of SPEC §13.3: no consent → AUTH_REQUIRED, resumed
 // by a follow-up once consent is given → COMPLETED with B's answer as
 // the artifact; streaming to COMPLETED; revoked → AUTH_REQUIRED; outside
-// a limited scope → INPUT_REQUIRED with the human asked; B overloaded →
+// a limited scope → INPUT_REQUIRED with the human asked, then COMPLETED
+// when they allow it or REJECTED when they decline; B overloaded →
 // WORKING (deferred, retried) → COMPLETED once B recovers; cancel; B
 // distrusted or no capable peer → REJECTED; v0.3 names; bad requests.
 func TestA2AGatewayStates(t *testing.T) {
@@ -272,9 +274,29 @@ func TestA2AGatewayStates(t *testing.T) {
 	if tk.Status.State != "TASK_STATE_INPUT_REQUIRED" || !strings.Contains(tk.text(), "outside the consent scope") {
 		t.Fatalf("out of scope: %s %q", tk.Status.State, tk.text())
 	}
-	held := a.n.Human().Held()
-	if len(held) == 0 || held[len(held)-1].Topic != "research" || !strings.Contains(string(held[len(held)-1].Payload), "a2a:"+tk.ID) {
-		t.Fatalf("the human was not asked: held %+v", held)
+	question := heldQuestion(t, a, tk.ID)
+	// The human lets the question through and allows the task: it goes on
+	// (while the consent scope stays as it is).
+	if err := a.n.Human().ReleaseHeld(ctx, question); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.n.Human().Decide(ctx, question, hcp.Decision{Choice: "allow", Rationale: "this once", Alternatives: []string{"allow", "decline"}}); err != nil {
+		t.Fatal(err)
+	}
+	if states, _ := c.stream(ctx, "SubscribeToTask", map[string]any{"id": tk.ID}); last(states) != "TASK_STATE_COMPLETED" {
+		t.Fatalf("allowed by the human: %v", states)
+	}
+	// Declined: REJECTED.
+	tk = c.send(ctx, a2aMessage("and that?", "research", nil), nil)
+	question = heldQuestion(t, a, tk.ID)
+	if err := a.n.Human().ReleaseHeld(ctx, question); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.n.Human().Decide(ctx, question, hcp.Decision{Choice: "decline", Rationale: "no", Alternatives: []string{"allow", "decline"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.get(ctx, tk.ID); got.Status.State != "TASK_STATE_REJECTED" || !strings.Contains(got.text(), "declined") {
+		t.Fatalf("declined by the human: %s %q", got.Status.State, got.text())
 	}
 	// Within the scope it goes through.
 	if tk = c.send(ctx, a2aMessage("work item", "work", nil), nil); tk.Status.State != "TASK_STATE_COMPLETED" {
@@ -419,6 +441,19 @@ func TestA2AForwardAcrossMesh(t *testing.T) {
 	b.waitEvent(ctx, "B refusing A's stream", func(e events.Event) bool {
 		return e.Type == a2a.EventInbound && e.Subject == a.n.ID().String()
 	})
+}
+
+// heldQuestion is the id of the question about task the consent gate
+// holds (asked outside the consent scope, so held for the same reason).
+func heldQuestion(t *testing.T, a *agent, task string) string {
+	t.Helper()
+	for _, h := range a.n.Human().Held() {
+		if h.Topic == "research" && strings.Contains(string(h.Payload), "a2a:"+task) {
+			return h.ID
+		}
+	}
+	t.Fatalf("the human was not asked about %s: held %+v", task, a.n.Human().Held())
+	return ""
 }
 
 func contains(s []string, v string) bool {

@@ -49,6 +49,7 @@ func (n *Node) buildA2A(h host.Host, rt *runtimes) error {
 		return err
 	}
 	rt.a2a = gw
+	rt.human.OnDecided(gw.HumanDecided)
 	rt.a2aLink = a2a.NewBinding(h, gw, m.TrustState, n.em, n.group)
 	return nil
 }

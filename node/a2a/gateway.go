@@ -271,14 +271,21 @@ func appendHistory(h []Message, m Message) []Message {
 // start runs the task's work on a goroutine of the group.
 func (g *Gateway) start(id string) {
 	var sp *SendParams
+	var run uint64
 	ctx, cancel := context.WithTimeout(g.deps.Group.Context(), g.cfg.TaskDeadline)
 	g.tasks.update(id, func(t *task) []Event {
-		t.cancel, t.running, sp = cancel, true, t.send
+		t.run++
+		t.cancel, t.running, sp, run = cancel, true, t.send, t.run
 		return nil
 	})
 	if !g.deps.Group.Go(func(context.Context) {
 		defer cancel()
-		defer g.tasks.update(id, func(t *task) []Event { t.running, t.cancel = false, nil; return nil })
+		defer g.tasks.update(id, func(t *task) []Event {
+			if t.run == run { // not resumed meanwhile by a newer run
+				t.running, t.cancel = false, nil
+			}
+			return nil
+		})
 		g.work(ctx, id, sp)
 	}) {
 		cancel()
@@ -342,8 +349,7 @@ func methodName(req *Request) string {
 // while the peer defers.
 func (g *Gateway) work(ctx context.Context, id string, sp *SendParams) {
 	topic := sp.Intent.Topic
-	if err := g.deps.Human.Permits(topic); err != nil {
-		g.consentHeld(ctx, id, topic, sp, err)
+	if err := g.deps.Human.Permits(topic); err != nil && !g.consentHeld(ctx, id, topic, sp, err) {
 		return
 	}
 	if sp.Forward != "" {
@@ -480,26 +486,88 @@ func (g *Gateway) finish(id string, art Artifact, text string) {
 // consentHeld maps a consent refusal to the task state: missing, revoked
 // or expired consent is AUTH_REQUIRED (the human must authorize); a
 // topic outside limited consent is INPUT_REQUIRED, and the human is asked
-// (once per task) whether to allow it.
-func (g *Gateway) consentHeld(ctx context.Context, id, topic string, sp *SendParams, err error) {
+// (once per task) whether to allow it. It reports true when the task may
+// go on all the same: the human allowed this task.
+func (g *Gateway) consentHeld(ctx context.Context, id, topic string, sp *SendParams, err error) bool {
 	if !errors.Is(err, hcp.ErrOutOfScope) {
 		g.setState(id, AuthRequired, fmt.Sprintf("the human's authorization is needed: %v; send a follow-up message on this task once consent is given", err))
-		return
+		return false
 	}
-	var asked string
-	g.tasks.update(id, func(t *task) []Event { asked = t.asked; return nil })
+	var asked, answer string
+	g.tasks.update(id, func(t *task) []Event { asked, answer = t.asked, t.answer; return nil })
 	if asked == "" {
-		res, aerr := g.deps.Human.Ask(ctx, human.Question{Topic: topic, Cause: "a2a:" + id,
-			Question:     fmt.Sprintf("An A2A client asks the mesh (%s on %q): %q. Allow it (add topic:%s to the consent scope) or decline?", sp.Intent.Goal, topic, clip(sp.Text, 200), topic),
-			Alternatives: []string{questionAllow, "decline"}})
+		res, aerr := g.deps.Human.Ask(ctx, human.Question{Topic: topic, Cause: causePrefix + id,
+			Question:     fmt.Sprintf("An A2A client asks the mesh (%s on %q): %q. Allow this task, outside your consent scope, or decline it?", sp.Intent.Goal, topic, clip(sp.Text, 200)),
+			Alternatives: []string{questionAllow, questionDecline}})
 		if aerr != nil {
 			g.setState(id, Failed, fmt.Sprintf("could not ask the human: %v", aerr))
-			return
+			return false
 		}
 		asked = res.ID
-		g.tasks.update(id, func(t *task) []Event { t.asked = asked; return nil })
 	}
-	g.setState(id, InputRequired, fmt.Sprintf("waiting for the human: topic %q is outside the consent scope (question %s); send a follow-up message on this task once they allowed it", topic, asked))
+	// Read the answer and wait in one step, so an answer arriving now is
+	// either seen here or finds the task waiting (and resumes it).
+	text := fmt.Sprintf("waiting for the human: topic %q is outside the consent scope; they are asked to allow or decline (question %s)", topic, asked)
+	var from State
+	g.tasks.update(id, func(t *task) []Event {
+		t.asked, answer = asked, t.answer
+		if answer != "" || t.snap.State.Terminal() {
+			return nil
+		}
+		from = t.snap.State
+		t.snap.State, t.snap.Status = InputRequired, agentMessage(t.snap, text)
+		t.running = false // HumanDecided or a follow-up may resume it from here on
+		return []Event{{Status: &Task{}}}
+	})
+	switch {
+	case answer == questionAllow:
+		return true
+	case answer != "":
+		g.setState(id, Rejected, fmt.Sprintf("the human declined (question %s: %q)", asked, answer))
+	case from != 0:
+		g.deps.Events.Emit(EventState, id, map[string]any{"from": from.String(), "to": InputRequired.String(), "reason": text})
+	}
+	return false
+}
+
+// Questions the gateway asks the human: the cause names the task, the
+// alternatives are allow and decline.
+const (
+	causePrefix     = "a2a:"
+	questionDecline = "decline"
+)
+
+// HumanDecided takes the human's answer to a question (human.Runtime
+// OnDecided): for a task the gateway asked about, allow lets that task go
+// on outside the consent scope, any other choice rejects it.
+func (g *Gateway) HumanDecided(cause, choice string) {
+	id, ok := strings.CutPrefix(cause, causePrefix)
+	if !ok {
+		return
+	}
+	waiting := false
+	g.tasks.update(id, func(t *task) []Event {
+		if t.answer != "" {
+			return nil
+		}
+		t.answer = choice
+		waiting = t.snap.State == InputRequired && !t.running
+		if waiting {
+			t.running = true // claimed: a follow-up message cannot start it twice
+		}
+		return nil
+	})
+	if !waiting {
+		return // still being worked on: consentHeld reads the answer
+	}
+	if choice != questionAllow {
+		g.setState(id, Rejected, fmt.Sprintf("the human declined (%q)", choice))
+		g.tasks.update(id, func(t *task) []Event { t.running = false; return nil })
+		return
+	}
+	g.deps.Events.Emit(EventState, id, map[string]any{"from": InputRequired.String(), "to": Submitted.String(), "reason": "the human allowed it"})
+	g.tasks.setState(id, Submitted, "the human allowed it")
+	g.start(id)
 }
 
 func clip(s string, n int) string {

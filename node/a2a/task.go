@@ -16,13 +16,15 @@ type task struct {
 	changed chan struct{}
 	// cancel stops the work running for the task (nil when none runs).
 	cancel context.CancelFunc
-	// running: a goroutine works on the task (a follow-up message
-	// waits for it to stop).
+	// running: a goroutine works on the task (a follow-up message is
+	// refused until it stops); run counts the runs started.
 	running bool
-	// asked is the id of the question put to the human for the task.
-	asked string
-	seq   uint64 // insertion order, for eviction
-	send  *SendParams
+	run     uint64
+	// asked is the id of the question put to the human for the task, and
+	// answer the human's choice once they answered it.
+	asked, answer string
+	seq           uint64 // insertion order, for eviction
+	send          *SendParams
 }
 
 // store keeps the tasks in memory, at most max of them. Its mutex is a

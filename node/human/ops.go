@@ -136,7 +136,23 @@ func (h *Runtime) Decide(ctx context.Context, id string, d hcp.Decision) (string
 	if err != nil {
 		return "", err
 	}
+	h.dmu.Lock()
+	listeners := slices.Clone(h.decided)
+	h.dmu.Unlock()
+	for _, fn := range listeners {
+		fn(pd.Cause, d.Choice)
+	}
 	return env.MsgID, nil
+}
+
+// OnDecided registers fn, called with the cause of a question (Question.Cause)
+// and the human's choice each time the human answers one with Decide —
+// how a part of the node that asked learns the answer (the A2A gateway).
+// fn runs on the caller's goroutine and must not block.
+func (h *Runtime) OnDecided(fn func(cause, choice string)) {
+	h.dmu.Lock()
+	defer h.dmu.Unlock()
+	h.decided = append(h.decided, fn)
 }
 
 // Feedback sends an HCP_FEEDBACK; it returns its msg_id.
