@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	varint "encoding/binary"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -395,7 +397,8 @@ func TestA2AGatewayStates(t *testing.T) {
 	}
 }
 
-// TestA2AForwardAcrossMesh: A's gateway forwards a task over the libp2p
+// TestA2AForwardAcrossMesh: the binding refuses a bad request and hides
+// tasks of other clients; A's gateway forwards a task over the libp2p
 // binding to B's gateway, which runs it under B's human's consent (a CIP
 // INTENT from B to its capable peer, A) and streams the states back;
 // B's revoked consent comes back as AUTH_REQUIRED; once B distrusts A, B
@@ -403,12 +406,22 @@ func TestA2AGatewayStates(t *testing.T) {
 func TestA2AForwardAcrossMesh(t *testing.T) {
 	ctx := ctxFor(t, 60*time.Second)
 	a := apiAgent(t, "a")
-	b := newAgent(t, "b", nil)
+	b := apiAgent(t, "b")
 	linked(t, ctx, a, b)
 	setConsent(t, ctx, a, envelope.ConsentGranted)
 	setConsent(t, ctx, b, envelope.ConsentGranted)
 	c := newA2AClient(t, a)
 	fwd := map[string]any{"forward": b.n.ID().String()}
+
+	// The binding itself: a bad request is a JSON-RPC error naming the
+	// field, and a task of B's own API client is not A's to see.
+	if r := rawA2A(t, ctx, a, b, `{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"message":{"role":"ROLE_USER"}}}`); !strings.Contains(r, "params.message.messageId") {
+		t.Fatalf("bad request over libp2p: %s", r)
+	}
+	own := newA2AClient(t, b).send(ctx, a2aMessage("B's own", "research", nil), nil)
+	if r := rawA2A(t, ctx, a, b, `{"jsonrpc":"2.0","id":2,"method":"GetTask","params":{"id":"`+own.ID+`"}}`); !strings.Contains(r, `"code":-32001`) {
+		t.Fatalf("another client's task over libp2p: %s", r)
+	}
 
 	states, id := c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("ask your mesh", "research", fwd)})
 	if last(states) != "TASK_STATE_COMPLETED" || !contains(states, "artifact") {
@@ -441,6 +454,30 @@ func TestA2AForwardAcrossMesh(t *testing.T) {
 	b.waitEvent(ctx, "B refusing A's stream", func(e events.Event) bool {
 		return e.Type == a2a.EventInbound && e.Subject == a.n.ID().String()
 	})
+}
+
+// rawA2A sends one JSON-RPC request from a to b over /web4/a2a/1.0 and
+// returns the first response frame.
+func rawA2A(t *testing.T, ctx context.Context, a, b *agent, req string) string {
+	t.Helper()
+	s, err := a.n.Host().NewStream(ctx, b.n.ID(), a2a.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Write(append(varint.AppendUvarint(nil, uint64(len(req))), req...)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(s)
+	n, err := varint.ReadUvarint(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatal(err)
+	}
+	return string(buf)
 }
 
 // heldQuestion is the id of the question about task the consent gate

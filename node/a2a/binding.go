@@ -97,6 +97,7 @@ func (b *Binding) answer(ctx context.Context, s network.Stream) error {
 		b.gw.Refused(perr)
 		return writeFrame(s, Reply(id, nil, perr))
 	}
+	req.Owner = s.Conn().RemotePeer().String()
 	if !req.Method.Streaming() {
 		res, herr := b.gw.Handle(ctx, req)
 		return writeFrame(s, Reply(id, res, herr))

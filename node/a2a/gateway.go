@@ -142,11 +142,14 @@ func (g *Gateway) Handle(ctx context.Context, req *Request) (any, *Error) {
 		return sendResult(&t, req.Dialect, req.Send.HistoryLength), nil
 	case GetTask:
 		t, ok := g.tasks.get(req.TaskID)
-		if !ok {
+		if !ok || !g.tasks.owned(req.TaskID, req.Owner) {
 			return nil, errf(CodeTaskNotFound, "params.id: no task %q (unknown, or forgotten)", req.TaskID)
 		}
 		return t.wire(req.Dialect, req.HistoryLength), nil
 	case CancelTask:
+		if !g.tasks.owned(req.TaskID, req.Owner) {
+			return nil, errf(CodeTaskNotFound, "params.id: no task %q (unknown, or forgotten)", req.TaskID)
+		}
 		t, err := g.cancel(req.TaskID)
 		if err != nil {
 			return nil, err
@@ -172,7 +175,7 @@ func (g *Gateway) Stream(ctx context.Context, req *Request, emit func(result any
 		hl = req.Send.HistoryLength
 	} else {
 		t, ok := g.tasks.get(id)
-		if !ok {
+		if !ok || !g.tasks.owned(id, req.Owner) {
 			return errf(CodeTaskNotFound, "params.id: no task %q (unknown, or forgotten)", id)
 		}
 		if t.State.Terminal() {
@@ -202,7 +205,7 @@ func (g *Gateway) submit(req *Request) (string, *Error) {
 	msg.TaskID = id
 	t := Task{ID: id, ContextID: msg.ContextID, State: Submitted, Timestamp: g.deps.Now(), History: []Message{msg},
 		Metadata: map[string]any{"topic": sp.Intent.Topic, "goal": sp.Intent.Goal.String()}}
-	if !g.tasks.add(t, sp) {
+	if !g.tasks.add(t, sp, req.Owner) {
 		g.refused(req, errf(CodeInternal, "too many tasks in flight (%d); try again later", g.cfg.MaxTasks))
 		return "", errf(CodeInternal, "too many tasks in flight (%d); try again later", g.cfg.MaxTasks)
 	}
@@ -227,6 +230,8 @@ func (g *Gateway) resume(req *Request) (string, *Error) {
 	g.tasks.update(msg.TaskID, func(t *task) []Event {
 		from = t.snap.State
 		switch {
+		case t.owner != req.Owner:
+			rerr = errf(CodeTaskNotFound, "params.message.taskId: no task %q (unknown, or forgotten)", msg.TaskID)
 		case msg.ContextID != "" && msg.ContextID != t.snap.ContextID:
 			rerr = invalid("params.message.contextId", "task %q belongs to context %q", msg.TaskID, t.snap.ContextID)
 		case !t.snap.State.Interrupted() || t.running:

@@ -92,6 +92,10 @@ type Request struct {
 	Send          *SendParams
 	TaskID        string
 	HistoryLength int
+	// Owner is who asks, set by the transport (not read from the
+	// request): "api" for the control API, the PeerID for the libp2p
+	// binding. A task is seen, continued and canceled only by its owner.
+	Owner string
 }
 
 // SendParams is a checked SendMessage request.

@@ -149,10 +149,10 @@ func TestWireShapes(t *testing.T) {
 func TestStoreFollow(t *testing.T) {
 	now := func() time.Time { return time.Unix(1, 0) }
 	s := newStore(2, now)
-	if !s.add(Task{ID: "a", State: Submitted}, nil) || !s.add(Task{ID: "b", State: Submitted}, nil) {
+	if !s.add(Task{ID: "a", State: Submitted}, nil, "") || !s.add(Task{ID: "b", State: Submitted}, nil, "") {
 		t.Fatal("add")
 	}
-	if s.add(Task{ID: "c", State: Submitted}, nil) {
+	if s.add(Task{ID: "c", State: Submitted}, nil, "") {
 		t.Fatal("a full store of running tasks took another")
 	}
 	s.setState("a", Working, "asking")
@@ -182,7 +182,7 @@ func TestStoreFollow(t *testing.T) {
 		t.Fatalf("stream saw %v", seen)
 	}
 	s.setState("b", Completed, "done")
-	if !s.add(Task{ID: "c", State: Submitted}, nil) {
+	if !s.add(Task{ID: "c", State: Submitted}, nil, "") {
 		t.Fatal("a full store did not forget its finished task")
 	}
 	if _, ok := s.get("b"); ok {

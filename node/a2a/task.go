@@ -25,6 +25,7 @@ type task struct {
 	asked, answer string
 	seq           uint64 // insertion order, for eviction
 	send          *SendParams
+	owner         string // who created it (Request.Owner); only they see it
 }
 
 // store keeps the tasks in memory, at most max of them. Its mutex is a
@@ -43,7 +44,7 @@ func newStore(max int, now func() time.Time) *store {
 
 // add stores a new task, forgetting the oldest finished one when full;
 // false when every stored task is still running.
-func (s *store) add(t Task, sp *SendParams) bool {
+func (s *store) add(t Task, sp *SendParams, owner string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.tasks) >= s.max {
@@ -59,9 +60,17 @@ func (s *store) add(t Task, sp *SendParams) bool {
 		delete(s.tasks, oldest.snap.ID)
 	}
 	s.seq++
-	tk := &task{snap: t, changed: make(chan struct{}), seq: s.seq, send: sp}
+	tk := &task{snap: t, changed: make(chan struct{}), seq: s.seq, send: sp, owner: owner}
 	s.tasks[t.ID] = tk
 	return true
+}
+
+// owned reports whether task id exists and was created by owner.
+func (s *store) owned(id, owner string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[id]
+	return ok && t.owner == owner
 }
 
 // get returns a snapshot of task id.

@@ -44,6 +44,7 @@ func (s *Server) a2aRoutes() {
 			writeJSON(w, http.StatusOK, a2a.Reply(id, nil, perr))
 			return
 		}
+		req.Owner = "api" // every holder of the token is the same client
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		go func() { // the server closing ends the stream
