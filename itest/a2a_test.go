@@ -26,13 +26,13 @@ import (
 // check the wire itself (the official JS client drives the same endpoint
 // in TestA2AWithOfficialJSClient).
 type a2aClient struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	token string
 	ids   atomic.Int64
 }
 
-func newA2AClient(t *testing.T, a *agent) *a2aClient {
+func newA2AClient(t testing.TB, a *agent) *a2aClient {
 	return &a2aClient{t: t, url: "http://" + a.n.APIAddr() + api.A2APath, token: a.token()}
 }
 
@@ -189,7 +189,7 @@ func a2aMessage(text, topic string, meta map[string]any) map[string]any {
 		"role": "ROLE_USER", "parts": []any{map[string]any{"text": text}}, "metadata": md}
 }
 
-func setConsent(t *testing.T, ctx context.Context, a *agent, c envelope.Consent, scope ...string) {
+func setConsent(t testing.TB, ctx context.Context, a *agent, c envelope.Consent, scope ...string) {
 	t.Helper()
 	if _, err := a.n.Human().SetConsent(ctx, c, scope, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func last(s []string) string {
 
 // linked starts node a (with the control API, and mutate) and b, connects
 // them and waits until each can send the other INTENTs.
-func linked(t *testing.T, ctx context.Context, a, b *agent) {
+func linked(t testing.TB, ctx context.Context, a, b *agent) {
 	t.Helper()
 	a.connect(ctx, b)
 	a.waitTrust(ctx, b.n.ID(), trust.Probing)
