@@ -16,12 +16,17 @@
 // task's state:
 //
 //	consent missing, revoked or expired     → AUTH_REQUIRED
-//	topic outside limited consent (asked)   → INPUT_REQUIRED
+//	topic outside limited consent           → INPUT_REQUIRED (the human is asked;
+//	                                          allow goes on, decline rejects)
 //	INTENT in flight, or deferred (retried) → WORKING
 //	INTENT accepted                         → COMPLETED (the answer is the artifact)
-//	no capable peer, peer distrusted,
-//	refused by the remote gateway           → REJECTED
+//	no capable peer, peer distrusted, the
+//	human declined, the remote refused      → REJECTED
 //	no answer, deferred past the deadline   → FAILED
+//
+// An interrupted task goes on with a follow-up message naming it
+// (consent is checked again). A task belongs to the client that created
+// it (Request.Owner).
 //
 // A message whose metadata names "forward": <PeerID> is not turned into an
 // INTENT here: the task is forwarded to that node's gateway over the

@@ -156,7 +156,7 @@ func (g *Gateway) Handle(ctx context.Context, req *Request) (any, *Error) {
 		}
 		return t.wire(req.Dialect, -1), nil
 	default:
-		return nil, errf(CodeInvalidRequest, "method: %v answers with a stream", req.Method)
+		return nil, errf(CodeInvalidRequest, "method: %s answers with a stream", methodName(req))
 	}
 }
 
@@ -206,8 +206,9 @@ func (g *Gateway) submit(req *Request) (string, *Error) {
 	t := Task{ID: id, ContextID: msg.ContextID, State: Submitted, Timestamp: g.deps.Now(), History: []Message{msg},
 		Metadata: map[string]any{"topic": sp.Intent.Topic, "goal": sp.Intent.Goal.String()}}
 	if !g.tasks.add(t, sp, req.Owner) {
-		g.refused(req, errf(CodeInternal, "too many tasks in flight (%d); try again later", g.cfg.MaxTasks))
-		return "", errf(CodeInternal, "too many tasks in flight (%d); try again later", g.cfg.MaxTasks)
+		err := errf(CodeInternal, "too many tasks in flight (%d); try again later", g.cfg.MaxTasks)
+		g.refused(req, err)
+		return "", err
 	}
 	data := map[string]any{"task": id, "topic": sp.Intent.Topic, "goal": sp.Intent.Goal.String(), "message_id": msg.MessageID}
 	if sp.Peer != "" {
