@@ -57,9 +57,7 @@ func TestWellKnownCardIsPublicAndSignedByThePeerID(t *testing.T) {
 	if err := n.Host().Network().Listen(ma.StringCast("/ip4/127.0.0.1/tcp/0")); err != nil {
 		t.Fatal(err)
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	waitCond(t, ctx, "the card to list the new address", func() bool {
 		raw, err := n.Cards().Signed()
 		if err != nil {
 			t.Fatal(err)
@@ -68,15 +66,8 @@ func TestWellKnownCardIsPublicAndSignedByThePeerID(t *testing.T) {
 		if err != nil {
 			t.Fatalf("re-signed card: %v", err)
 		}
-		if len(card.Addrs(v.Card)) == 2 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the card never listed the new address: %v (host %v)", card.Addrs(v.Card), n.Host().Addrs())
-		case <-tick.C:
-		}
-	}
+		return len(card.Addrs(v.Card)) == 2
+	})
 	// The rest of the API still wants the token.
 	req, _ = http.NewRequestWithContext(ctx, "GET", "http://"+n.APIAddr()+"/v1/status", nil)
 	resp2, err := http.DefaultClient.Do(req)
@@ -100,17 +91,25 @@ func TestDeclaredCapabilitiesAreInHello(t *testing.T) {
 	if _, ok := rb.WaitFor(ctx.Done(), events.OfType("web4.cip.handshake_completed")); !ok {
 		t.Fatal("no CIP handshake")
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	waitCond(t, ctx, "b to see a's capabilities", func() bool {
 		for _, r := range b.Peers().Ready() {
 			if r.PeerID == a.ID() && slices.Contains(r.Capabilities, "translate") && slices.Contains(r.Capabilities, "cip/1.0") {
-				return
+				return true
 			}
 		}
+		return false
+	})
+}
+
+// waitCond polls cond until it holds, failing the test when ctx ends.
+func waitCond(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("b never saw a's capabilities: %+v", b.Peers().Ready())
+			t.Fatalf("timed out waiting for %s", what)
 		case <-tick.C:
 		}
 	}
@@ -214,12 +213,23 @@ func TestFindRefusesATamperedOrForeignCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The provider's own, valid card that does not list the capability it
+	// advertises in the DHT.
+	other, err := card.NewPublisher(m.provider.Key(), card.Info{AgentID: "translator", Version: "1", Capabilities: []string{"ocr"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlisted, _, err := other.Signed()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		body   []byte
 		reason string
 	}{
-		"tampered": {[]byte(strings.Replace(string(good), `"translator"`, `"impostor"`, 1)), "bad_signature"},
-		"foreign":  {foreign, "foreign_signer"},
+		"tampered":   {[]byte(strings.Replace(string(good), `"translator"`, `"impostor"`, 1)), "bad_signature"},
+		"foreign":    {foreign, "foreign_signer"},
+		"not listed": {unlisted, "not_listed"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m.provider.Host().SetStreamHandler(card.ProtocolID, func(s network.Stream) {
@@ -292,5 +302,23 @@ func TestFindOverTheAPI(t *testing.T) {
 	tok, _ = os.ReadFile(filepath.Join(off.Config().DataDir, "api.token"))
 	if code, out := get(off, "capability=translate"); code != http.StatusServiceUnavailable || out["error"] != "no_dht" {
 		t.Fatalf("without the DHT: %d %v", code, out)
+	}
+}
+
+// A provider whose record outlives it is listed as not reached, with the
+// reason, and no card.
+func TestFindReportsAProviderItCannotReach(t *testing.T) {
+	m := newFindMesh(t)
+	if err := m.provider.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := m.find(t, "translate")
+	if len(res.Agents) != 1 {
+		t.Fatalf("found %+v", res.Agents)
+	}
+	f := res.Agents[0]
+	t.Logf("unreachable provider: %s", f.Error)
+	if f.Verified || f.Refused != "" || f.Error == "" || f.Card != nil || f.PeerID != m.provider.ID().String() {
+		t.Fatalf("found %+v, want the provider not reached", f)
 	}
 }

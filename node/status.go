@@ -26,7 +26,8 @@ type apiNode struct {
 func (a apiNode) Status() api.Status {
 	n := a.n
 	st := api.Status{PeerID: n.id.String(), AgentID: n.cfg.AgentID, Fingerprint: n.fp,
-		UptimeSeconds: n.Uptime().Seconds(), Version: Version, Mission: n.cfg.Human.Loop.Mission}
+		UptimeSeconds: n.Uptime().Seconds(), Version: Version, Mission: n.cfg.Human.Loop.Mission,
+		Capabilities: n.cfg.Capabilities}
 	for _, ad := range n.Addrs() {
 		st.Addrs = append(st.Addrs, ad.String())
 	}

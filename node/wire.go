@@ -171,6 +171,11 @@ func (n *Node) open(ctx context.Context, h host.Host, rt *runtimes) error {
 	n.closers = append(n.closers, rt.mesh.Close)
 	rt.reconcile.Open()
 	n.closers = append(n.closers, rt.reconcile.Close)
+	// Signed once now, so a card that cannot be signed fails the start
+	// and web4.card.signed tells what the node publishes.
+	if _, err := rt.cards.Signed(); err != nil {
+		return err
+	}
 	rt.cards.Open()
 	n.closers = append(n.closers, rt.cards.Close)
 	if err := n.startAPI(rt); err != nil {

@@ -17,23 +17,8 @@ import (
 func dhtNode(t *testing.T, cfg node.Config) (*node.Node, *events.Ring) {
 	t.Helper()
 	ring := events.NewRing(256)
-	cfg.DataDir, cfg.ListenAddrs, cfg.APIAddr, cfg.DHT = t.TempDir(), []string{"/ip4/127.0.0.1/tcp/0"}, "127.0.0.1:0", "server"
-	cfg.Sinks = []events.Sink{ring}
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return n, ring
+	cfg.DataDir, cfg.DHT, cfg.Sinks = t.TempDir(), "server", []events.Sink{ring}
+	return startedNode(t, cfg), ring
 }
 
 // find prints the providers of a capability with their trust state and
@@ -74,6 +59,9 @@ func TestFindCommandListsVerifiedAgents(t *testing.T) {
 	var res card.FindResult
 	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Agents) != 1 || !res.Agents[0].Verified || res.Agents[0].PeerID != provider.ID().String() {
 		t.Fatalf("find --json: %v\n%s", err, js)
+	}
+	if out, err := run(t, "status", "--data-dir", provider.Config().DataDir); err != nil || !strings.Contains(out, "capability:  translate\n") {
+		t.Fatalf("the provider's status: %q %v", out, err)
 	}
 	if out, err := run(t, append([]string{"find", "nobody-has-this"}, dd...)...); err != nil || !strings.Contains(out, `no agent advertises "nobody-has-this"`) {
 		t.Fatalf("nothing found: %q %v", out, err)

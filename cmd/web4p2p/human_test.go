@@ -26,7 +26,15 @@ func TestMain(m *testing.M) {
 // runningNode starts a node with its control API in dir.
 func runningNode(t *testing.T, dir string) *node.Node {
 	t.Helper()
-	n, err := node.New(node.Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, APIAddr: "127.0.0.1:0"})
+	return startedNode(t, node.Config{DataDir: dir})
+}
+
+// startedNode starts a node of cfg on loopback with the control API until
+// the test ends.
+func startedNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	cfg.ListenAddrs, cfg.APIAddr = []string{"/ip4/127.0.0.1/tcp/0"}, "127.0.0.1:0"
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,9 @@ func statusCommand() *cli.Command {
 			if len(st.Mission) > 0 {
 				fmt.Fprintf(w, "mission:     %s\n", strings.Join(st.Mission, ", "))
 			}
+			if len(st.Capabilities) > 0 {
+				fmt.Fprintf(w, "capability:  %s\n", strings.Join(st.Capabilities, ", "))
+			}
 			for _, a := range st.Addrs {
 				fmt.Fprintf(w, "address:     %s\n", a)
 			}

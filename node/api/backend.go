@@ -117,6 +117,9 @@ type Status struct {
 	Version       string   `json:"version"`
 	// Mission is the AgentLoop's mission topics (empty: none set).
 	Mission []string `json:"mission,omitempty"`
+	// Capabilities are the operator-declared capabilities (start
+	// --capability), advertised in the DHT and listed on the card.
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // Peer is one entry of GET /v1/peers.

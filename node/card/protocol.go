@@ -153,7 +153,10 @@ func (s *Service) serve(st network.Stream) {
 func (s *Service) Fetch(ctx context.Context, p peer.ID) (agentcard.Verified, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, StreamTimeout)
 	defer cancel()
-	st, err := s.h.NewStream(ctx, p, ProtocolID)
+	// A card is a few KiB, well within a Circuit Relay v2 connection's
+	// limits, so it may be fetched from a NATed agent before (or without)
+	// a hole-punched direct connection.
+	st, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "card"), p, ProtocolID)
 	if err != nil {
 		return agentcard.Verified{}, nil, fmt.Errorf("card: open %s to %s: %w", ProtocolID, p, err)
 	}

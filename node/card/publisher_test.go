@@ -35,6 +35,20 @@ func (b *addrBox) set(s ...string) {
 	}
 }
 
+// signedCard is pub's current card, which must verify as pub's PeerID.
+func signedCard(t *testing.T, pub *Publisher) agentcard.Card {
+	t.Helper()
+	raw, _, err := pub.Signed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := agentcard.VerifyFrom(raw, pub.ID())
+	if err != nil {
+		t.Fatalf("the served bytes do not verify as %s: %v", pub.ID(), err)
+	}
+	return v.Card
+}
+
 func TestCardDescribesTheNodeAndVerifiesAsItsPeerID(t *testing.T) {
 	key, id := testKey(t, 1)
 	box := &addrBox{}
@@ -46,28 +60,25 @@ func TestCardDescribesTheNodeAndVerifiesAsItsPeerID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := pub.Signed()
-	if err != nil {
-		t.Fatal(err)
+	c := signedCard(t, pub)
+	raw, _, _ := pub.Signed()
+	if pub.ID() != id {
+		t.Fatalf("publisher id %s, key's %s", pub.ID(), id)
 	}
-	v, err := agentcard.VerifyFrom(raw, id)
-	if err != nil {
-		t.Fatalf("the served bytes do not verify as %s: %v", id, err)
+	if c.Name != "alice" || c.Version != "1.2.3" || !strings.Contains(c.Description, "work, research") {
+		t.Fatalf("card %+v", c)
 	}
-	if v.Card.Name != "alice" || v.Card.Version != "1.2.3" || !strings.Contains(v.Card.Description, "work, research") {
-		t.Fatalf("card %+v", v.Card)
-	}
-	if got := Skills(v.Card); !slices.Equal(got, []string{"translate", "summarize/de"}) {
+	if got := Skills(c); !slices.Equal(got, []string{"translate", "summarize/de"}) {
 		t.Fatalf("skills %v", got)
 	}
 	want := []string{"/ip4/127.0.0.1/tcp/4001/p2p/" + id.String(), "/ip4/127.0.0.1/udp/4001/quic-v1/p2p/" + id.String()}
-	if got := Addrs(v.Card); !slices.Equal(got, want) {
+	if got := Addrs(c); !slices.Equal(got, want) {
 		t.Fatalf("addrs %v, want %v", got, want)
 	}
-	if in, ok := v.Card.Interface(BindingLibp2p); !ok || in.URL != "/p2p/"+id.String() {
+	if in, ok := c.Interface(BindingLibp2p); !ok || in.URL != "/p2p/"+id.String() {
 		t.Fatalf("first libp2p interface %+v %v, want the bare /p2p/<id>", in, ok)
 	}
-	ext := v.Card.Capabilities.Extensions
+	ext := c.Capabilities.Extensions
 	if len(ext) != 1 || ext[0].URI != ExtensionWeb4 || ext[0].Params["peer_id"] != id.String() {
 		t.Fatalf("extensions %+v", ext)
 	}
@@ -79,15 +90,7 @@ func TestCardDescribesTheNodeAndVerifiesAsItsPeerID(t *testing.T) {
 
 	// New addresses: re-signed, still verifies, lists them.
 	box.set("/ip4/10.0.0.7/tcp/4001")
-	raw3, _, err := pub.Signed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v3, err := agentcard.VerifyFrom(raw3, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Addrs(v3.Card); !slices.Equal(got, []string{"/ip4/10.0.0.7/tcp/4001/p2p/" + id.String()}) {
+	if got := Addrs(signedCard(t, pub)); !slices.Equal(got, []string{"/ip4/10.0.0.7/tcp/4001/p2p/" + id.String()}) {
 		t.Fatalf("after the address change: %v", got)
 	}
 	if ring.Count("web4.card.signed") != 2 {
@@ -98,29 +101,19 @@ func TestCardDescribesTheNodeAndVerifiesAsItsPeerID(t *testing.T) {
 // The A2A gateway adds its JSON-RPC interface (listed first, as the
 // preferred one) and its bearer scheme; the card is re-signed with them.
 func TestAdditionsAreSignedIn(t *testing.T) {
-	key, id := testKey(t, 2)
+	key, _ := testKey(t, 2)
 	pub, err := NewPublisher(key, Info{AgentID: "bob", Version: "1"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := pub.Signed(); err != nil {
-		t.Fatal(err)
-	}
+	signedCard(t, pub)
 	pub.Add(Addition{
 		Interfaces:           []agentcard.Interface{{URL: "http://127.0.0.1:9/a2a", ProtocolBinding: agentcard.BindingJSONRPC, ProtocolVersion: agentcard.ProtocolVersion}},
 		SecuritySchemes:      map[string]agentcard.SecurityScheme{"bearer": {HTTPAuth: &agentcard.HTTPAuthScheme{Scheme: "Bearer"}}},
 		SecurityRequirements: []agentcard.SecurityRequirement{{Schemes: map[string]agentcard.StringList{"bearer": {List: []string{}}}}},
 		Edit:                 func(c *agentcard.Card) { c.Capabilities.Streaming = true },
 	})
-	raw, _, err := pub.Signed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := agentcard.VerifyFrom(raw, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := v.Card
+	c := signedCard(t, pub)
 	if c.SupportedInterfaces[0].ProtocolBinding != agentcard.BindingJSONRPC || c.SecuritySchemes["bearer"].HTTPAuth == nil ||
 		len(c.SecurityRequirements) != 1 || !c.Capabilities.Streaming {
 		t.Fatalf("additions missing: %+v", c)
@@ -133,7 +126,7 @@ func TestAdditionsAreSignedIn(t *testing.T) {
 // A host on many interfaces lists at most MaxCardAddrs of them, and the
 // card stays within what a verifier accepts.
 func TestManyAddressesAreBounded(t *testing.T) {
-	key, id := testKey(t, 3)
+	key, _ := testKey(t, 3)
 	box := &addrBox{}
 	var many []string
 	for i := range 40 {
@@ -144,15 +137,7 @@ func TestManyAddressesAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := pub.Signed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := agentcard.VerifyFrom(raw, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(Addrs(v.Card)); n != MaxCardAddrs {
+	if n := len(Addrs(signedCard(t, pub))); n != MaxCardAddrs {
 		t.Fatalf("%d addresses listed, want %d", n, MaxCardAddrs)
 	}
 }
