@@ -372,6 +372,20 @@ func TestA2AGatewayStates(t *testing.T) {
 	a.waitEvent(ctx, "a refused request", func(e events.Event) bool {
 		return e.Type == a2a.EventRefused && strings.Contains(e.Data["message"].(string), "params.message.parts")
 	})
+	// A protocol version the gateway does not speak.
+	hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}`))
+	hreq.Header.Set("Authorization", "Bearer "+c.token)
+	hreq.Header.Set(a2a.VersionHeader, "2.0")
+	vresp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vr a2aResponse
+	_ = json.NewDecoder(vresp.Body).Decode(&vr)
+	vresp.Body.Close()
+	if vr.Error == nil || vr.Error.Code != a2a.CodeVersionNotSupported {
+		t.Fatalf("A2A-Version 2.0: %+v", vr)
+	}
 	resp, err := http.Post(c.url, "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)

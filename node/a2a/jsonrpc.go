@@ -652,3 +652,23 @@ func Reply(id json.RawMessage, result any, err *Error) Response {
 	}
 	return Response{JSONRPC: "2.0", ID: id, Result: result}
 }
+
+// VersionHeader is the HTTP header in which A2A clients name the protocol
+// version of their request.
+const VersionHeader = "A2A-Version"
+
+// CheckVersion checks a request's A2A-Version header: absent (a v0.3
+// client), 0.3 or 1.0 (any patch) are served; anything else is
+// VersionNotSupported.
+func CheckVersion(v string) *Error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	for _, ok := range []string{"1.0", "0.3"} {
+		if v == ok || strings.HasPrefix(v, ok+".") {
+			return nil
+		}
+	}
+	return errf(CodeVersionNotSupported, "header %s: version %q is not supported (this agent speaks 1.0 and 0.3)", VersionHeader, v)
+}

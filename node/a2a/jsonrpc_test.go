@@ -192,3 +192,11 @@ func TestStoreFollow(t *testing.T) {
 		t.Fatal("a forgotten task changed")
 	}
 }
+
+func TestCheckVersion(t *testing.T) {
+	for v, ok := range map[string]bool{"": true, "1.0": true, "0.3": true, "0.3.0": true, "1.0.1": true, "2.0": false, "1": false, "0.2": false, "1.01": false} {
+		if err := CheckVersion(v); (err == nil) != ok || (err != nil && (err.Code != CodeVersionNotSupported || !strings.Contains(err.Message, VersionHeader))) {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func (s *Server) a2aRoutes() {
 			return
 		}
 		req, id, perr := a2a.ParseRequest(raw)
+		if perr == nil {
+			perr = a2a.CheckVersion(r.Header.Get(a2a.VersionHeader))
+		}
 		if perr != nil {
 			g.Refused(perr)
 			writeJSON(w, http.StatusOK, a2a.Reply(id, nil, perr))
