@@ -38,7 +38,8 @@ func needA2AJS(t *testing.T) string {
 // official @a2a-js/sdk client) against a real node A with a mesh peer B:
 // it verifies A's signed card, sends a message that completes with B's
 // answer, streams a task to COMPLETED, revokes the human's consent and
-// sees AUTH_REQUIRED.
+// sees AUTH_REQUIRED, then speaks A2A v0.3 with the SDK's legacy
+// transport.
 func TestA2AWithOfficialJSClient(t *testing.T) {
 	nodeBin := needA2AJS(t)
 	ctx := ctxFor(t, 60*time.Second)
@@ -57,7 +58,7 @@ func TestA2AWithOfficialJSClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the official A2A client failed: %v", err)
 	}
-	for _, want := range []string{"ok: card verified", "ok: sendMessage completed", "ok: stream went to COMPLETED", "ok: consent revoked -> AUTH_REQUIRED"} {
+	for _, want := range []string{"ok: card verified", "ok: sendMessage completed", "ok: stream went to COMPLETED", "ok: consent revoked -> AUTH_REQUIRED", "ok: v0.3 transport"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q", want)
 		}

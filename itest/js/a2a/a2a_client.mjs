@@ -11,7 +11,9 @@
 //    bearer token) and sends a message: COMPLETED with the peer's answer;
 // 3. streams a message's task to COMPLETED;
 // 4. revokes the human's consent (the node's control API) and sees the
-//    next task end in AUTH_REQUIRED.
+//    next task end in AUTH_REQUIRED;
+// 5. grants it again and does the same with the SDK's A2A v0.3 transport
+//    (message/send, message/stream, tasks/get, tasks/cancel).
 // Each step prints one "ok: ..." line; any failure exits non-zero.
 
 import assert from "node:assert/strict";
@@ -19,6 +21,7 @@ import crypto from "node:crypto";
 
 import { Role, TaskState, verifyAgentCardSignature } from "@a2a-js/sdk";
 import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory } from "@a2a-js/sdk/client";
+import { LegacyJsonRpcTransport } from "@a2a-js/sdk/compat/v0_3/client";
 
 const base = process.env.A2A_BASE_URL;
 const token = process.env.A2A_TOKEN;
@@ -162,12 +165,7 @@ async function main() {
   assert.ok(artifact, "stream: no artifact");
   console.log("ok: stream went to COMPLETED through " + seen.map((s) => TaskState[s]).join(" -> "));
 
-  const res = await authFetch(new URL("/v1/human/consent", base), {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ consent: "revoked" }),
-  });
-  assert.equal(res.status, 200, "revoking consent: HTTP " + res.status + " " + (await res.text()));
+  await setConsent("revoked");
   let taskID = "";
   let state = 0;
   for await (const ev of client.sendMessageStream({ message: userMessage("and now?", "research") })) {
@@ -179,6 +177,31 @@ async function main() {
   const got = await client.getTask({ id: taskID });
   assert.equal(got.status.state, TaskState.TASK_STATE_AUTH_REQUIRED, "getTask after revoking");
   console.log("ok: consent revoked -> AUTH_REQUIRED: " + statusText(got));
+
+  await setConsent("granted");
+  const rpc = client.agentCard.supportedInterfaces.find((i) => i.protocolBinding === "JSONRPC");
+  const legacy = new LegacyJsonRpcTransport({ endpoint: rpc.url, fetchImpl: authFetch });
+  const old = await legacy.sendMessage({ message: userMessage("old client", "research") });
+  assert.equal(old.status?.state, TaskState.TASK_STATE_COMPLETED, "v0.3 message/send: " + JSON.stringify(old));
+  const oldSeen = [];
+  for await (const ev of legacy.sendMessageStream({ message: userMessage("old stream", "research") })) {
+    const p = ev.payload;
+    if (p.$case === "task" || p.$case === "statusUpdate") oldSeen.push(p.value.status.state);
+  }
+  assert.equal(oldSeen.at(-1), TaskState.TASK_STATE_COMPLETED, "v0.3 message/stream ended in " + oldSeen);
+  const again = await legacy.getTask({ id: old.id });
+  assert.equal(again.status.state, TaskState.TASK_STATE_COMPLETED, "v0.3 tasks/get");
+  await assert.rejects(legacy.cancelTask({ id: old.id }), (err) => err.name.includes("TaskNotCancelable"), "v0.3 tasks/cancel of a completed task");
+  console.log("ok: v0.3 transport: message/send, message/stream to COMPLETED, tasks/get, tasks/cancel refused");
+}
+
+async function setConsent(consent) {
+  const res = await authFetch(new URL("/v1/human/consent", base), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ consent }),
+  });
+  assert.equal(res.status, 200, "setting consent: HTTP " + res.status + " " + (await res.text()));
 }
 
 main().catch((err) => {
