@@ -124,13 +124,18 @@ type streamed struct {
 }
 
 // stream sends a streaming request and reads the SSE stream to its end:
-// the states it saw, in order ("artifact" for an artifact event).
-func (c *a2aClient) stream(ctx context.Context, method string, params any) ([]string, string) {
+// the states it saw, in order ("artifact" for an artifact event), and the
+// task's id; or the JSON-RPC error that refused the request.
+func (c *a2aClient) stream(ctx context.Context, method string, params any) ([]string, string, *a2a.Error) {
 	c.t.Helper()
 	resp := c.post(ctx, method, params)
 	defer resp.Body.Close()
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		c.t.Fatalf("%s: Content-Type %q", method, ct)
+		var r a2aResponse
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Error == nil {
+			c.t.Fatalf("%s: Content-Type %q and no JSON-RPC error (%v)", method, ct, err)
+		}
+		return nil, "", r.Error
 	}
 	var states []string
 	taskID := ""
@@ -161,7 +166,22 @@ func (c *a2aClient) stream(ctx context.Context, method string, params any) ([]st
 			c.t.Fatalf("stream event of no known kind: %s", line)
 		}
 	}
-	return states, taskID
+	return states, taskID, nil
+}
+
+// finalState follows task id with SubscribeToTask to its end and returns
+// its last state; a task already finished (subscribing to it is the A2A
+// error UnsupportedOperation) is read with GetTask.
+func (c *a2aClient) finalState(ctx context.Context, id string) string {
+	c.t.Helper()
+	states, _, rerr := c.stream(ctx, "SubscribeToTask", map[string]any{"id": id})
+	switch {
+	case rerr != nil && rerr.Code == a2a.CodeUnsupportedOp:
+		return c.get(ctx, id).Status.State
+	case rerr != nil:
+		c.t.Fatalf("SubscribeToTask %s: %v", id, rerr)
+	}
+	return last(states)
 }
 
 func (c *a2aClient) get(ctx context.Context, id string) a2aTask {
@@ -257,14 +277,14 @@ func TestA2AGatewayStates(t *testing.T) {
 	})
 
 	// Streaming: the task, WORKING while B is asked, the artifact, COMPLETED.
-	states, _ := c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("stream it", "research", nil)})
+	states, _, _ := c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("stream it", "research", nil)})
 	if len(states) < 3 || last(states) != "TASK_STATE_COMPLETED" || states[len(states)-2] != "artifact" || !contains(states, "TASK_STATE_WORKING") {
 		t.Fatalf("stream: %v", states)
 	}
 
 	// Revoked consent: AUTH_REQUIRED, also on a stream.
 	setConsent(t, ctx, a, envelope.ConsentRevoked)
-	states, _ = c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("now?", "research", nil)})
+	states, _, _ = c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("now?", "research", nil)})
 	if last(states) != "TASK_STATE_AUTH_REQUIRED" {
 		t.Fatalf("revoked: %v", states)
 	}
@@ -285,7 +305,7 @@ func TestA2AGatewayStates(t *testing.T) {
 	if _, err := a.n.Human().Decide(ctx, question, hcp.Decision{Choice: "allow", Rationale: "this once", Alternatives: []string{"allow", "decline"}}); err != nil {
 		t.Fatal(err)
 	}
-	if states, _ := c.stream(ctx, "SubscribeToTask", map[string]any{"id": tk.ID}); last(states) != "TASK_STATE_COMPLETED" {
+	if state := c.finalState(ctx, tk.ID); state != "TASK_STATE_COMPLETED" {
 		t.Fatalf("allowed by the human: %v", states)
 	}
 	// Declined: REJECTED.
@@ -330,9 +350,8 @@ func TestA2AGatewayStates(t *testing.T) {
 		t.Fatalf("cancel of a canceled task: %v", rerr)
 	}
 	loadB.set(0.1)
-	states, _ = c.stream(ctx, "SubscribeToTask", map[string]any{"id": tk.ID})
-	if last(states) != "TASK_STATE_COMPLETED" {
-		t.Fatalf("deferred task after B recovered: %v", states)
+	if state := c.finalState(ctx, tk.ID); state != "TASK_STATE_COMPLETED" {
+		t.Fatalf("deferred task after B recovered: %s", state)
 	}
 	if _, rerr = c.call(ctx, "CancelTask", map[string]any{"id": tk.ID}); rerr == nil || rerr.Code != a2a.CodeTaskNotCancelable {
 		t.Fatalf("cancel of a completed task: %v", rerr)
@@ -356,11 +375,12 @@ func TestA2AGatewayStates(t *testing.T) {
 		code   int
 		want   string
 	}{
-		"no parts":     {"SendMessage", map[string]any{"message": map[string]any{"messageId": "x", "role": "ROLE_USER"}}, a2a.CodeInvalidParams, "params.message.parts"},
-		"bad goal":     {"SendMessage", map[string]any{"message": a2aMessage("x", "t", map[string]any{"goal": "conquer"})}, a2a.CodeInvalidParams, "params.message.metadata.goal"},
-		"unknown task": {"GetTask", map[string]any{"id": "nope"}, a2a.CodeTaskNotFound, "params.id"},
-		"not a method": {"tasks/delete", map[string]any{}, a2a.CodeMethodNotFound, "tasks/delete"},
-		"terminal":     {"SendMessage", map[string]any{"message": map[string]any{"messageId": "y", "role": "ROLE_USER", "taskId": tk.ID, "parts": []any{map[string]any{"text": "x"}}}}, a2a.CodeInvalidParams, "params.message.taskId"},
+		"no parts":                     {"SendMessage", map[string]any{"message": map[string]any{"messageId": "x", "role": "ROLE_USER"}}, a2a.CodeInvalidParams, "params.message.parts"},
+		"bad goal":                     {"SendMessage", map[string]any{"message": a2aMessage("x", "t", map[string]any{"goal": "conquer"})}, a2a.CodeInvalidParams, "params.message.metadata.goal"},
+		"unknown task":                 {"GetTask", map[string]any{"id": "nope"}, a2a.CodeTaskNotFound, "params.id"},
+		"not a method":                 {"tasks/delete", map[string]any{}, a2a.CodeMethodNotFound, "tasks/delete"},
+		"subscribe to a finished task": {"SubscribeToTask", map[string]any{"id": tk.ID}, a2a.CodeUnsupportedOp, "params.id"},
+		"terminal":                     {"SendMessage", map[string]any{"message": map[string]any{"messageId": "y", "role": "ROLE_USER", "taskId": tk.ID, "parts": []any{map[string]any{"text": "x"}}}}, a2a.CodeInvalidParams, "params.message.taskId"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, rerr := c.call(ctx, tc.method, tc.params)
@@ -437,9 +457,9 @@ func TestA2AForwardAcrossMesh(t *testing.T) {
 		t.Fatalf("another client's task over libp2p: %s", r)
 	}
 
-	states, id := c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("ask your mesh", "research", fwd)})
-	if last(states) != "TASK_STATE_COMPLETED" || !contains(states, "artifact") {
-		t.Fatalf("forwarded: %v", states)
+	states, id, rerr := c.stream(ctx, "SendStreamingMessage", map[string]any{"message": a2aMessage("ask your mesh", "research", fwd)})
+	if rerr != nil || last(states) != "TASK_STATE_COMPLETED" || !contains(states, "artifact") {
+		t.Fatalf("forwarded: %v %v", states, rerr)
 	}
 	b.waitEvent(ctx, "the forwarded task on B", func(e events.Event) bool {
 		return e.Type == a2a.EventState && e.Data["to"] == "TASK_STATE_COMPLETED" && e.Subject != id
