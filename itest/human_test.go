@@ -26,32 +26,19 @@ func (l *synthLoad) Sample() (agentloop.LoadSample, error) {
 }
 
 // newHumanAgent starts a node whose AgentLoop measures load with ld alone
-// (LRI = CPU share × 100) and orients every few milliseconds.
-func newHumanAgent(t *testing.T, name string, ld *synthLoad) *agent {
+// (LRI = CPU share × 100) and orients every few milliseconds; mutate
+// adjusts the rest of its config.
+func newHumanAgent(t *testing.T, name string, ld *synthLoad, mutate ...func(*node.Config)) *agent {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.AgentID = name
-	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	a := &agent{t: t, cfg: cfg, ring: events.NewRing(8192)}
-	a.chk = &events.CheckingSink{Next: a.ring}
-	cfg.Sinks = []events.Sink{a.chk}
-	cfg.Human = node.DefaultHumanConfig()
-	cfg.Human.Sampler = ld
-	cfg.Human.Loop.Weights = agentloop.Weights{CPU: 1}
-	cfg.Human.Loop.Tick = 10 * time.Millisecond
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a.n = n
-	t.Cleanup(a.stop)
-	return a
+	return newAgent(t, name, func(cfg *node.Config) {
+		cfg.Human = node.DefaultHumanConfig()
+		cfg.Human.Sampler = ld
+		cfg.Human.Loop.Weights = agentloop.Weights{CPU: 1}
+		cfg.Human.Loop.Tick = 10 * time.Millisecond
+		for _, m := range mutate {
+			m(cfg)
+		}
+	})
 }
 
 func (a *agent) waitEvent(ctx context.Context, what string, pred func(events.Event) bool) events.Event {

@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/a2a"
 	"github.com/web4p2p/web4p2p/node/card"
 	"github.com/web4p2p/web4p2p/node/gossip"
 	"github.com/web4p2p/web4p2p/node/human"
@@ -123,6 +124,9 @@ type Config struct {
 	// Sync tunes anti-entropy (interval, retention, session budgets); zero
 	// fields take reconcile.DefaultConfig's values.
 	Sync reconcile.Config
+	// A2A tunes the A2A gateway (task bounds, deadlines, retry); zero
+	// fields take node/a2a's defaults.
+	A2A a2a.Config
 	// Trust tunes the trust FSM (cooldown, windows, promotion rule); zero
 	// fields take the SPEC defaults.
 	Trust trust.Config

@@ -22,6 +22,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/metrics"
 	"github.com/web4p2p/web4p2p/internal/store"
 	"github.com/web4p2p/web4p2p/knowledge"
+	"github.com/web4p2p/web4p2p/node/a2a"
 	"github.com/web4p2p/web4p2p/node/card"
 	"github.com/web4p2p/web4p2p/node/discover"
 	"github.com/web4p2p/web4p2p/node/human"
@@ -84,6 +85,8 @@ type runtimes struct {
 	human     *human.Runtime
 	learn     *learn.Runtime
 	reconcile *reconcile.Runtime
+	a2a       *a2a.Gateway
+	a2aLink   *a2a.Binding
 	cards     *card.Service
 }
 

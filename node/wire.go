@@ -98,6 +98,9 @@ func (n *Node) build(h host.Host, db *store.DB, ledger *trust.Ledger) (*runtimes
 	}
 	n.closers = append(n.closers, rt.human.Close)
 	rt.peers.BindAgent(rt.human)
+	if err := n.buildA2A(h, rt); err != nil {
+		return nil, err
+	}
 	if rt.learn, err = learn.New(n.cfg.LIP, learn.Deps{
 		Store: db, Fingerprint: n.fp, Router: rt.router, Publisher: rt.mesh, Facts: ks, Trust: ledger,
 		Recorder: rt.human, Overloaded: rt.peers.Overloaded,
@@ -160,6 +163,8 @@ func (n *Node) open(ctx context.Context, h host.Host, rt *runtimes) error {
 		return err
 	}
 	n.closers = append(n.closers, rt.peers.Close)
+	rt.a2aLink.Open()
+	n.closers = append(n.closers, rt.a2aLink.Close)
 	if err := rt.mesh.Open(n.group.Context()); err != nil {
 		return err
 	}
@@ -228,7 +233,7 @@ func (n *Node) startAPI(rt *runtimes) error {
 	srv, err := api.New(api.Config{Addr: n.cfg.APIAddr, AllowRemote: n.cfg.APIAllowRemote, Token: tok, Events: n.em}, api.Backend{
 		Node: apiNode{n: n, rt: rt}, Channels: rt.peers, Facts: facts{rt.mesh, rt.knowledge},
 		Human: rt.human, Learn: rt.learn, Events: n.broker, Metrics: n.reg,
-		Agent: agentArea{rt}, Cards: rt.cards,
+		Agent: agentArea{rt}, A2A: rt.a2a, Cards: rt.cards,
 	})
 	if err != nil {
 		return err
@@ -238,6 +243,9 @@ func (n *Node) startAPI(rt *runtimes) error {
 	if err != nil {
 		return err
 	}
+	// Before api.addr is written, so a client that finds the API finds
+	// the A2A endpoint on the card.
+	rt.cards.Publisher().Add(a2aCard(addr))
 	n.mu.Lock()
 	n.apiAddr = addr
 	n.mu.Unlock()

@@ -34,6 +34,7 @@ type Backend struct {
 	Human    Human
 	Learn    Learn
 	Agent    Agent
+	A2A      A2A
 	Cards    Cards
 	Events   *events.Broker
 	Metrics  prometheus.Gatherer

@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	s.learnRoutes()
 	s.consoleRoutes()
 	s.agentRoutes()
+	s.a2aRoutes()
 	s.cardRoutes()
 	s.eventRoutes()
 }

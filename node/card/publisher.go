@@ -17,8 +17,8 @@ import (
 
 // BindingLibp2p is the protocolBinding of the card's libp2p interfaces: a
 // custom A2A binding (A2A allows any URI) meaning "open libp2p streams to
-// this multiaddr; /web4/card/1.0 returns this card, RTT and CIP speak the
-// web4p2p protocols".
+// this multiaddr; /web4/card/1.0 returns this card, /web4/a2a/1.0 serves
+// the A2A JSON-RPC (node/a2a), RTT and CIP speak the web4p2p protocols".
 const BindingLibp2p = "https://web4p2p.dev/bindings/libp2p/1.0"
 
 // ExtensionWeb4 is the URI of the card's capabilities.extensions entry

@@ -206,6 +206,9 @@ type Runtime struct {
 	// decision against its removal by the human's answer, so an answered
 	// request is never written back.
 	pmu sync.Mutex
+	// decided are the OnDecided listeners (dmu guards the slice; a leaf).
+	dmu     sync.Mutex
+	decided []func(cause, choice string)
 }
 
 // New builds the HCP runtime and the AgentLoop and registers the

@@ -136,7 +136,23 @@ func (h *Runtime) Decide(ctx context.Context, id string, d hcp.Decision) (string
 	if err != nil {
 		return "", err
 	}
+	h.dmu.Lock()
+	listeners := slices.Clone(h.decided)
+	h.dmu.Unlock()
+	for _, fn := range listeners {
+		fn(pd.Cause, d.Choice)
+	}
 	return env.MsgID, nil
+}
+
+// OnDecided registers fn, called with the cause of a question (Question.Cause)
+// and the human's choice each time the human answers one with Decide —
+// how a part of the node that asked learns the answer (the A2A gateway).
+// fn runs on the caller's goroutine and must not block.
+func (h *Runtime) OnDecided(fn func(cause, choice string)) {
+	h.dmu.Lock()
+	defer h.dmu.Unlock()
+	h.decided = append(h.decided, fn)
 }
 
 // Feedback sends an HCP_FEEDBACK; it returns its msg_id.
@@ -247,3 +263,14 @@ func (h *Runtime) DropHeld(ctx context.Context, id string) error {
 	_, err := h.gate.Take(ctx, id, false)
 	return err
 }
+
+// Permits is the consent rule (hcp.Permits) on the human's current state
+// for topic: nil, or why consent blocks an action on it.
+func (h *Runtime) Permits(topic string) error {
+	return hcp.Permits(h.gate.Human(), topic, h.deps.Now())
+}
+
+// MeshPeers are the ready peers as the AgentLoop matches intents against
+// them (a peer naming no topic is a generalist), for agents that act
+// through the node (the A2A gateway).
+func (h *Runtime) MeshPeers() []agentloop.Peer { return h.peers() }

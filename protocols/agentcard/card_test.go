@@ -244,3 +244,26 @@ func TestDecodeNamesTheField(t *testing.T) {
 		t.Fatalf("oversize: %v", err)
 	}
 }
+
+// TestCanonicalDropsEmptyValues: empty values ("", null, [], {}, and
+// what is empty once they are gone) are left out of the signing payload
+// at every depth, as the A2A SDKs leave them out, so a card they verify
+// and one we verify are signed over the same bytes.
+func TestCanonicalDropsEmptyValues(t *testing.T) {
+	plain, err := Canonical([]byte(`{"name":"a","version":"1","n":10000000000000000001,"skills":[{"id":"s","tags":["x"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded, err := Canonical([]byte(`{"name":"a","version":"1","n":10000000000000000001,"description":"","iconUrl":null,
+		"skills":[{"id":"s","tags":["x",""],"examples":[]},{}],"securityRequirements":[{"schemes":{"bearer":{"list":[]}}}],
+		"capabilities":{"extensions":[{"params":{"caps":[]}}]},"signatures":[{"protected":"x"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain, padded) {
+		t.Fatalf("empty values changed the payload:\n%s\n%s", plain, padded)
+	}
+	if !bytes.Contains(plain, []byte(`"n":10000000000000000000`)) { // JCS writes numbers as IEEE doubles
+		t.Fatalf("number: %s", plain)
+	}
+}

@@ -44,10 +44,15 @@ type JWK struct {
 var b64 = base64.RawURLEncoding
 
 // Canonical returns the signing payload of a raw card: its RFC 8785 (JCS)
-// canonical form with the top-level "signatures" member removed. Every other
-// member — unknown ones included — is kept as received, so a verifier signs
-// off on exactly what the signer signed. A card with a duplicated top-level
-// member is refused: two parsers could read two different cards from it.
+// canonical form with the top-level "signatures" member removed and, at
+// every depth, the empty values ("", null, [] and {}, also those left
+// empty by this removal) left out, as the A2A SDKs do before they
+// canonicalize (a2a-python's _clean_empty, @a2a-js/sdk's cleanEmpty), so
+// a card and its signature mean the same to them and to us. Every other
+// member — unknown ones included — is kept as received, so a verifier
+// signs off on exactly what the signer signed. A card with a duplicated
+// top-level member is refused: two parsers could read two different cards
+// from it.
 func Canonical(raw []byte) ([]byte, error) {
 	if len(raw) > MaxCardBytes {
 		return nil, invalid("card", "%d bytes, more than the %d allowed", len(raw), MaxCardBytes)
@@ -57,7 +62,19 @@ func Canonical(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	delete(members, "signatures")
-	stripped, err := json.Marshal(members)
+	clean := map[string]any{}
+	for name, v := range members {
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber() // numbers keep their text until JCS writes them
+		var val any
+		if err := dec.Decode(&val); err != nil {
+			return nil, invalid(name, "%v", err)
+		}
+		if val = dropEmpty(val); val != nil {
+			clean[name] = val
+		}
+	}
+	stripped, err := json.Marshal(clean)
 	if err != nil {
 		return nil, invalid("card", "%v", err)
 	}
@@ -66,6 +83,39 @@ func Canonical(raw []byte) ([]byte, error) {
 		return nil, invalid("card", "not canonicalizable (RFC 8785): %v", err)
 	}
 	return out, nil
+}
+
+// dropEmpty returns v without its empty values; nil if v itself is empty.
+func dropEmpty(v any) any {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e = dropEmpty(e); e != nil {
+				out = append(out, e)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case map[string]any:
+		for k, e := range x {
+			if e = dropEmpty(e); e != nil {
+				x[k] = e
+			} else {
+				delete(x, k)
+			}
+		}
+		if len(x) == 0 {
+			return nil
+		}
+	}
+	return v
 }
 
 // topLevel splits a JSON object into its members, refusing duplicates.
