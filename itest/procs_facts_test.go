@@ -74,14 +74,8 @@ func TestFactsConvergeAcrossThreeProcesses(t *testing.T) {
 	defer stopB()
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for !cond() {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("timed out waiting for %s", what)
-			case <-tick.C:
-			}
+		if !eventually(ctx, cond) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 	// A and B have a CIP session before A proposes (the proposal is gossiped).

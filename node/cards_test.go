@@ -104,14 +104,8 @@ func TestDeclaredCapabilitiesAreInHello(t *testing.T) {
 // waitCond polls cond until it holds, failing the test when ctx ends.
 func waitCond(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
+	if !pollUntil(ctx, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
