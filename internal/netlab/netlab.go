@@ -86,6 +86,9 @@ type Host struct {
 	// IP is eth0's address: on the public network, or on the LAN behind
 	// its router.
 	IP string
+	// Router is the public address of the NAT router in front of the
+	// host ("" for a public host).
+	Router string
 }
 
 // New checks the requirements (Require), removes stale namespaces of dead
@@ -232,7 +235,7 @@ func (l *Lab) NATed(name string) *Host {
 	if err := l.try([]byte(routerRules), "ip", "netns", "exec", r, "nft", "-f", "-"); err != nil {
 		l.tb.Fatal(err)
 	}
-	return &Host{lab: l, NS: ns, Name: name, IP: ip}
+	return &Host{lab: l, NS: ns, Name: name, IP: ip, Router: pubIP}
 }
 
 // Command runs name with args inside h's namespace.
@@ -250,7 +253,7 @@ func (h *Host) SetLink(up bool) error {
 	if err := h.lab.try(nil, "ip", "-n", h.NS, "link", "set", "eth0", state); err != nil {
 		return err
 	}
-	if up && strings.HasPrefix(h.IP, "198.19.") {
+	if up && h.Router != "" {
 		// The default route went with the link.
 		gw := h.IP[:strings.LastIndex(h.IP, ".")] + ".1"
 		return h.lab.try(nil, "ip", "-n", h.NS, "route", "replace", "default", "via", gw)
