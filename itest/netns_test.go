@@ -359,3 +359,31 @@ func proposeIn(t testing.TB, n *labNode, statement string) string {
 	}
 	return f.ID
 }
+
+// TestNetnsMeshScript runs the README's scripts/netns-mesh.sh: it exits 0
+// only once n1 holds a CIP session with n2 over a direct connection, and
+// it leaves no namespace behind.
+func TestNetnsMeshScript(t *testing.T) {
+	netlab.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "scripts/netns-mesh.sh")
+	cmd.Dir = repoRoot()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("netns-mesh.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"== peers of n1", "quic-v1 direct", "== tearing down"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	ls, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The script names its namespaces w4mesh<its pid>-.
+	if strings.Contains(string(ls), fmt.Sprintf("w4mesh%d-", cmd.Process.Pid)) {
+		t.Fatalf("namespaces left behind:\n%s", ls)
+	}
+}

@@ -66,28 +66,7 @@ natted() { # natted ROUTER RADDR NODE LAN: NODE behind ROUTER doing masquerade
   ip -n "$(ns "$3")" link set eth0 up
   ip -n "$(ns "$3")" route add default via "$4.1"
   inns "$1" sysctl -qw net.ipv4.ip_forward=1
-  # Masquerade plus the stateful firewall of a home router: nothing from
-  # the public side gets in or through unless it answers a flow from
-  # inside (dropped before conntrack confirms an entry for it, so an early
-  # hole-punch packet cannot take the port the NAT mapping needs).
-  inns "$1" nft -f - <<EOF
-table ip nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "eth0" masquerade
-  }
-}
-table ip filter {
-  chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "eth0" ct state != { established, related } drop
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "eth0" ct state != { established, related } drop
-  }
-}
-EOF
+  inns "$1" nft -f internal/netlab/router.nft # masquerade + home-router firewall
 }
 natted nat1 198.18.0.11 n1 198.19.1
 natted nat2 198.18.0.12 n2 198.19.2
@@ -113,10 +92,11 @@ start n1 --reachability private --bootstrap "$boot"
 start n2 --reachability private --bootstrap "$boot"
 
 echo "== waiting until n1 holds a CIP session with n2 over a direct connection (relay, then hole punch)"
+direct=false
 for i in $(seq 90); do
   # AGENT is known once the CIP handshake ran; VIA lists the connections.
   if inns n1 "$bin" peers --data-dir "$work/n1" | awk '$2 == "n2"' | grep -q "direct"; then
-    echo "   after ${i}s"; break
+    echo "   after ${i}s"; direct=true; break
   fi
   [[ $i == 90 ]] && echo "   not within 90s (see peers below)"
   sleep 1
@@ -130,3 +110,4 @@ if $keep; then
   read -r _
 fi
 echo "== tearing down"
+$direct || { echo "netns-mesh: n1 and n2 never held a direct connection with a CIP session" >&2; exit 1; }

@@ -19,6 +19,7 @@ package netlab
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -190,28 +191,12 @@ func (l *Lab) Public(name string) *Host {
 	return &Host{lab: l, NS: l.uplink(name, ip), Name: name, IP: ip}
 }
 
-// routerRules masquerade what leaves for the public network and, like a
-// home router, let nothing from there in or through unless it answers a
-// flow from inside. Unsolicited packets are dropped before conntrack
-// confirms an entry for them, so an early hole-punch packet from the far
-// side cannot occupy the port the outgoing mapping needs.
-const routerRules = `table ip nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "eth0" masquerade
-  }
-}
-table ip filter {
-  chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "eth0" ct state != { established, related } drop
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "eth0" ct state != { established, related } drop
-  }
-}
-`
+// routerRules is the NAT router's nftables ruleset (router.nft: masquerade
+// and a home router's stateful firewall; scripts/netns-mesh.sh loads the
+// same file).
+//
+//go:embed router.nft
+var routerRules []byte
 
 // NATed adds a router on the public network and host name behind it on a
 // LAN of its own (198.19.N.2, router 198.19.N.1).
@@ -232,7 +217,7 @@ func (l *Lab) NATed(name string) *Host {
 	l.run("ip", "-n", ns, "link", "set", "eth0", "up")
 	l.run("ip", "-n", ns, "route", "add", "default", "via", gw)
 	l.run("ip", "netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	if err := l.try([]byte(routerRules), "ip", "netns", "exec", r, "nft", "-f", "-"); err != nil {
+	if err := l.try(routerRules, "ip", "netns", "exec", r, "nft", "-f", "-"); err != nil {
 		l.tb.Fatal(err)
 	}
 	return &Host{lab: l, NS: ns, Name: name, IP: ip, Router: pubIP}
