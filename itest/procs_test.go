@@ -219,6 +219,8 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"start", "--bogus"},
 		{"start", "--data-dir", t.TempDir(), "--api", "0.0.0.0:0"},
 		{"start", "--data-dir", t.TempDir(), "--bootstrap", "/ip4/127.0.0.1/tcp/1"},
+		{"start", "--data-dir", t.TempDir(), "--public-cidr", "lab"},
+		{"start", "--data-dir", t.TempDir(), "--reachability", "hidden"},
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err == nil {
