@@ -24,7 +24,7 @@ var (
 )
 
 // binary builds cmd/web4p2p once per test process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "web4p2p-itest-bin-")
@@ -137,8 +137,14 @@ func (p *proc) kill() {
 // its API is up (api.addr written).
 func launch(t *testing.T, dir, listen string, args ...string) *proc {
 	t.Helper()
+	return launchCmd(t, dir, exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", listen, "--quiet"}, args...)...))
+}
+
+// launchCmd starts cmd, a `web4p2p start` on dir, and waits until its API
+// is up (api.addr written).
+func launchCmd(t testing.TB, dir string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	_ = os.Remove(filepath.Join(dir, "api.addr")) // a killed node leaves its own behind
-	cmd := exec.Command(binary(t), append([]string{"start", "--data-dir", dir, "--listen", listen, "--quiet"}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +219,8 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"start", "--bogus"},
 		{"start", "--data-dir", t.TempDir(), "--api", "0.0.0.0:0"},
 		{"start", "--data-dir", t.TempDir(), "--bootstrap", "/ip4/127.0.0.1/tcp/1"},
+		{"start", "--data-dir", t.TempDir(), "--public-cidr", "lab"},
+		{"start", "--data-dir", t.TempDir(), "--reachability", "hidden"},
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err == nil {

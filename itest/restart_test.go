@@ -11,7 +11,7 @@ import (
 )
 
 // cli runs the binary and decodes its --json output into out.
-func cli(t *testing.T, out any, args ...string) error {
+func cli(t testing.TB, out any, args ...string) error {
 	t.Helper()
 	b, err := exec.Command(binary(t), append(args, "--json")...).Output()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/web4p2p/web4p2p/node/human"
 	"github.com/web4p2p/web4p2p/node/learn"
 	"github.com/web4p2p/web4p2p/node/peers"
+	"github.com/web4p2p/web4p2p/node/publicnet"
 	"github.com/web4p2p/web4p2p/node/reconcile"
 	"github.com/web4p2p/web4p2p/node/rtt"
 	"github.com/web4p2p/web4p2p/trust"
@@ -43,6 +44,12 @@ const HomeEnv = "WEB4P2P_HOME"
 const (
 	IdentityFile = "identity.key"
 	EventsFile   = "events.jsonl"
+)
+
+// Reachability values of Config.Reachability.
+const (
+	ReachabilityPublic  = "public"
+	ReachabilityPrivate = "private"
 )
 
 // Config is everything a node needs. Zero values are filled by
@@ -76,6 +83,15 @@ type Config struct {
 	// limits) to other peers; for publicly reachable nodes, so it also
 	// declares the node's reachability public (AutoNAT is not consulted).
 	RelayService bool
+	// Reachability, if set, states the node's reachability instead of
+	// asking AutoNAT: ReachabilityPublic or ReachabilityPrivate (a node
+	// that knows it is behind a NAT starts reserving relay slots at once).
+	Reachability string
+	// PublicCIDRs are address ranges declared publicly routable although
+	// go-multiaddr counts them as not public (a lab network such as
+	// 198.18.0.0/15): relay reservations, circuit addresses and hole
+	// punching then use addresses in them (SPEC §2.1, package publicnet).
+	PublicCIDRs publicnet.Ranges
 	// MDNS turns on local discovery; MDNSService scopes it (tests use a
 	// unique name so parallel test processes do not find each other).
 	MDNS        bool
@@ -228,6 +244,15 @@ func (c *Config) parse() (parsed, error) {
 	case "", "auto", "server", "client":
 	default:
 		return p, fmt.Errorf("%w: dht %q: must be auto, server or client", ErrConfig, c.DHT)
+	}
+	switch c.Reachability {
+	case "", ReachabilityPublic:
+	case ReachabilityPrivate:
+		if c.RelayService {
+			return p, fmt.Errorf("%w: reachability %q: a relay service is public by definition", ErrConfig, c.Reachability)
+		}
+	default:
+		return p, fmt.Errorf("%w: reachability %q: must be public or private (or empty for AutoNAT)", ErrConfig, c.Reachability)
 	}
 	if c.Mesh != "" && c.DHT == "" {
 		return p, fmt.Errorf("%w: mesh %q: needs the DHT (set dht)", ErrConfig, c.Mesh)

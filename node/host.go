@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/libp2p/go-libp2p"
@@ -13,15 +14,19 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/web4p2p/web4p2p/node/publicnet"
 )
 
 // Resource limits (explicit, not auto-scaled from the machine): sized for an
@@ -86,7 +91,13 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, relays []peer.AddrInfo
 		libp2p.ConnectionGater(g),
 		libp2p.UserAgent("web4p2p/" + Version),
 	}
-	opts = append(opts, reachabilityOptions(cfg, relays)...)
+	var built atomic.Pointer[host.Host]
+	opts = append(opts, reachabilityOptions(cfg, relays, func() host.Host {
+		if h := built.Load(); h != nil {
+			return *h
+		}
+		return nil
+	})...)
 	if reg != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(reg))
 	} else {
@@ -105,8 +116,26 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, relays []peer.AddrInfo
 		rm.Close()
 		return nil, explainListenError(listen, err)
 	}
+	built.Store(&h)
+	if cfg.NATTraversal && len(cfg.PublicCIDRs) > 0 {
+		hp, err := publicnet.NewHolePunch(h, cfg.PublicCIDRs)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		return withCloser{h, hp.Close}, nil
+	}
 	return h, nil
 }
+
+// withCloser is a host that also closes a service of its own (the
+// hole-punch service for declared public ranges) before itself.
+type withCloser struct {
+	host.Host
+	closeFirst func() error
+}
+
+func (w withCloser) Close() error { return errors.Join(w.closeFirst(), w.Host.Close()) }
 
 // reachabilityOptions are the libp2p services of SPEC §2.1: without
 // NATTraversal and RelayService the host neither dials nor accepts relayed
@@ -114,21 +143,47 @@ func buildHost(key crypto.PrivKey, listen []ma.Multiaddr, relays []peer.AddrInfo
 // static relays (the bootstrap peers) when AutoNAT finds it unreachable, and
 // upgrades relayed connections to direct ones by DCUtR hole punching;
 // RelayService makes it a relay for others and declares it publicly
-// reachable.
-func reachabilityOptions(cfg *Config, relays []peer.AddrInfo) []libp2p.Option {
+// reachable; Reachability states it instead of asking AutoNAT. With
+// PublicCIDRs the relay service, AutoRelay's circuit addresses and hole
+// punching count those ranges as public (package publicnet; h returns the
+// host once built).
+func reachabilityOptions(cfg *Config, relays []peer.AddrInfo, h func() host.Host) []libp2p.Option {
 	if !cfg.NATTraversal && !cfg.RelayService {
 		return []libp2p.Option{libp2p.DisableRelay()}
 	}
+	lab := cfg.PublicCIDRs
 	opts := []libp2p.Option{libp2p.EnableRelay()}
 	if cfg.RelayService {
 		// go-libp2p starts the relay only once it believes itself public;
 		// an operator offering the service asserts that it is.
-		opts = append(opts, libp2p.EnableRelayService(), libp2p.ForceReachabilityPublic())
+		opts = append(opts, libp2p.EnableRelayService(relay.WithReservationAddressFilter(lab.Public)), libp2p.ForceReachabilityPublic())
+	}
+	switch cfg.Reachability {
+	case ReachabilityPublic:
+		if !cfg.RelayService {
+			opts = append(opts, libp2p.ForceReachabilityPublic())
+		}
+	case ReachabilityPrivate:
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
 	}
 	if cfg.NATTraversal {
-		opts = append(opts, libp2p.EnableAutoNATv2(), libp2p.EnableHolePunching())
+		opts = append(opts, libp2p.EnableAutoNATv2())
+		if len(lab) == 0 {
+			opts = append(opts, libp2p.EnableHolePunching())
+		} // else buildHost runs publicnet's hole-punch service
 		if len(relays) > 0 {
-			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(relays))
+			// WithStaticRelays waits for every static relay to prove a
+			// candidate before reserving anywhere (else for its 3-minute
+			// boot delay); bootstrap peers that do not relay never do, so
+			// reserve as soon as one of them offers the service.
+			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(relays, autorelay.WithMinCandidates(1)))
+			if len(lab) > 0 {
+				ids := make([]peer.ID, len(relays))
+				for i, r := range relays {
+					ids[i] = r.ID
+				}
+				opts = append(opts, libp2p.AddrsFactory(lab.CircuitAddrs(h, ids)))
+			}
 		}
 	}
 	return opts

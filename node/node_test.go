@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/publicnet"
 )
 
 func TestMain(m *testing.M) {
@@ -245,5 +248,62 @@ func TestRelayedConnectionIsReportedAsRelayed(t *testing.T) {
 	}
 	if !relayed {
 		t.Fatalf("conns to b = %+v, want a relayed one over tcp", conns)
+	}
+}
+
+// With declared public ranges (here loopback, so the test stays on
+// 127.0.0.1) a node that states itself private reserves a slot on its
+// bootstrap relay at once, although its other bootstrap peer offers no
+// relay, and advertises the circuit address through it — which
+// go-libp2p's AutoRelay leaves out for a relay without public addresses.
+// The connection AutoRelay opens carries an RTT session like any other.
+func TestDeclaredPublicRangeAdvertisesCircuitAddrs(t *testing.T) {
+	lo := []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+	lab := publicnet.Ranges{netip.MustParsePrefix("127.0.0.0/8")}
+	r, _ := startNode(t, Config{ListenAddrs: lo, RelayService: true, PublicCIDRs: lab})
+	other, _ := startNode(t, Config{ListenAddrs: lo})
+	boot := func(n *Node) string { return n.Host().Addrs()[0].String() + "/p2p/" + n.ID().String() }
+	b, _ := startNode(t, Config{ListenAddrs: lo, NATTraversal: true, Reachability: ReachabilityPrivate, PublicCIDRs: lab,
+		Bootstrap: []string{boot(other), boot(r)}})
+	want := r.Host().Addrs()[0].String() + "/p2p/" + r.ID().String() + "/p2p-circuit"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for circuit, session := false, false; !circuit || !session; {
+		for _, a := range b.Host().Addrs() {
+			circuit = circuit || a.String() == want
+		}
+		// AutoRelay dialled r before the node's runtimes were up; the
+		// node opens its RTT session to r all the same.
+		session = slices.Contains(b.Peers().Sessions(), r.ID())
+		select {
+		case <-ctx.Done():
+			t.Fatalf("circuit address %s advertised: %v (addrs %v); RTT session with the relay: %v", want, circuit, b.Host().Addrs(), session)
+		case <-tick.C:
+		}
+	}
+}
+
+// Reachability accepts public, private or nothing, and a relay service
+// cannot state itself private.
+func TestReachabilityConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{Reachability: "public"}, true},
+		{Config{Reachability: "private"}, true},
+		{Config{Reachability: "hidden"}, false},
+		{Config{Reachability: "private", RelayService: true}, false},
+	} {
+		tc.cfg.DataDir = t.TempDir()
+		_, err := New(tc.cfg)
+		if (err == nil) != tc.want {
+			t.Errorf("%+v: err %v", tc.cfg.Reachability, err)
+		}
+		if err != nil && !errors.Is(err, ErrConfig) {
+			t.Errorf("%q: %v is not ErrConfig", tc.cfg.Reachability, err)
+		}
 	}
 }

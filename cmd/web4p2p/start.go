@@ -15,6 +15,7 @@ import (
 	"github.com/web4p2p/web4p2p/internal/events"
 	"github.com/web4p2p/web4p2p/node"
 	"github.com/web4p2p/web4p2p/node/api"
+	"github.com/web4p2p/web4p2p/node/publicnet"
 )
 
 func startCommand() *cli.Command {
@@ -29,6 +30,8 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "dht", Value: "auto", Usage: "run the /web4 Kademlia DHT: auto|server|client, or off"},
 			&cli.StringFlag{Name: "mesh", Usage: "find the other members of mesh NAME through the DHT rendezvous namespace"},
 			&cli.BoolFlag{Name: "relay-service", Usage: "offer Circuit Relay v2 to other peers (for publicly reachable nodes)"},
+			&cli.StringFlag{Name: "reachability", Usage: "state this node's reachability instead of asking AutoNAT: public, or private (behind a NAT: reserve relay slots at once)"},
+			&cli.StringSliceFlag{Name: "public-cidr", Usage: "treat addresses in CIDR as publicly routable for relaying and hole punching (repeatable; for lab networks such as 198.18.0.0/15, which libp2p otherwise ignores there; AutoNAT still cannot test them, so set --reachability too)"},
 			&cli.StringSliceFlag{Name: "bootstrap", Aliases: []string{"b"}, Usage: "peer multiaddr ending in /p2p/<PeerID> to join through (repeatable)"},
 			&cli.BoolFlag{Name: "mdns", Usage: "discover peers on the local network with mDNS"},
 			&cli.StringFlag{Name: "mdns-service", Value: "web4p2p", Usage: "mDNS service name (nodes only find others using the same name)"},
@@ -79,6 +82,12 @@ func startConfig(c *cli.Context) (node.Config, error) {
 	}
 	cfg.NATTraversal = !c.Bool("no-nat-traversal")
 	cfg.RelayService = c.Bool("relay-service")
+	cfg.Reachability = c.String("reachability")
+	lab, err := publicnet.Parse(c.StringSlice("public-cidr"))
+	if err != nil {
+		return node.Config{}, fmt.Errorf("--public-cidr %w", err)
+	}
+	cfg.PublicCIDRs = lab
 	if cfg.DHT = c.String("dht"); cfg.DHT == "off" {
 		cfg.DHT = ""
 	}

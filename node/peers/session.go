@@ -113,19 +113,24 @@ func (r *Runtime) Open() error {
 	r.mu.Unlock()
 	// The side that opened the libp2p connection opens the RTT session;
 	// rtt converges simultaneous dials anyway.
-	r.deps.Host.Network().Notify(&network.NotifyBundle{
-		ConnectedF: func(_ network.Network, c network.Conn) {
-			if c.Stat().Direction != network.DirOutbound {
-				return
+	connected := func(_ network.Network, c network.Conn) {
+		if c.Stat().Direction != network.DirOutbound {
+			return
+		}
+		p := c.RemotePeer()
+		r.deps.Group.Go(func(ctx context.Context) {
+			if _, err := r.Session(ctx, p); err != nil && ctx.Err() == nil {
+				r.deps.Events.Emit("web4.node.session_failed", p.String(), map[string]any{"detail": err.Error()})
 			}
-			p := c.RemotePeer()
-			r.deps.Group.Go(func(ctx context.Context) {
-				if _, err := r.Session(ctx, p); err != nil && ctx.Err() == nil {
-					r.deps.Events.Emit("web4.node.session_failed", p.String(), map[string]any{"detail": err.Error()})
-				}
-			})
-		},
-	})
+		})
+	}
+	r.deps.Host.Network().Notify(&network.NotifyBundle{ConnectedF: connected})
+	// Connections opened before Open get their session too: AutoRelay
+	// dials its static relays as soon as the host exists when the node's
+	// reachability is stated private.
+	for _, c := range r.deps.Host.Network().Conns() {
+		connected(r.deps.Host.Network(), c)
+	}
 	return nil
 }
 
