@@ -63,7 +63,7 @@ func (a apiNode) peer(p peer.ID) api.Peer {
 			}
 		}
 		out.Telemetry = map[string]any{
-			"up": tm.Up, "rtt_p50_ms": float64(tm.RTTp50.Microseconds()) / 1000, "rtt_p95_ms": float64(tm.RTTp95.Microseconds()) / 1000,
+			"up": tm.Up, "relayed": tm.Relayed, "rtt_p50_ms": float64(tm.RTTp50.Microseconds()) / 1000, "rtt_p95_ms": float64(tm.RTTp95.Microseconds()) / 1000,
 			"reconnects": tm.Reconnects, "replay_drops": tm.ReplayDrops, "frames_rejected": tm.FramesRejected, "channels": chans,
 		}
 	}

@@ -187,7 +187,7 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
 	}
 	for _, ch := range []Channel{State, Knowledge} {
-		st, err := openStream(ctx, s.h, p, ch.Protocol())
+		st, err := openStreamOn(ctx, str.Conn(), ch.Protocol())
 		if err != nil {
 			return fail(fmt.Errorf("open %s stream: %w", ch, err))
 		}
@@ -459,10 +459,20 @@ func (t *Transport) startLink(l *link, resumed bool, resent int) error {
 	for _, cs := range t.chans {
 		cs.mu.Lock()
 		cs.link = l
+		if l.inflight > 0 {
+			// The sender holds back beyond l.inflight: acknowledge in
+			// time for it to go on (both ends see the relay's limit).
+			cs.ackQB = max(1, min(cs.ackQB, uint64(l.inflight)/4))
+		}
 		cs.mu.Unlock()
 	}
 	upn := t.upNotify
 	t.upNotify = nil
+	migrated := t.everUp && t.lastRelayed && !l.relayed
+	fromAddr := t.lastAddr
+	t.lastRelayed, t.lastAddr = l.relayed, l.addr
+	wasMigration := t.migrating
+	t.migrating = false
 	t.everUp = true
 	t.mu.Unlock()
 	l.startChannels()
@@ -474,14 +484,47 @@ func (t *Transport) startLink(l *link, resumed bool, resent int) error {
 		role = "dialer"
 	}
 	t.svc.metrics.sessionsUp.Inc()
-	t.svc.emit("web4.rtt.session_up", t.remote, map[string]any{"session": t.sid(), "role": role, "epoch": l.epoch})
+	t.svc.emit("web4.rtt.session_up", t.remote, map[string]any{"session": t.sid(), "role": role, "epoch": l.epoch, "relayed": l.relayed})
 	if resumed {
 		t.reconnects.Add(1)
 		t.resent.Add(uint64(resent))
 		t.svc.metrics.reconnects.Inc()
-		t.svc.emit("web4.rtt.resumed", t.remote, map[string]any{"session": t.sid(), "epoch": l.epoch, "resent": resent})
+		t.svc.emit("web4.rtt.resumed", t.remote, map[string]any{"session": t.sid(), "epoch": l.epoch, "resent": resent, "relayed": l.relayed})
+	}
+	if migrated {
+		t.svc.metrics.migrations.Inc()
+		t.svc.emit("web4.rtt.migrated", t.remote, map[string]any{
+			"session": t.sid(), "epoch": l.epoch, "role": role, "from": fromAddr, "to": l.addr, "resent": resent,
+		})
+	}
+	// A direct connection that came up while this link was being set up
+	// over a relay: move now (not again if this link was such a move).
+	if t.initiator && l.relayed && !wasMigration && t.svc.hasDirect(t.remote) {
+		t.migrate("a direct connection is up")
 	}
 	return nil
+}
+
+// migrate moves the dialer's session off a relayed link: when a direct
+// (unlimited) connection to the peer is up, the link is ended and the
+// reconnect loop resumes at once; the resume's streams go over the
+// swarm's best connection, which is the direct one. Only the dialer does
+// this — it is the side that resumes — so the two ends never race to
+// move; the responder sees a resume like any other. Nothing is lost: the
+// resume points decide what is re-sent.
+func (t *Transport) migrate(why string) {
+	t.mu.Lock()
+	l := t.link
+	ok := t.initiator && l != nil && l.relayed && !t.closed && !t.closing
+	if ok {
+		t.migrating = true
+	}
+	t.mu.Unlock()
+	if !ok {
+		return
+	}
+	l.fail(fmt.Errorf("%w: %s: moving the session off the relay", ErrTransport, why))
+	poke(t.kick) // the reconnect loop's first attempt goes at once
 }
 
 // onLinkDown runs on the monitor once every goroutine of l is gone.

@@ -12,6 +12,7 @@ import (
 
 	pool "github.com/libp2p/go-buffer-pool"
 	"github.com/libp2p/go-libp2p/core/network"
+	relayclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 )
 
 // link is one generation of a session: the three streams of one
@@ -28,6 +29,15 @@ import (
 type link struct {
 	t     *Transport
 	epoch uint64
+	// relayed: the link's connection (that of its control stream; the
+	// others go over the same one) runs through a relay; addr is its
+	// remote multiaddr.
+	relayed bool
+	addr    string
+	// inflight caps the bytes written and not yet acknowledged per channel
+	// on a connection with a relay data limit (0: no cap), see
+	// relayInflight.
+	inflight int
 
 	// amu guards streams/readers of the joining channels, started, dying
 	// being closed and the attach timer; it orders attachStream against
@@ -61,11 +71,40 @@ type link struct {
 }
 
 func newLink(t *Transport, epoch uint64, streams [numChannels]network.Stream, readers [numChannels]*bufio.Reader) *link {
-	return &link{
+	l := &link{
 		t: t, epoch: epoch, streams: streams, readers: readers,
 		dying: make(chan struct{}), stopped: make(chan struct{}),
 	}
+	if c := streams[Control.index()].Conn(); c != nil {
+		l.relayed, l.addr, l.inflight = relayed(c), c.RemoteMultiaddr().String(), relayInflight(c)
+	}
+	return l
 }
+
+// relayInflight is the per-channel cap on unacknowledged bytes for a
+// connection through a Circuit Relay v2 hop that has a data limit: when
+// the relay has carried that many bytes one way it resets the circuit, and
+// what it forwarded just before, still unread at the receiver, is lost
+// with it (a reset stream drops its buffered data). Unlimited credit would
+// put the whole send queue on the wire at once and lose it at every cut,
+// so a resume would never get further; with at most limit/16 per channel
+// in flight, each relayed connection carries most of its budget to the
+// receiver before the cut, and the resume continues from there.
+func relayInflight(c network.Conn) int {
+	st := c.Stat()
+	if !st.Limited {
+		return 0
+	}
+	d, ok := st.Extra[relayclient.StatLimitData].(uint64)
+	if !ok || d == 0 {
+		return 0
+	}
+	return int(max(min(d/16, 1<<30), minRelayInflight))
+}
+
+// minRelayInflight: the smallest cap, so that tiny relay limits still
+// carry a frame at a time.
+const minRelayInflight = 512
 
 // fail tears the link down (idempotent, never blocks): streams are reset,
 // which unblocks the readers and writers.
@@ -192,6 +231,9 @@ func (l *link) collect(cs *chanState, batch []outFrame) (out []outFrame, ack, wi
 		q := cs.sendQ[cs.sentIdx]
 		if uint64(cs.sentIdx) >= cs.winFrames || uint64(cs.sentBytes+len(q.payload)) > cs.winBytes {
 			break // out of credit: the peer's receive queue is full
+		}
+		if l.inflight > 0 && cs.sentIdx > 0 && cs.sentBytes+len(q.payload) > l.inflight {
+			break // relayed connection with a data limit: see relayInflight
 		}
 		var flags uint8
 		if q.fin {

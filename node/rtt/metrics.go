@@ -17,6 +17,7 @@ type metrics struct {
 	reconnects        prometheus.Counter
 	reconnectAttempts prometheus.Counter
 	handshakeFailures prometheus.Counter
+	migrations        prometheus.Counter
 	sessionsUp        prometheus.Gauge
 	rtt               prometheus.Histogram
 }
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		handshakeFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "web4_rtt_handshake_failures_total", Help: "Failed RTT session handshakes (either role).",
+		}),
+		migrations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "web4_rtt_migrations_total", Help: "Sessions moved from a relayed onto a direct connection.",
 		}),
 		sessionsUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "web4_rtt_sessions_up", Help: "Sessions with a live connection.",
@@ -77,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 		*p = c.(*prometheus.CounterVec)
 	}
-	for _, p := range []*prometheus.Counter{&m.reconnects, &m.reconnectAttempts, &m.handshakeFailures} {
+	for _, p := range []*prometheus.Counter{&m.reconnects, &m.reconnectAttempts, &m.handshakeFailures, &m.migrations} {
 		if c, err = register(*p); err != nil {
 			return nil, err
 		}

@@ -63,7 +63,7 @@ func NewService(h host.Host, cfg Config) (*Service, error) {
 	h.SetStreamHandler(ProtocolControl, s.handleControl)
 	h.SetStreamHandler(ProtocolState, s.attachHandler(State))
 	h.SetStreamHandler(ProtocolKnowledge, s.attachHandler(Knowledge))
-	s.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { s.connected(c.RemotePeer()) }}
+	s.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { s.connected(c) }}
 	h.Network().Notify(s.notifee)
 	return s, nil
 }
@@ -126,17 +126,36 @@ func (s *Service) Session(p peer.ID) *Transport {
 	return s.sessions[p]
 }
 
-// connected runs when a connection to p comes up (whoever opened it): a
-// session of ours with p that is down and backing off retries at once, so
-// a peer that is back — restarted, or reachable again — is not left
-// waiting for the backoff (up to BackoffMax) to run out.
-func (s *Service) connected(p peer.ID) {
+// connected runs when a connection c comes up (whoever opened it): a
+// session of ours with its peer that is down and backing off retries at
+// once, so a peer that is back — restarted, or reachable again — is not
+// left waiting for the backoff (up to BackoffMax) to run out; a session of
+// ours that runs over a relay moves onto c if c is direct.
+func (s *Service) connected(c network.Conn) {
 	s.mu.Lock()
-	t := s.sessions[p]
+	t := s.sessions[c.RemotePeer()]
 	s.mu.Unlock()
-	if t != nil && t.initiator && !t.Up() {
-		poke(t.kick)
+	if t == nil || !t.initiator {
+		return
 	}
+	if !t.Up() {
+		poke(t.kick)
+		return
+	}
+	if !relayed(c) {
+		t.migrate("a direct connection came up")
+	}
+}
+
+// hasDirect reports whether an open connection to p does not run
+// through a relay.
+func (s *Service) hasDirect(p peer.ID) bool {
+	for _, c := range s.h.Network().ConnsToPeer(p) {
+		if !c.IsClosed() && !relayed(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops a closed session from the tables.

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
 	msmux "github.com/multiformats/go-multistream"
 )
 
@@ -28,16 +29,53 @@ const negotiationTimeout = 10 * time.Second
 // on it, run alongside identify instead of after it. A peer that does not
 // speak proto answers "na", which fails the first read like any stream
 // error, and the handshake fails with ErrHandshake.
+//
+// The stream may run over a limited connection (a Circuit Relay v2 hop,
+// network.WithAllowLimitedConn) when there is no other: a session need not
+// wait for hole punching. The swarm picks its best connection to p, and a
+// direct (unlimited) one always beats a relayed one.
 func openStream(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID) (network.Stream, error) {
-	s, err := h.Network().NewStream(ctx, p)
+	s, err := h.Network().NewStream(allowLimited(ctx), p)
 	if err != nil {
 		return nil, err
 	}
+	return lazy(s, proto)
+}
+
+// openStreamOn is openStream on connection c: the state and knowledge
+// streams of a link go over the connection its control stream took, so a
+// link never straddles a relayed and a direct connection.
+func openStreamOn(ctx context.Context, c network.Conn, proto protocol.ID) (network.Stream, error) {
+	s, err := c.NewStream(allowLimited(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return lazy(s, proto)
+}
+
+func allowLimited(ctx context.Context) context.Context {
+	return network.WithAllowLimitedConn(ctx, "web4 rtt session")
+}
+
+func lazy(s network.Stream, proto protocol.ID) (network.Stream, error) {
 	if err := s.SetProtocol(proto); err != nil { // the resource manager scopes the stream by protocol
 		_ = s.Reset()
 		return nil, err
 	}
 	return &lazyStream{Stream: s, rw: msmux.NewMSSelect(s, proto)}, nil
+}
+
+// relayed reports whether c runs through a relay: a limited connection (a
+// Circuit Relay v2 hop with limits) or any /p2p-circuit one.
+func relayed(c network.Conn) bool {
+	if c == nil {
+		return false
+	}
+	if c.Stat().Limited {
+		return true
+	}
+	_, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
 }
 
 // lazyStream is a stream whose reads and writes go through a lazy

@@ -39,6 +39,13 @@ type Transport struct {
 	everUp      bool  // a link has run at least once
 	closing     bool  // Shutdown in progress: a link loss does not reconnect
 	err         error // why the session ended (set with closed)
+	// lastRelayed, lastAddr: the connection of the last link started (a
+	// resume from a relayed onto a direct one is web4.rtt.migrated).
+	lastRelayed bool
+	lastAddr    string
+	// migrating: the dialer ended a relayed link to move to a direct
+	// connection; the next link it starts is that move.
+	migrating bool
 
 	// maxPayload: the negotiated payload limit for sending (set by each
 	// handshake); atomic, so Send does not take mu.
@@ -620,9 +627,11 @@ type ChannelTelemetry struct {
 
 // Telemetry is a snapshot of a session's counters (SPEC §2).
 type Telemetry struct {
-	Session  [16]byte
-	Peer     peer.ID
-	Up       bool
+	Session [16]byte
+	Peer    peer.ID
+	Up      bool
+	// Relayed: the live link runs through a relay (false while down).
+	Relayed  bool
 	Channels [numChannels]ChannelTelemetry
 	// Heartbeat round trips over the last samples.
 	RTTp50, RTTp95 time.Duration
@@ -641,6 +650,9 @@ func (t *Transport) Telemetry() Telemetry {
 		Reconnects: t.reconnects.Load(), ReplayDrops: t.replayDrops.Load(),
 		FramesRejected: t.rejected.Load(), Resent: t.resent.Load(), Backpressure: t.backpressure.Load(),
 	}
+	t.mu.Lock()
+	tm.Relayed = t.link != nil && t.link.relayed
+	t.mu.Unlock()
 	for i, cs := range t.chans {
 		cs.mu.Lock()
 		tm.Channels[i] = ChannelTelemetry{
