@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,7 +19,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/web4p2p/web4p2p/internal/events"
+	"github.com/web4p2p/web4p2p/node/api"
 	"github.com/web4p2p/web4p2p/node/publicnet"
+	"github.com/web4p2p/web4p2p/node/rtt"
 )
 
 func TestMain(m *testing.M) {
@@ -219,13 +222,18 @@ func TestMDNSOffByDefaultAndUniqueServiceWhenOn(t *testing.T) {
 
 // A peer reached only through a Circuit Relay v2 hop (the relay node offers
 // --relay-service, the target holds a reservation on it) shows as relayed in
-// the API's connection list.
-func TestRelayedConnectionIsReportedAsRelayed(t *testing.T) {
+// the API's connection list, and the two agents hold an RTT session and
+// complete the CIP handshake over that limited connection, before any hole
+// punching (there is none on loopback). When a direct connection comes up
+// the session moves onto it (web4.rtt.migrated): the same session, still
+// CIP-ready, and application messages sent across the move all arrive
+// once, in order.
+func TestRelayedConnectionCarriesCIPThenMovesToDirect(t *testing.T) {
 	lo := []string{"/ip4/127.0.0.1/tcp/0"}
 	r, _ := startNode(t, Config{ListenAddrs: lo, RelayService: true})
-	b, _ := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
-	a, _ := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	b, rb := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
+	a, ra := startNode(t, Config{ListenAddrs: lo, NATTraversal: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	rInfo := peer.AddrInfo{ID: r.ID(), Addrs: r.Host().Addrs()}
 	if err := b.Host().Connect(ctx, rInfo); err != nil {
@@ -248,6 +256,65 @@ func TestRelayedConnectionIsReportedAsRelayed(t *testing.T) {
 	}
 	if !relayed {
 		t.Fatalf("conns to b = %+v, want a relayed one over tcp", conns)
+	}
+
+	// CIP over the relay.
+	for _, x := range []struct{ n, p *Node }{{a, b}, {b, a}} {
+		if err := x.n.Peers().OpenChannel(ctx, x.p.ID(), rtt.State); err != nil {
+			t.Fatalf("CIP session over the relay: %v", err)
+		}
+	}
+	view := func(n, p *Node) api.Peer { return apiNode{n: n, rt: n.runtimes()}.peer(p.ID()) }
+	before := view(a, b)
+	if !before.Ready || before.Telemetry["relayed"] != true {
+		t.Fatalf("a's view of b over the relay: ready %v, telemetry %v", before.Ready, before.Telemetry)
+	}
+	for _, c := range before.Conns {
+		if !c.Relayed {
+			t.Fatalf("a direct connection before any was made: %+v", before.Conns)
+		}
+	}
+	sid := a.Peers().RTT().Session(b.ID()).SessionID()
+
+	// The move: messages before and after a direct connection comes up.
+	const n = 100
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := a.Peers().SendApp(ctx, b.ID(), rtt.State, []byte(fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, n/2)
+	if err := a.Host().Connect(network.WithForceDirectDial(ctx, "test"), peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}); err != nil {
+		t.Fatalf("direct connect: %v", err)
+	}
+	send(n/2, n)
+	for i := 0; i < n; i++ {
+		got, err := b.Peers().ReceiveApp(ctx, a.ID(), rtt.State)
+		if err != nil || string(got) != fmt.Sprint(i) {
+			t.Fatalf("message %d: got %q, %v", i, got, err)
+		}
+	}
+	for _, ring := range []*events.Ring{ra, rb} {
+		if _, ok := ring.WaitFor(ctx.Done(), events.OfType("web4.rtt.migrated")); !ok {
+			t.Fatal("no web4.rtt.migrated")
+		}
+	}
+	after := view(a, b)
+	if !after.Ready || after.Telemetry["relayed"] != false {
+		t.Fatalf("after the move: ready %v, telemetry %v", after.Ready, after.Telemetry)
+	}
+	if got := a.Peers().RTT().Session(b.ID()).SessionID(); got != sid {
+		t.Fatal("the session was replaced, not moved")
+	}
+	if ra.Count("web4.node.session_restarted")+rb.Count("web4.node.session_restarted") != 0 {
+		t.Fatal("a session was restarted")
+	}
+	qctx, qcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer qcancel()
+	if got, err := b.Peers().ReceiveApp(qctx, a.ID(), rtt.State); err == nil {
+		t.Fatalf("extra message %q", got)
 	}
 }
 

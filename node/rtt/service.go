@@ -143,7 +143,8 @@ func (s *Service) connected(c network.Conn) {
 		return
 	}
 	if !relayed(c) {
-		t.migrate("a direct connection came up")
+		// Not on the swarm's notification path: resetting streams writes.
+		s.goTracked(func() { t.migrate("a direct connection came up") })
 	}
 }
 
