@@ -102,6 +102,23 @@
 // wraps ErrPeerRestarted, so the layer above can open a fresh one (the
 // node's peers runtime does).
 //
+// # Relayed connections and migration
+//
+// Streams may use a limited connection (Circuit Relay v2,
+// network.WithAllowLimitedConn), so a session does not wait for hole
+// punching. The control stream takes the swarm's best connection (direct
+// before relayed) and the attach streams the same one. A relay resets the
+// circuit at its data or duration limit: a link loss, resumed as usual.
+// Since a reset loses what the receiver had not read yet, a link over a
+// connection with a relay data limit D keeps at most max(D/16, 512) bytes
+// unacknowledged per channel (relayInflight) and acknowledges at a
+// quarter of that, so each relayed connection carries most of its budget
+// before the cut. When a direct connection to the peer comes up (or is up
+// when a relayed link starts), the dialer — only it, so the ends never
+// race — ends the relayed link and resumes at once onto the direct one
+// (migrate); both ends report web4.rtt.migrated. session_up and resumed
+// carry relayed; Telemetry.Relayed tells the live link's kind.
+//
 // # Send fast path and buffers
 //
 // Send copies the payload into a buffer from go-buffer-pool's global pool
