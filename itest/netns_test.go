@@ -262,6 +262,27 @@ func TestNetnsNATTraversalQuorumAndLinkCut(t *testing.T) {
 	}
 	waitReadyIn(t, n2, n1.id)
 	t.Logf("nat1 -> nat2: %s", connsLine(last))
+	// RTT and CIP did not wait for the hole punch: the session between them
+	// came up over the relay and then moved onto the direct connection.
+	var up events.Event
+	var overRelay bool
+	for _, n := range []*labNode{n1, n2} {
+		other := n2
+		if n == n2 {
+			other = n1
+		}
+		if e, ok := n.first("web4.rtt.session_up", other.id, nil); ok {
+			up, overRelay = e, overRelay || e.Data["relayed"] == true
+		}
+	}
+	if !overRelay {
+		t.Fatalf("the first RTT session nat1<->nat2 did not come up over the relay: %v\nnat1's events about nat2:\n%s", up.Data, n1.about(n2.id))
+	}
+	sameSession := func(e events.Event) bool { return e.Data["session"] == up.Data["session"] }
+	mig := n1.waitFirst(t, 30*time.Second, "web4.rtt.migrated", n2.id, sameSession)
+	cipAt := n1.waitFirst(t, 30*time.Second, "web4.cip.handshake_completed", "", func(e events.Event) bool { return e.Data["peer_agent_id"] == n2.h.Name })
+	t.Logf("session %v: CIP handshake %s, moved to direct %s (%v -> %v)", up.Data["session"],
+		cipAt.Time.Sub(up.Time), mig.Time.Sub(up.Time), mig.Data["from"], mig.Data["to"])
 
 	// Quorum across the NATs: proposed on nat1, confirmed by nat2 and pub2.
 	fact := proposeIn(t, n1, "crosses two NATs")
@@ -284,10 +305,12 @@ func TestNetnsNATTraversalQuorumAndLinkCut(t *testing.T) {
 
 	// Pull nat2's cable until nat1 declares the session down (missed
 	// heartbeats); send and propose meanwhile; plug it back in.
+	cutAt := time.Now()
+	afterCut := func(e events.Event) bool { return e.Time.After(cutAt) }
 	if err := n2.h.SetLink(false); err != nil {
 		t.Fatal(err)
 	}
-	n1.waitFirst(t, 45*time.Second, "web4.rtt.session_down", n2.id, nil)
+	n1.waitFirst(t, 45*time.Second, "web4.rtt.session_down", n2.id, afterCut)
 	msg := "sent while the cable was out"
 	if err := n1.cli(t, nil, "send", n2.id, "control", msg); err != nil {
 		t.Fatal(err)
@@ -299,7 +322,7 @@ func TestNetnsNATTraversalQuorumAndLinkCut(t *testing.T) {
 	if err := n2.h.SetLink(true); err != nil {
 		t.Fatal(err)
 	}
-	resumed := func(e events.Event) bool { return e.Data["session"] == session }
+	resumed := func(e events.Event) bool { return e.Data["session"] == session && afterCut(e) }
 	if !eventually(ctxFor(t, 60*time.Second), func() bool {
 		_, a := n1.first("web4.rtt.resumed", n2.id, resumed)
 		_, b := n2.first("web4.rtt.resumed", n1.id, resumed)
