@@ -3,6 +3,10 @@ package rtt
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,28 +33,104 @@ func TestMain(m *testing.M) {
 // QUIC), explicit listen address, nothing else.
 func newHost(t testing.TB, useQUIC bool) host.Host {
 	t.Helper()
+	if useQUIC {
+		return buildHost(t, libp2p.DisableRelay(), libp2p.NoTransports, libp2p.Transport(quic.NewTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
+	}
+	return buildHost(t, libp2p.DisableRelay(), libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+}
+
+// buildHost builds a host with a fresh Ed25519 key, Noise, yamux, no
+// metrics, and opts; it is closed when the test ends.
+func buildHost(t testing.TB, opts ...libp2p.Option) host.Host {
+	t.Helper()
 	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []libp2p.Option{
+	base := []libp2p.Option{
 		libp2p.Identity(k),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 	}
-	if useQUIC {
-		opts = append(opts, libp2p.NoTransports, libp2p.Transport(quic.NewTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"))
-	} else {
-		opts = append(opts, libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	}
-	h, err := libp2p.New(opts...)
+	h, err := libp2p.New(append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
 	return h
+}
+
+// sendNumbered sends total numbered messages of size bytes ta → tb on
+// every channel and checks that tb receives each exactly once, in order.
+// hold, if set, runs (once) before message total/2 is sent and may block;
+// progress, if set, gets (without blocking) each count received on
+// knowledge.
+func sendNumbered(ctx context.Context, ta, tb *Transport, total uint64, size int, hold func(), progress chan<- uint64) error {
+	var wg sync.WaitGroup
+	var holdOnce sync.Once
+	errs := make(chan error, 2*numChannels)
+	for _, ch := range Channels {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, size)
+			for n := uint64(1); n <= total; n++ {
+				if n == total/2 && hold != nil {
+					holdOnce.Do(hold)
+				}
+				binary.BigEndian.PutUint64(buf, n)
+				if err := ta.Send(ctx, ch, buf); err != nil {
+					errs <- fmt.Errorf("%s: send %d: %w", ch, n, err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for want := uint64(1); want <= total; want++ {
+				got, err := tb.Receive(ctx, ch)
+				if err != nil {
+					errs <- fmt.Errorf("%s: receive %d: %w", ch, want, err)
+					return
+				}
+				if n := binary.BigEndian.Uint64(got); n != want {
+					errs <- fmt.Errorf("%s: got message %d, want %d (lost, duplicate or reordered)", ch, n, want)
+					return
+				}
+				if ch == Knowledge && progress != nil {
+					select {
+					case progress <- want:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// expectNoMore checks that nothing more arrives at tb (no duplicate after
+// the last message) and that tb dropped no replays.
+func expectNoMore(t testing.TB, ctx context.Context, tb *Transport) {
+	t.Helper()
+	for _, ch := range Channels {
+		qctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		got, err := tb.Receive(qctx, ch)
+		cancel()
+		if err == nil {
+			t.Fatalf("%s: extra message %x", ch, got)
+		}
+	}
+	if d := tb.Telemetry().ReplayDrops; d != 0 {
+		t.Fatalf("%d duplicates had to be dropped", d)
+	}
 }
 
 // know makes a able to dial b.

@@ -1,24 +1,17 @@
 package rtt
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	relayclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	relay "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -30,29 +23,11 @@ import (
 // address of its own, so it can be reached only through a relay.
 func relayClientHost(t testing.TB, listen bool) host.Host {
 	t.Helper()
-	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []libp2p.Option{
-		libp2p.Identity(k),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.EnableRelay(),
-		libp2p.DisableMetrics(),
-	}
+	listenOpt := libp2p.NoListenAddrs
 	if listen {
-		opts = append(opts, libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	} else {
-		opts = append(opts, libp2p.NoListenAddrs)
+		listenOpt = libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0")
 	}
-	h, err := libp2p.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
-	return h
+	return buildHost(t, libp2p.EnableRelay(), libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport), listenOpt)
 }
 
 // relayLab: a Circuit Relay v2 host r with the given per-connection
@@ -93,69 +68,6 @@ func onlyRelayed(h host.Host, p peer.ID) bool {
 		}
 	}
 	return len(cs) > 0
-}
-
-// stream sends total numbered messages of size bytes a → b on every
-// channel (hold, if set, is called before message total/2 and may block)
-// and checks that b receives each exactly once, in order. progress gets
-// the count received on knowledge.
-func stream(t *testing.T, ctx context.Context, ta, tb *Transport, total uint64, size int, hold func(), progress chan<- uint64) {
-	t.Helper()
-	var wg sync.WaitGroup
-	var holdOnce sync.Once
-	errs := make(chan error, 2*numChannels)
-	for _, ch := range Channels {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, size)
-			for n := uint64(1); n <= total; n++ {
-				if n == total/2 && hold != nil {
-					holdOnce.Do(hold)
-				}
-				binary.BigEndian.PutUint64(buf, n)
-				if err := ta.Send(ctx, ch, buf); err != nil {
-					errs <- fmt.Errorf("%s: send %d: %w", ch, n, err)
-					return
-				}
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			for want := uint64(1); want <= total; want++ {
-				got, err := tb.Receive(ctx, ch)
-				if err != nil {
-					errs <- fmt.Errorf("%s: receive %d: %w", ch, want, err)
-					return
-				}
-				if n := binary.BigEndian.Uint64(got); n != want {
-					errs <- fmt.Errorf("%s: got message %d, want %d (lost, duplicate or reordered)", ch, n, want)
-					return
-				}
-				if ch == Knowledge && progress != nil {
-					select {
-					case progress <- want:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for _, ch := range Channels {
-		qctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		if got, err := tb.Receive(qctx, ch); err == nil {
-			t.Fatalf("%s: extra message %x", ch, got)
-		}
-		cancel()
-	}
-	if d := tb.Telemetry().ReplayDrops; d != 0 {
-		t.Fatalf("%d duplicates had to be dropped", d)
-	}
 }
 
 func relayedIs(want bool) func(events.Event) bool {
@@ -204,7 +116,10 @@ func TestSessionOverRelayMigratesToDirect(t *testing.T) {
 		}
 	}()
 	// The second half is sent only once the session has moved.
-	stream(t, ctx, ta, tb, 2000, 64, func() { <-migrated }, progress)
+	if err := sendNumbered(ctx, ta, tb, 2000, 64, func() { <-migrated }, progress); err != nil {
+		t.Fatal(err)
+	}
+	expectNoMore(t, ctx, tb)
 
 	if a.s.Session(b.h.ID()) != ta || b.s.Session(a.h.ID()) != tb || ta.SessionID() != tb.SessionID() {
 		t.Fatal("the session was replaced, not moved")
@@ -229,7 +144,10 @@ func TestRelayCutsAreResumed(t *testing.T) {
 	a, b := relayLab(t, &relay.RelayLimit{Duration: time.Minute, Data: 16 << 10})
 	ta, tb := dialPair(t, a, b)
 	ctx := ctxT(t, 20*time.Second)
-	stream(t, ctx, ta, tb, 400, 512, nil, nil)
+	if err := sendNumbered(ctx, ta, tb, 400, 512, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	expectNoMore(t, ctx, tb)
 	resumes := ta.Telemetry().Reconnects
 	t.Logf("resumes over the relay: %d, frames re-sent %d", resumes, ta.Telemetry().Resent)
 	if resumes < 2 {
