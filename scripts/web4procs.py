@@ -37,20 +37,7 @@ def find_binary(explicit=None, log=print):
     return out, tmp
 
 
-def wait_until(what, fn, timeout=30.0, interval=0.1):
-    """Poll fn() until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    last_err = None
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except web4p2p.Web4Error as e:
-            last_err = e
-        time.sleep(interval)
-    raise TimeoutError("timed out after %.0fs waiting for %s%s" % (
-        timeout, what, (" (last error: %s)" % last_err) if last_err else ""))
+wait_until = web4p2p.wait_until
 
 
 class Proc:

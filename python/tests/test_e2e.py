@@ -18,19 +18,7 @@ import web4p2p
 E2E = os.environ.get("WEB4P2P_E2E")
 
 
-def wait_until(what, fn, timeout=30.0):
-    """fn() until truthy, polling every 50 ms until the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except web4p2p.Web4Error as e:
-            last = e
-        time.sleep(0.05)
-    raise AssertionError("timed out after %.0fs waiting for %s (last error: %s)" % (timeout, what, last))
+wait_until = web4p2p.wait_until
 
 
 @unittest.skipUnless(E2E, "WEB4P2P_E2E not set: run from go test ./itest -run TestPythonPackage")

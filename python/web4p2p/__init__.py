@@ -30,9 +30,10 @@ from .events import EventStream, parse_sse
 from .records import (AskResult, Event, Fact, HeldAction, IntentReply, PendingDecision, Peer, Record, Status,
                       TrustEntry)
 from .transport import CHANNELS, Transport
+from .wait import wait_until
 
 __version__ = "0.1.0"
 
 __all__ = ["connect", "default_data_dir", "Node", "Transport", "CHANNELS", "EventStream", "parse_sse",
            "Record", "Status", "Peer", "TrustEntry", "Fact", "IntentReply", "AskResult", "HeldAction",
-           "PendingDecision", "Event", "__version__"] + list(_errors)
+           "PendingDecision", "Event", "wait_until", "__version__"] + list(_errors)
