@@ -41,18 +41,25 @@ func TestHandshakeTwoAndThreeNodes(t *testing.T) {
 		}
 	}
 	// The dialing node sends its CIP HELLO inside the RTT handshake (early
-	// data), and the answering node takes it there. (Which side of a pair
-	// dials depends on who connects first, so look at all three.)
-	early := 0
+	// data), and the answering node takes it there and answers it with its
+	// own HELLO in the HelloAck. (Which side of a pair dials depends on who
+	// connects first, so look at all three.)
+	early, answered := 0, 0
 	for _, x := range []*agent{a, b, c} {
 		for _, e := range x.ring.Events() {
-			if n, ok := e.Data["early_data"].(int); ok && e.Type == "web4.rtt.handshake_completed" && e.Data["role"] == "responder" && n > 0 {
+			if e.Type != "web4.rtt.handshake_completed" {
+				continue
+			}
+			if n, ok := e.Data["early_data"].(int); ok && e.Data["role"] == "responder" && n > 0 {
 				early++
+			}
+			if n, ok := e.Data["early_answer"].(int); ok && e.Data["role"] == "dialer" && n > 0 {
+				answered++
 			}
 		}
 	}
-	if early == 0 {
-		t.Fatal("no handshake carried the CIP HELLO as RTT early data")
+	if early == 0 || answered != early {
+		t.Fatalf("of the handshakes, %d carried the CIP HELLO as RTT early data and %d got the answering HELLO in the HelloAck", early, answered)
 	}
 	// Application data flows only between authenticated agents.
 	if err := a.n.Peers().OpenChannel(ctx, c.n.ID(), rtt.Knowledge); err != nil {

@@ -2,6 +2,7 @@ package peers
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
@@ -26,6 +27,37 @@ func (c *cipConn) Send(ctx context.Context, msg []byte) error {
 
 func (c *cipConn) Receive(ctx context.Context) ([]byte, error) {
 	return c.r.nextEnvelope(ctx, c.s, rtt.Control)
+}
+
+// cipConfig is the handshake config for the peer whose key is pub, as far
+// as it does not depend on the session (see runControl).
+func (r *Runtime) cipConfig(pub ed25519.PublicKey) cip.Config {
+	return cip.Config{
+		Builder: r.deps.Sign(), RemoteKey: pub, Replay: r.deps.Replay,
+		Policy: r.deps.Router.Policy().Envelope, Events: r.deps.Events,
+		Features: Features,
+	}
+}
+
+// answerHello is the RTT responder's Config.AnswerEarly: a fresh session's
+// early data that is the peer's CIP HELLO is answered at once, our HELLO
+// riding back in the HelloAck (SPEC §4.2) — the peer need not wait for our
+// side of the session to start before it can go on. Anything else (an
+// application payload, a HELLO that fails a check) is left to the session,
+// whose handshake then meets it the ordinary way.
+func (r *Runtime) answerHello(t *rtt.Transport, early []byte) ([]byte, any) {
+	if len(early) < 2 || early[0] != TagEnvelope {
+		return nil, nil
+	}
+	pub, ok := edKey(t.RemotePeer())
+	if !ok {
+		return nil, nil
+	}
+	a, reply, err := cip.AnswerHello(r.cipConfig(pub), early[1:])
+	if err != nil {
+		return nil, nil
+	}
+	return EnvelopeFrame(reply), a
 }
 
 // trustGate applies the handshake verdict (SPEC §4.2 step 4) to the
@@ -67,13 +99,9 @@ func (r *Runtime) trustGate(s *session) func(context.Context, cip.Identity, cip.
 // control channel itself until the session ends.
 func (r *Runtime) runControl(ctx context.Context, s *session) {
 	conn := &cipConn{r: r, s: s}
-	cfg := cip.Config{
-		Builder: r.deps.Sign(), RemoteKey: s.pub, Replay: r.deps.Replay,
-		Policy: r.deps.Router.Policy().Envelope, TrustGate: r.trustGate(s),
-		Overloaded: r.Overloaded, ViewOf: r.ViewOf, Events: r.deps.Events,
-		StepTimeout: r.cfg.HandshakeTimeout,
-		Features:    Features,
-	}
+	cfg := r.cipConfig(s.pub)
+	cfg.TrustGate, cfg.Overloaded, cfg.ViewOf = r.trustGate(s), r.Overloaded, r.ViewOf
+	cfg.StepTimeout = r.cfg.HandshakeTimeout
 	var res *cip.Result
 	var err error
 	if s.initiator {
@@ -84,6 +112,9 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 		}
 		res, err = cip.Initiate(ctx, conn, cfg)
 	} else {
+		// The peer's HELLO was answered in the RTT HelloAck if answerHello
+		// took it (otherwise Respond reads and answers it).
+		cfg.Answered, _ = s.t.EarlyState().(*cip.Answered)
 		res, err = cip.Respond(ctx, conn, cfg)
 	}
 	// The verdict's ledger write goes to disk now that the handshake's

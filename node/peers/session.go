@@ -101,6 +101,7 @@ func (r *Runtime) Open() error {
 	cfg := r.cfg.RTT
 	cfg.Events = r.deps.Events
 	cfg.Registerer = r.cfg.Registerer
+	cfg.AnswerEarly = r.answerHello
 	cfg.OnSession = func(t *rtt.Transport) {
 		r.deps.Group.Go(func(ctx context.Context) { r.adopt(ctx, t) })
 	}

@@ -44,6 +44,15 @@
 // be sent as a frame either. A resume never carries early data: the frame
 // is in the send queue and the resume points decide, as for any frame.
 //
+// The responder may answer the early data in its HelloAck
+// (Config.AnswerEarly): the answer is the responder's control frame 1,
+// queued and counted as written, so the dialer's acknowledgements free it
+// and a resume that finds it unacknowledged sends it again as a frame; the
+// dialer delivers it before DialEarly returns. The early data an answer
+// consumed counts as delivered but never reaches Receive. The node answers
+// the CIP HELLO this way, which saves the dialer waiting for the
+// responder's side of the session to start before it can go on.
+//
 // Simultaneous dials converge deterministically: when a fresh Hello
 // arrives while this side has its own dial pending (or its own session
 // up), the session initiated by the smaller peer ID wins; the loser's Dial

@@ -138,3 +138,59 @@ func TestDialEarlyTooLarge(t *testing.T) {
 		return
 	}
 }
+
+// Config.AnswerEarly: the responder answers the dialer's early data in the
+// HelloAck. The answer is the dialer's control frame 1, there before
+// DialEarly returns; the early data it consumed never reaches the
+// responder's Receive but counts as delivered; the state it kept is the
+// session's EarlyState. Both survive a cut at once: nothing is delivered
+// twice and the channel carries on.
+func TestAnswerEarly(t *testing.T) {
+	cfgB := testConfig()
+	var offered []byte
+	cfgB.AnswerEarly = func(_ *Transport, early []byte) ([]byte, any) {
+		offered = bytes.Clone(early)
+		return []byte("answer to " + string(early)), "kept"
+	}
+	a, b := pair(t, false, testConfig(), cfgB)
+	ctx := ctxT(t, 20*time.Second)
+	ta, err := a.s.DialEarly(ctx, b.h.ID(), []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(offered) != "hello" {
+		t.Fatalf("AnswerEarly was offered %q", offered)
+	}
+	tb, err := b.s.Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.EarlyState() != "kept" {
+		t.Fatalf("EarlyState = %v", tb.EarlyState())
+	}
+	if got := ta.Telemetry().Channels[Control.index()].FramesIn; got != 1 {
+		t.Fatalf("the answer is not delivered when DialEarly returns: %d control frames in", got)
+	}
+	if got, err := ta.Receive(ctx, Control); err != nil || string(got) != "answer to hello" {
+		t.Fatalf("dialer's first control payload: %q %v", got, err)
+	}
+	if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, a, 10*time.Second, "web4.rtt.resumed", nil)
+	if err := ta.Send(ctx, Control, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tb.Receive(ctx, Control); err != nil || string(got) != "ping" {
+		t.Fatalf("responder: %q %v, want ping (the consumed early data must not appear)", got, err)
+	}
+	if err := tb.Send(ctx, Control, []byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ta.Receive(ctx, Control); err != nil || string(got) != "pong" {
+		t.Fatalf("dialer: %q %v, want pong (the answer must not come twice)", got, err)
+	}
+	waitCond(t, 5*time.Second, "the dialer to acknowledge the answer", func() bool {
+		return tb.Telemetry().Channels[Control.index()].SendQueueFrames == 0
+	})
+}

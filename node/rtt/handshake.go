@@ -180,8 +180,13 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 	if f.Session != t.id {
 		return fail(fmt.Errorf("%w: hello_ack for another session", ErrHandshake))
 	}
-	if len(ph.Early) > 0 {
-		return fail(fmt.Errorf("%w: hello_ack carries early data", ErrMalformedFrame))
+	// Only a fresh session's HelloAck may answer early data
+	// (Config.AnswerEarly), and only within this side's frame limit.
+	if len(ph.Early) > 0 && resume {
+		return fail(fmt.Errorf("%w: hello_ack of a resume carries early data", ErrMalformedFrame))
+	}
+	if len(ph.Early) > s.cfg.MaxFrameSize {
+		return fail(fmt.Errorf("%w: hello_ack early data %d bytes > %d", ErrFrameTooLarge, len(ph.Early), s.cfg.MaxFrameSize))
 	}
 	if ph.From != p || ph.To != s.h.ID() {
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
@@ -296,6 +301,13 @@ func (s *Service) handleControl(str network.Stream) {
 		}
 		return
 	}
+	var answer []byte
+	if !h.Resume && len(h.Early) > 0 && len(h.Early) <= cfg.MaxFrameSize && cfg.AnswerEarly != nil {
+		rep, st := cfg.AnswerEarly(t, h.Early)
+		if len(rep) > 0 && len(rep) <= min(MaxEarlySize, cfg.MaxFrameSize, int(min(h.MaxFrame, uint64(cfg.MaxFrameSize)))) {
+			answer, t.earlyState = rep, st
+		}
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -303,8 +315,11 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	t.epoch++
+	if answer != nil && !t.queueAnswerLocked(answer) {
+		answer = nil
+	}
 	early := 0
-	if len(h.Early) > 0 && t.acceptEarlyLocked(h.Early) {
+	if len(h.Early) > 0 && t.acceptEarlyLocked(h.Early, answer != nil) {
 		early = len(h.Early)
 	}
 	// The link starts with control alone once the hello_ack is out (its
@@ -317,6 +332,7 @@ func (s *Service) handleControl(str network.Stream) {
 	l := newLink(t, t.epoch, streams, readers)
 	t.pending = l
 	ours := t.ourHello(StatusOK, h.Resume, l.epoch)
+	ours.Early = answer
 	t.mu.Unlock()
 	if !timer.Stop() {
 		t.abortPending(l, fmt.Errorf("%w: hello_ack not sent within %v", ErrHandshake, cfg.HandshakeTimeout))
@@ -327,7 +343,7 @@ func (s *Service) handleControl(str network.Stream) {
 		return
 	}
 	_ = str.SetDeadline(time.Time{})
-	s.handshakeCompleted(t, "responder", l.epoch, h.Resume, early)
+	s.handshakeCompleted(t, "responder", l.epoch, h.Resume, early, len(answer))
 	if err := t.startLink(l, h.Resume, resent); err != nil {
 		return
 	}
@@ -342,7 +358,7 @@ func (s *Service) handleControl(str network.Stream) {
 // larger one is left alone, and the dialer, which then cannot send it as a
 // frame either, fails the dial with ErrFrameTooLarge. Callers hold t.mu;
 // the receive queue is empty (a fresh session), so it has room.
-func (t *Transport) acceptEarlyLocked(early []byte) bool {
+func (t *Transport) acceptEarlyLocked(early []byte, consumed bool) bool {
 	cfg := &t.svc.cfg
 	cs := t.chans[Control.index()]
 	cs.mu.Lock()
@@ -352,10 +368,52 @@ func (t *Transport) acceptEarlyLocked(early []byte) bool {
 	if cs.delivered != 0 || len(early) > cfg.MaxFrameSize {
 		return false
 	}
+	if consumed {
+		// Config.AnswerEarly took it: frame 1 is delivered, not queued.
+		cs.delivered++
+		cs.deliveredBytes += uint64(len(early))
+		return true
+	}
 	p := pool.Get(len(early))
 	copy(p, early)
 	cs.deliverLocked(p, false) // frame 1
 	return true
+}
+
+// queueAnswerLocked puts a responder's answer to early data into the send
+// queue as control frame 1, counted as written: it travels in the
+// HelloAck, and the dialer's acknowledgements free it like any frame (a
+// resume that finds it unacknowledged sends it again as a frame). False if
+// the queue is not that of a fresh session. Callers hold t.mu.
+func (t *Transport) queueAnswerLocked(answer []byte) bool {
+	cs := t.chans[Control.index()]
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.nextSeq != 0 || len(cs.sendQ) != 0 {
+		return false
+	}
+	buf := pool.Get(headroom + len(answer))
+	copy(buf[headroom:], answer)
+	p := buf[headroom:]
+	cs.sendQ = append(cs.sendQ, qframe{payload: p, buf: buf})
+	cs.sendBytes += len(p)
+	cs.nextSeq = 1
+	cs.sentIdx, cs.sentBytes = 1, len(p)
+	cs.writtenUpTo = 1
+	cs.framesOut++
+	cs.bytesOut += uint64(len(p))
+	cs.prom.framesOut.Inc()
+	cs.prom.bytesOut.Add(float64(len(p)))
+	return true
+}
+
+// acceptAnswer delivers the early data of a fresh session's HelloAck (the
+// responder's answer, see Config.AnswerEarly) as this dialer's control
+// frame 1.
+func (t *Transport) acceptAnswer(answer []byte) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.acceptEarlyLocked(answer, false)
 }
 
 // abortPending gives up on a responder's link that could not be started

@@ -92,6 +92,15 @@ type Config struct {
 	// OnSession, if set, is called with every new inbound session, on the
 	// libp2p stream-handler goroutine; it must not block.
 	OnSession func(*Transport)
+	// AnswerEarly, if set, is offered a fresh inbound session's early data
+	// (the dialer's Hello.Early) on the handshake goroutine, before the
+	// HelloAck is written. A non-nil reply consumes the early data (it is
+	// counted as delivered control frame 1 but not queued for Receive) and
+	// rides in the HelloAck as this side's control frame 1, which the
+	// dialer delivers before anything else; state is kept for
+	// Transport.EarlyState. A nil reply leaves the early data to Receive,
+	// as without the hook. It must not block: it delays the HelloAck.
+	AnswerEarly func(t *Transport, early []byte) (reply []byte, state any)
 	// Events receives the web4.rtt.* events; nil discards.
 	Events *events.Emitter
 	// Registerer, if set, gets the web4_rtt_* collectors.

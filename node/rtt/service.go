@@ -342,6 +342,9 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 		return nil, err
 	}
 	earlyTaken, err := t.checkEarly()
+	if err == nil && len(ph.Early) > 0 && !t.acceptAnswer(ph.Early) {
+		err = fmt.Errorf("%w: hello_ack's early data could not be delivered", ErrHandshake)
+	}
 	if err != nil {
 		l.fail(err)
 		s.handshakeFailed(p, "dialer", err)
@@ -360,7 +363,7 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 	if old != nil {
 		old.close("replaced by a new session")
 	}
-	s.handshakeCompleted(t, "dialer", ph.Epoch, false, earlyTaken)
+	s.handshakeCompleted(t, "dialer", ph.Epoch, false, earlyTaken, len(ph.Early))
 	if err := t.startLink(l, false, 0); err != nil {
 		t.close("start failed")
 		return nil, err
@@ -404,16 +407,17 @@ func (s *Service) resume(t *Transport) error {
 		s.handshakeFailed(t.remote, "dialer", err)
 		return err
 	}
-	s.handshakeCompleted(t, "dialer", ph.Epoch, true, 0)
+	s.handshakeCompleted(t, "dialer", ph.Epoch, true, 0, 0)
 	return t.startLink(l, true, resent)
 }
 
 // handshakeCompleted reports a handshake; early is the size of the early
-// data the Hello carried and the responder took (0: none).
-func (s *Service) handshakeCompleted(t *Transport, role string, epoch uint64, resume bool, early int) {
+// data the Hello carried and the responder took (0: none), answer the size
+// of the responder's answer to it in the HelloAck (0: none).
+func (s *Service) handshakeCompleted(t *Transport, role string, epoch uint64, resume bool, early, answer int) {
 	s.emit("web4.rtt.handshake_completed", t.remote, map[string]any{
 		"session": t.sid(), "role": role, "epoch": epoch, "resume": resume, "version": Version,
-		"early_data": early,
+		"early_data": early, "early_answer": answer,
 	})
 }
 

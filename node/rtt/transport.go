@@ -25,6 +25,9 @@ type Transport struct {
 	done      chan struct{}
 	chans     [numChannels]*chanState
 	early     []byte // DialEarly's payload for a session it created (a copy)
+	// earlyState is what Config.AnswerEarly returned with its reply on a
+	// responder's fresh session (written before the session is offered).
+	earlyState any
 	// kick (cap 1) wakes the dialer's reconnect loop out of its backoff:
 	// a new connection to the peer has come up, so try now.
 	kick chan struct{}
@@ -175,6 +178,10 @@ func (t *Transport) RemotePeer() peer.ID { return t.remote }
 func (t *Transport) SessionID() [16]byte { return t.id }
 
 func (t *Transport) sid() string { return hex.EncodeToString(t.id[:]) }
+
+// EarlyState returns the state Config.AnswerEarly kept when it answered
+// this (inbound) session's early data, or nil.
+func (t *Transport) EarlyState() any { return t.earlyState }
 
 // Early returns the early payload of the DialEarly call that created this
 // session (dialer side): it is control frame 1 of the session. nil for a

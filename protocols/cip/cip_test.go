@@ -589,3 +589,79 @@ func TestHandshakeUnderTrustPolicy(t *testing.T) {
 		t.Fatalf("responder: %v (%d messages)", p2.errB, len(p2.resB.Transcript))
 	}
 }
+
+// A HELLO answered ahead by AnswerHello (as the node does, in the RTT
+// HelloAck) makes exactly the golden transcript on both sides: the
+// responder's answer draws its clock and randomness as step 2 does, and
+// Respond goes on at step 3 with the gate of its own config.
+func TestAnsweredHelloMatchesGolden(t *testing.T) {
+	gl := &gateLog{}
+	p := newPair(gl)
+	hello, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.a.SentHello = hello
+	answered, reply, err := AnswerHello(Config{Builder: p.b.Builder, RemoteKey: p.b.RemoteKey, Features: p.b.Features}, hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.b.Answered = answered
+	ca, cb := pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cb.Send(ctx, reply); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.resA, p.errA = Initiate(ctx, ca, p.a) }()
+	go func() { defer wg.Done(); p.resB, p.errB = Respond(ctx, cb, p.b) }()
+	wg.Wait()
+	if p.errA != nil || p.errB != nil {
+		t.Fatalf("initiator %v, responder %v", p.errA, p.errB)
+	}
+	checkOrder(t, "responder", p.resB.Transcript, []string{"received HELLO", "sent HELLO", "received VERIFY",
+		"sent STATE_UPDATE", "received STATE_UPDATE", "received INTENT", "sent INTENT"})
+	want, err := os.ReadFile(filepath.Join("testdata", "handshake.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := transcriptText(p.resA, gl); got != string(want) {
+		t.Fatalf("transcript with an answered HELLO differs from the golden one:\n%s", got)
+	}
+}
+
+// AnswerHello refuses what is not a clean initiating HELLO from the
+// connection's key and leaves no trace: no event, and the same HELLO still
+// validates afterwards (no replay-cache entry), so Respond can reach the
+// failure, and its verdict, the ordinary way.
+func TestAnswerHelloRefusesWithoutTrace(t *testing.T) {
+	p := newPair(&gateLog{})
+	good, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := BuildHello(builder("carol", &clock{t: t0}), pub(p.b.Builder.Key), p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Replace(good, []byte(`"alice"`), []byte(`"mallory"`), 1)
+	ring := events.NewRing(16)
+	replay := envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity)
+	cfg := Config{Builder: p.b.Builder, RemoteKey: p.b.RemoteKey, Replay: replay, Events: events.NewEmitter("bob", ring, nil)}
+	for name, wire := range map[string][]byte{"not JSON": []byte("hello"), "tampered": tampered, "signed by another key": carol} {
+		if a, reply, err := AnswerHello(cfg, wire); err == nil || a != nil || reply != nil {
+			t.Fatalf("%s: answered (%v)", name, err)
+		}
+	}
+	if n := ring.Total(); n != 0 {
+		t.Fatalf("refused HELLOs left %d events: %v", n, ring.Events())
+	}
+	if _, _, err := AnswerHello(cfg, good); err != nil {
+		t.Fatalf("the good HELLO after refusals: %v", err)
+	}
+	if _, _, err := AnswerHello(cfg, good); err == nil {
+		t.Fatal("the same HELLO answered twice: the replay cache did not record the first")
+	}
+}

@@ -132,6 +132,18 @@ type Config struct {
 	// session handshake itself). Initiate then starts at step 2. nil:
 	// Initiate builds and sends the HELLO itself.
 	SentHello []byte
+	// Answered is the responder's side of a HELLO already answered by
+	// AnswerHello (the node answers it inside the RTT handshake, in the
+	// HelloAck). Respond then starts at step 3. nil: Respond reads and
+	// answers the HELLO itself.
+	Answered *Answered
+}
+
+// Answered is a responder's handshake whose first two steps are done:
+// the initiator's HELLO was validated and answered by AnswerHello.
+type Answered struct {
+	r     *run
+	hello Hello
 }
 
 // run is the state of one handshake on one side.
@@ -139,6 +151,7 @@ type run struct {
 	cfg       Config
 	conn      Conn
 	v         *envelope.Validator
+	vcfg      envelope.Config // v's config
 	res       *Result
 	remoteFP  string
 	localFP   string
@@ -180,10 +193,16 @@ func newRun(conn Conn, cfg Config, initiator bool) (*run, error) {
 			return cfg.Policy(env)
 		}
 	}
-	r.v = envelope.NewValidator(envelope.Config{
+	r.vcfg = envelope.Config{
 		Now: now, MaxSkew: cfg.MaxSkew, Replay: cfg.Replay,
 		LocalFingerprint: r.localFP, Policy: policy, Events: cfg.Events,
-	})
+	}
+	if r.vcfg.Replay == nil {
+		// One cache for the run, also when AnswerHello validated its HELLO
+		// with a second, quiet validator.
+		r.vcfg.Replay = envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity)
+	}
+	r.v = envelope.NewValidator(r.vcfg)
 	return r, nil
 }
 
@@ -199,12 +218,24 @@ func Initiate(ctx context.Context, conn Conn, cfg Config) (*Result, error) {
 
 // Respond runs the responder (B) side of the SPEC §4.2 handshake over conn.
 func Respond(ctx context.Context, conn Conn, cfg Config) (*Result, error) {
+	if a := cfg.Answered; a != nil {
+		// Steps 1 and 2 were AnswerHello's: its run (identity, validator,
+		// transcript) goes on with this config for the rest (the trust
+		// gate, which may need what exists only once the session does).
+		r := a.r
+		cfg.Answered = nil
+		if cfg.StepTimeout <= 0 {
+			cfg.StepTimeout = DefaultStepTimeout
+		}
+		r.cfg, r.conn = cfg, conn
+		return r.finish(r.respond(ctx, &a.hello))
+	}
 	r, err := newRun(conn, cfg, false)
 	if err != nil {
 		return nil, err
 	}
 	r.emit("web4.cip.handshake_started", nil)
-	return r.finish(r.respond(ctx))
+	return r.finish(r.respond(ctx, nil))
 }
 
 func (r *run) initiate(ctx context.Context) error {
@@ -295,33 +326,28 @@ func (r *run) initiate(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) respond(ctx context.Context) error {
+func (r *run) respond(ctx context.Context, answered *Hello) error {
 	b := r.cfg.Builder
-	// Step 1: the initiator's HELLO.
-	env, err := r.receive(ctx, "hello", envelope.Hello)
-	if err != nil {
-		return err
-	}
-	var theirs Hello
-	if err := decode(env, &theirs); err != nil {
-		return r.fail("hello", err)
-	}
-	if theirs.ChallengeResponse != "" {
-		return r.fail("hello", errors.New("initiating HELLO carries a challenge_response"))
-	}
-	// Step 2: our HELLO, with our challenge and the answer to theirs.
-	hello, err := b.NewHello(r.cfg.Features)
-	if err != nil {
-		return r.fail("hello", err)
-	}
-	if hello.ChallengeResponse, err = RespondChallenge(b.Key, theirs.Challenge, r.remoteFP); err != nil {
-		return r.fail("hello", err)
-	}
-	if err := r.send(ctx, "hello", func() (*Message, error) { return b.Hello(r.peer, hello) }); err != nil {
-		return err
+	var hello Hello
+	if answered != nil {
+		hello = *answered // steps 1 and 2 done by AnswerHello
+	} else {
+		// Step 1: the initiator's HELLO.
+		env, err := r.receive(ctx, "hello", envelope.Hello)
+		if err != nil {
+			return err
+		}
+		// Step 2: our HELLO, with our challenge and the answer to theirs.
+		var m *Message
+		if hello, m, err = r.answer(env); err != nil {
+			return err
+		}
+		if err := r.send(ctx, "hello", func() (*Message, error) { return m, nil }); err != nil {
+			return err
+		}
 	}
 	// Step 3: VERIFY answers our challenge.
-	env, err = r.receive(ctx, "verify", envelope.Verify)
+	env, err := r.receive(ctx, "verify", envelope.Verify)
 	if err != nil {
 		return err
 	}
@@ -359,6 +385,74 @@ func (r *run) respond(ctx context.Context) error {
 	}
 	r.res.Decision = reply.Decision
 	return r.send(ctx, "intent_reply", func() (*Message, error) { return b.IntentReply(r.peer, reply) })
+}
+
+// answer is step 2 for the initiator's HELLO env: our HELLO, with our
+// challenge and the response to theirs.
+func (r *run) answer(env *envelope.Envelope) (Hello, *Message, error) {
+	b := r.cfg.Builder
+	var theirs Hello
+	if err := decode(env, &theirs); err != nil {
+		return Hello{}, nil, r.fail("hello", err)
+	}
+	if theirs.ChallengeResponse != "" {
+		return Hello{}, nil, r.fail("hello", errors.New("initiating HELLO carries a challenge_response"))
+	}
+	hello, err := b.NewHello(r.cfg.Features)
+	if err != nil {
+		return Hello{}, nil, r.fail("hello", err)
+	}
+	if hello.ChallengeResponse, err = RespondChallenge(b.Key, theirs.Challenge, r.remoteFP); err != nil {
+		return Hello{}, nil, r.fail("hello", err)
+	}
+	m, err := b.Hello(r.peer, hello)
+	if err != nil {
+		return Hello{}, nil, r.fail("hello", err)
+	}
+	return hello, m, nil
+}
+
+// AnswerHello runs the responder's steps 1 and 2 at once on the
+// initiator's HELLO (wire): it validates it and builds our HELLO, which the
+// node sends in the RTT HelloAck instead of as a message of its own, saving
+// the initiator a wait. Respond with Config.Answered then goes on at step 3
+// over the session. cfg gives the identity (Builder, RemoteKey) and what
+// the validation needs (Replay, Policy, Events, MaxSkew, Features);
+// Respond's own config gives the rest (TrustGate, Overloaded, ViewOf,
+// StepTimeout) and must have the same Builder.
+//
+// Anything short of a clean answer — the HELLO fails a check, is not a
+// HELLO, or is signed by another key than the connection's — returns an
+// error and leaves no trace (no event, no replay-cache entry, no verdict):
+// the node then hands the HELLO to Respond as a message, which reaches the
+// same failure and its trust consequences the ordinary way.
+func AnswerHello(cfg Config, wire []byte) (*Answered, []byte, error) {
+	r, err := newRun(nil, cfg, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	quiet := r.vcfg
+	quiet.Events = nil
+	env, err := envelope.NewValidator(quiet).Validate(wire)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pub, err := env.PublicKey(); err != nil || !pub.Equal(r.cfg.RemoteKey) {
+		return nil, nil, fmt.Errorf("%w: hello: sender.pubkey is not the authenticated key of the connection", ErrHandshake)
+	}
+	if env.Type != envelope.Hello {
+		return nil, nil, fmt.Errorf("%w: hello: got %v", ErrHandshake, env.Type)
+	}
+	r.bindHello(env)
+	hello, m, err := r.answer(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.emit("web4.cip.handshake_started", nil)
+	r.res.Transcript = append(r.res.Transcript,
+		Record{Dir: Received, Type: envelope.Hello, Wire: bytes.Clone(wire)},
+		Record{Dir: Sent, Type: envelope.Hello, Wire: m.Wire})
+	return &Answered{r: r, hello: hello}, m.Wire, nil
 }
 
 // BuildHello builds the initiator's HELLO (SPEC §4.2 step 1) for the peer
@@ -488,11 +582,16 @@ func (r *run) receive(ctx context.Context, step string, want envelope.Type) (*en
 		return nil, r.fail(step, fmt.Errorf("got %v, want %v", env.Type, want))
 	}
 	if want == envelope.Hello {
-		r.res.Peer = Identity{AgentID: env.Sender.AgentID, Fingerprint: env.Sender.Fingerprint,
-			Pubkey: r.cfg.RemoteKey, Capabilities: env.Sender.Capabilities}
-		r.peer.AgentID = env.Sender.AgentID
+		r.bindHello(env)
 	}
 	return env, nil
+}
+
+// bindHello records the peer's identity from its verified HELLO.
+func (r *run) bindHello(env *envelope.Envelope) {
+	r.res.Peer = Identity{AgentID: env.Sender.AgentID, Fingerprint: env.Sender.Fingerprint,
+		Pubkey: r.cfg.RemoteKey, Capabilities: env.Sender.Capabilities}
+	r.peer.AgentID = env.Sender.AgentID
 }
 
 // verdict records the outcome, consults the trust gate exactly once, and
