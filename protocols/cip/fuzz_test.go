@@ -50,3 +50,31 @@ func FuzzRespond(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnswerHello feeds arbitrary bytes to AnswerHello as the initiator's
+// HELLO (the node does, with a fresh RTT session's early data): it never
+// panics, and it answers only a valid HELLO signed by the connection's key
+// — which random bytes are not, so beyond the seed nothing is answered.
+func FuzzAnswerHello(f *testing.F) {
+	p := newPair(&gateLog{})
+	good, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{}`))
+	f.Add(good[:len(good)/2])
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cfg := newPair(&gateLog{}).b
+		a, reply, err := AnswerHello(cfg, raw)
+		if err != nil {
+			if a != nil || reply != nil {
+				t.Fatal("an error with an answer")
+			}
+			return
+		}
+		if string(raw) != string(good) {
+			t.Fatalf("answered a HELLO that is not the one the initiator signed: %q", raw)
+		}
+	})
+}
