@@ -64,9 +64,9 @@ func buildHost(t testing.TB, opts ...libp2p.Option) host.Host {
 // sendNumbered sends total numbered messages of size bytes ta → tb on
 // every channel and checks that tb receives each exactly once, in order.
 // hold, if set, runs (once) before message total/2 is sent and may block;
-// progress, if set, gets (without blocking) each count received on
-// knowledge.
-func sendNumbered(ctx context.Context, ta, tb *Transport, total uint64, size int, hold func(), progress chan<- uint64) error {
+// progress, if set (buffered), holds the latest count received on
+// knowledge, never blocking the receiver.
+func sendNumbered(ctx context.Context, ta, tb *Transport, total uint64, size int, hold func(), progress chan uint64) error {
 	var wg sync.WaitGroup
 	var holdOnce sync.Once
 	errs := make(chan error, 2*numChannels)
@@ -99,9 +99,19 @@ func sendNumbered(ctx context.Context, ta, tb *Transport, total uint64, size int
 					return
 				}
 				if ch == Knowledge && progress != nil {
+					// Keep the latest count in the buffer: a reader that
+					// falls behind must still see the count grow.
 					select {
 					case progress <- want:
 					default:
+						select {
+						case <-progress:
+						default:
+						}
+						select {
+						case progress <- want:
+						default:
+						}
 					}
 				}
 			}

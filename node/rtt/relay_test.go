@@ -97,9 +97,12 @@ func TestSessionOverRelayMigratesToDirect(t *testing.T) {
 	migrated := make(chan struct{})
 	go func() {
 		defer close(migrated)
-		for n := range progress {
-			if n >= 250 {
-				break
+		for n := uint64(0); n < 250; {
+			select {
+			case n = <-progress:
+			case <-ctx.Done():
+				t.Errorf("the receiver never got 250 messages on knowledge")
+				return
 			}
 		}
 		// As DCUtR does: a limited connection does not count as one.
