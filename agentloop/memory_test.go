@@ -144,7 +144,7 @@ func ids(ns []Node) []string {
 // real sampler sees it, and that memory is a plausible share.
 func TestProcSamplerMeasuresRealLoad(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("ProcSampler memory reads /proc")
+		t.Skip("SKIPPED: ProcSampler reads /proc, which only Linux has; on this OS the sampler is not measured")
 	}
 	s := NewProcSampler(0)
 	before, _ := cpuTime()

@@ -16,24 +16,6 @@ import (
 // package-lock.json (.ci/run runs npm ci there).
 var a2aJSDir = filepath.Join("js", "a2a")
 
-// needA2AJS returns node's path once the A2A client is installed; in CI
-// (CI=true) a missing node or node_modules fails the test, elsewhere it
-// skips saying how to install them.
-func needA2AJS(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(a2aJSDir, "node_modules", "@a2a-js", "sdk", "package.json"))
-	switch {
-	case (err != nil || modErr != nil) && os.Getenv("CI") == "true":
-		t.Fatalf("the official A2A client cannot run in CI (node: %v; @a2a-js/sdk: %v): .ci/run must install nodejs and npm and run npm ci in itest/js/a2a", err, modErr)
-	case err != nil:
-		t.Skipf("SKIPPED: node not on PATH (%v): the official A2A client test cannot run; apt-get install nodejs npm, then npm ci in itest/js/a2a", err)
-	case modErr != nil:
-		t.Skipf("SKIPPED: @a2a-js/sdk not installed (%v): run npm ci in itest/js/a2a", modErr)
-	}
-	return node
-}
-
 // TestA2AWithOfficialJSClient runs itest/js/a2a/a2a_client.mjs (the
 // official @a2a-js/sdk client) against a real node A with a mesh peer B:
 // it verifies A's signed card, sends a message that completes with B's
@@ -41,7 +23,7 @@ func needA2AJS(t *testing.T) string {
 // sees AUTH_REQUIRED, then speaks A2A v0.3 with the SDK's legacy
 // transport.
 func TestA2AWithOfficialJSClient(t *testing.T) {
-	nodeBin := needA2AJS(t)
+	nodeBin := needNodeModules(t, a2aJSDir, "@a2a-js/sdk")
 	ctx := ctxFor(t, 60*time.Second)
 	a := apiAgent(t, "a")
 	b := newAgent(t, "b", nil)
