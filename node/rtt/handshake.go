@@ -388,22 +388,16 @@ func (t *Transport) acceptEarlyLocked(early []byte, consumed bool) bool {
 func (t *Transport) queueAnswerLocked(answer []byte) bool {
 	cs := t.chans[Control.index()]
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.nextSeq != 0 || len(cs.sendQ) != 0 {
+	fresh := cs.nextSeq == 0
+	cs.mu.Unlock()
+	// Queued as a Send would (the link has not started: no writer takes
+	// it), then counted as written, since the HelloAck carries it.
+	if !fresh || t.TrySend(Control, answer) != nil {
 		return false
 	}
-	buf := pool.Get(headroom + len(answer))
-	copy(buf[headroom:], answer)
-	p := buf[headroom:]
-	cs.sendQ = append(cs.sendQ, qframe{payload: p, buf: buf})
-	cs.sendBytes += len(p)
-	cs.nextSeq = 1
-	cs.sentIdx, cs.sentBytes = 1, len(p)
-	cs.writtenUpTo = 1
-	cs.framesOut++
-	cs.bytesOut += uint64(len(p))
-	cs.prom.framesOut.Inc()
-	cs.prom.bytesOut.Add(float64(len(p)))
+	cs.mu.Lock()
+	cs.sentIdx, cs.sentBytes, cs.writtenUpTo = 1, len(answer), 1
+	cs.mu.Unlock()
 	return true
 }
 
