@@ -24,15 +24,16 @@
 // (mismatch → ErrHandshake and web4.rtt.handshake_failed on both sides),
 // answers a HelloAck with its own values and an epoch, and the dialer
 // attaches the state and knowledge streams with an Attach frame naming the
-// session and epoch. All three streams are opened at once, so OpenChannel
-// only validates; a resume replaces all three together (the old streams
-// are reset first, keeping within the resource manager's per-peer stream
-// limits). The responder starts the link with control alone once its
-// HelloAck is out, and the other two join as their Attach frames arrive
-// (frames for them wait in their queues meanwhile): a new stream costs the
-// responder an accept and a protocol negotiation, and the first control
-// messages need not wait for it. Streams that have not joined within
-// HandshakeTimeout fail the link, and the dialer resumes.
+// session and epoch. Every link has all three streams, so OpenChannel only
+// validates; a resume replaces all three together (the old streams are
+// reset first, keeping within the resource manager's per-peer stream
+// limits). Both ends start the link with control alone — the responder once
+// its HelloAck is out, the dialer once it has read the HelloAck — and the
+// other two join as the dialer opens them and their Attach frames arrive
+// (frames for them wait in their queues meanwhile): a new stream costs an
+// open, an accept and a protocol negotiation, and the first control
+// messages (the CIP handshake) need not wait for them. Streams that have
+// not joined within HandshakeTimeout fail the link, and the dialer resumes.
 //
 // DialEarly puts a first control payload (at most MaxEarlySize) into a
 // fresh session's Hello: it is control frame 1 of the session, queued like

@@ -116,8 +116,9 @@ func (t *Transport) applyPeerResume(h *Hello) (resent int, err error) {
 	return resent, nil
 }
 
-// handshakeOut runs the dialer side: Hello on a new control stream, then
-// the two attach streams. The returned link is not started.
+// handshakeOut runs the dialer side: Hello and HelloAck on a new control
+// stream. The returned link has control alone and is not started; the
+// other two streams follow once it is (startDialerLink).
 func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (*link, Hello, error) {
 	p := t.remote
 	role := "dialer"
@@ -191,30 +192,56 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 	if ph.From != p || ph.To != s.h.ID() {
 		return fail(fmt.Errorf("%w: wrong peer: hello_ack from %s to %s, expected from %s to %s", ErrHandshake, ph.From, ph.To, p, s.h.ID()))
 	}
-	for _, ch := range []Channel{State, Knowledge} {
-		st, err := openStreamOn(ctx, str.Conn(), ch.Protocol())
-		if err != nil {
-			return fail(fmt.Errorf("open %s stream: %w", ch, err))
-		}
-		if !set.add(st) {
-			return fail(fmt.Errorf("open %s stream: %w", ch, ctx.Err()))
-		}
-		b, err := EncodeFrame(&Frame{Kind: KindAttach, Channel: ch, Session: t.id, Seq: ph.Epoch}, 0)
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := st.Write(b); err != nil {
-			return fail(fmt.Errorf("write %s attach: %w", ch, err))
-		}
-		streams[ch.index()], readers[ch.index()] = st, bufio.NewReaderSize(st, readBufferSize)
-	}
 	if !stop() {
 		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
 	}
-	for _, st := range streams {
-		_ = st.SetDeadline(time.Time{})
-	}
+	_ = str.SetDeadline(time.Time{})
 	return newLink(t, ph.Epoch, streams, readers), ph, nil
+}
+
+// attachRest opens the dialer link's state and knowledge streams on the
+// connection its control stream took and attaches them. It runs once the
+// link has started with control alone, so the session's first messages —
+// the CIP handshake, on control — do not wait behind two stream opens,
+// their protocol selection and Attach frames; the responder's link starts
+// the same way and takes the Attach frames whenever they come. Frames sent
+// on state or knowledge before their stream joins wait in the send queue.
+// A failure fails the link, which then resumes like after any link
+// failure; startChannels' attach timer bounds the wait on both sides.
+func (t *Transport) attachRest(l *link) {
+	cfg := &t.svc.cfg
+	ctx, cancel := context.WithTimeout(t.svc.ctx, cfg.HandshakeTimeout)
+	defer cancel()
+	c := l.streams[Control.index()].Conn()
+	for _, ch := range []Channel{State, Knowledge} {
+		select {
+		case <-l.dying:
+			return
+		default:
+		}
+		st, err := openStreamOn(ctx, c, ch.Protocol())
+		if err != nil {
+			l.fail(fmt.Errorf("%w: open %s stream: %w", ErrTransport, ch, err))
+			return
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = st.SetDeadline(dl)
+		}
+		b, err := EncodeFrame(&Frame{Kind: KindAttach, Channel: ch, Session: t.id, Seq: l.epoch}, 0)
+		if err == nil {
+			_, err = st.Write(b)
+		}
+		if err != nil {
+			_ = st.Reset()
+			l.fail(fmt.Errorf("%w: write %s attach: %w", ErrTransport, ch, err))
+			return
+		}
+		_ = st.SetDeadline(time.Time{})
+		if err := l.attachStream(ch, st, bufio.NewReaderSize(st, readBufferSize)); err != nil {
+			_ = st.Reset() // the link is finished
+			return
+		}
+	}
 }
 
 // handleControl is the responder side of the handshake.

@@ -361,3 +361,56 @@ func TestResponderControlBeforeAttach(t *testing.T) {
 		return e.Subject == r2.h.ID().String() && strings.Contains(reason, "not attached within")
 	})
 }
+
+// TestDialerControlBeforeAttach: the dialer's link, too, runs control as
+// soon as it has the HelloAck: the session's first control messages go
+// both ways while its state and knowledge streams have not joined (here
+// the responder holds its state stream's handler), and state frames sent
+// by either side meanwhile are delivered once the stream attaches.
+func TestDialerControlBeforeAttach(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	attach := b.s.attachHandler(State)
+	b.h.SetStreamHandler(ProtocolState, func(s network.Stream) {
+		held <- struct{}{}
+		<-release
+		attach(s)
+	})
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 10*time.Second)
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("the dialer never opened its state stream")
+	}
+	for _, d := range []struct {
+		from, to *Transport
+		msg      string
+	}{{ta, tb, "hello from the dialer"}, {tb, ta, "hello from the responder"}} {
+		if err := d.from.Send(ctx, Control, []byte(d.msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.to.Receive(ctx, Control); err != nil || string(got) != d.msg {
+			t.Fatalf("control before attach: %q %v", got, err)
+		}
+	}
+	if err := ta.Send(ctx, State, []byte("a queued")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Send(ctx, State, []byte("b queued")); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	if got, err := tb.Receive(wctx, State); err == nil {
+		t.Fatalf("state delivered before its stream attached: %q", got)
+	}
+	cancel()
+	close(release)
+	if got, err := tb.Receive(ctx, State); err != nil || string(got) != "a queued" {
+		t.Fatalf("dialer's state after attach: %q %v", got, err)
+	}
+	if got, err := ta.Receive(ctx, State); err != nil || string(got) != "b queued" {
+		t.Fatalf("responder's state after attach: %q %v", got, err)
+	}
+}

@@ -364,7 +364,7 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transp
 		old.close("replaced by a new session")
 	}
 	s.handshakeCompleted(t, "dialer", ph.Epoch, false, earlyTaken, len(ph.Early))
-	if err := t.startLink(l, false, 0); err != nil {
+	if err := s.startDialerLink(t, l, false, 0); err != nil {
 		t.close("start failed")
 		return nil, err
 	}
@@ -408,7 +408,20 @@ func (s *Service) resume(t *Transport) error {
 		return err
 	}
 	s.handshakeCompleted(t, "dialer", ph.Epoch, true, 0, 0)
-	return t.startLink(l, true, resent)
+	return s.startDialerLink(t, l, true, resent)
+}
+
+// startDialerLink starts the dialer's link with control alone, then
+// attaches the state and knowledge streams behind it (attachRest).
+func (s *Service) startDialerLink(t *Transport, l *link, resumed bool, resent int) error {
+	if err := t.startLink(l, resumed, resent); err != nil {
+		return err
+	}
+	if !s.goTracked(func() { t.attachRest(l) }) {
+		l.fail(ErrClosed)
+		return fmt.Errorf("%w: service", ErrClosed)
+	}
+	return nil
 }
 
 // handshakeCompleted reports a handshake; early is the size of the early
