@@ -13,7 +13,11 @@ import (
 // full is disconnected (its channel closed, Dropped reports it) rather than
 // stalling the node; it can reconnect and resume.
 type Broker struct {
-	mu     sync.Mutex
+	mu sync.Mutex
+	// ring holds the retained events (its last limit ones, see retained)
+	// and up to as many again: trimmed once it reaches twice the limit, a
+	// full broker copies its window once per limit events, not on every
+	// Emit (a 4096-event window is ~600 KB to move).
 	ring   []Event
 	limit  int
 	subs   map[*Subscription]struct{}
@@ -60,10 +64,12 @@ func (b *Broker) Emit(e Event) {
 	if b.closed {
 		return
 	}
-	b.ring = append(b.ring, e)
-	if len(b.ring) > b.limit {
-		b.ring = append(b.ring[:0], b.ring[len(b.ring)-b.limit:]...)
+	if len(b.ring) >= 2*b.limit {
+		n := copy(b.ring, b.ring[len(b.ring)-b.limit:])
+		clear(b.ring[n:]) // let the dropped events' data go
+		b.ring = b.ring[:n]
 	}
+	b.ring = append(b.ring, e)
 	for s := range b.subs {
 		if !s.filter(e) {
 			continue
@@ -76,6 +82,11 @@ func (b *Broker) Emit(e Event) {
 			delete(b.subs, s)
 		}
 	}
+}
+
+// retained is the window of the last limit events; b.mu is held.
+func (b *Broker) retained() []Event {
+	return b.ring[max(0, len(b.ring)-b.limit):]
 }
 
 // Subscribe returns a subscription receiving events that match filter
@@ -91,10 +102,11 @@ func (b *Broker) Subscribe(lastID string, filter func(Event) bool, buf int) (s *
 	defer b.mu.Unlock()
 	var backlog []Event
 	if lastID != "" {
-		for i, e := range b.ring {
+		ring := b.retained()
+		for i, e := range ring {
 			if e.ID == lastID {
 				resumed = true
-				for _, x := range b.ring[i+1:] {
+				for _, x := range ring[i+1:] {
 					if filter(x) {
 						backlog = append(backlog, x)
 					}
@@ -128,7 +140,7 @@ func (b *Broker) Recent(filter func(Event) bool) []Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := []Event{}
-	for _, e := range b.ring {
+	for _, e := range b.retained() {
 		if filter(e) {
 			out = append(out, e)
 		}
