@@ -185,16 +185,17 @@ func (r *Runtime) Session(ctx context.Context, p peer.ID) (*rtt.Transport, error
 	defer cancel()
 	// The CIP HELLO goes out inside the RTT handshake (early data), so the
 	// peer can answer it as soon as its side of the session is up: one
-	// one-way trip less per handshake. If this call does not create the
-	// session, the HELLO is simply not sent (the handshake looks at
-	// Transport.Early).
-	var early []byte
-	if pub, ok := edKey(p); ok {
-		if h, err := cip.BuildHello(r.deps.Sign(), pub, Features); err == nil {
-			early = EnvelopeFrame(h)
+	// one-way trip less per handshake. It is built only if this call
+	// creates the session (the handshake looks at Transport.Early); a
+	// caller that finds the session being dialled signs nothing.
+	t, err := svc.DialEarlyFunc(ctx, p, func() []byte {
+		if pub, ok := edKey(p); ok {
+			if h, err := cip.BuildHello(r.deps.Sign(), pub, Features); err == nil {
+				return EnvelopeFrame(h)
+			}
 		}
-	}
-	t, err := svc.DialEarly(ctx, p, early)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,11 @@ package rtt
 import (
 	"bytes"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/web4p2p/web4p2p/internal/events"
 )
@@ -193,4 +196,57 @@ func TestAnswerEarly(t *testing.T) {
 	waitCond(t, 5*time.Second, "the dialer to acknowledge the answer", func() bool {
 		return tb.Telemetry().Channels[Control.index()].SendQueueFrames == 0
 	})
+}
+
+// DialEarlyFunc makes its payload only in the call that creates the
+// session: a call that finds the session being dialled (the responder
+// holds the first call's control stream while the second one starts) or
+// already there does not make one, and gets the same session.
+func TestDialEarlyFuncMakesPayloadOnlyWhenDialling(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ctx := ctxT(t, 10*time.Second)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	b.h.SetStreamHandler(ProtocolControl, func(st network.Stream) {
+		close(arrived)
+		<-release
+		b.s.handleControl(st)
+	})
+	var made atomic.Int32
+	mk := func(p string) func() []byte {
+		return func() []byte { made.Add(1); return []byte(p) }
+	}
+	first := make(chan *Transport, 1)
+	go func() {
+		tr, err := a.s.DialEarlyFunc(ctx, b.h.ID(), mk("first"))
+		if err != nil {
+			t.Error(err)
+		}
+		first <- tr
+	}()
+	select {
+	case <-arrived:
+	case <-ctx.Done():
+		t.Fatal("the first dial never reached the responder")
+	}
+	second := make(chan *Transport, 1)
+	go func() {
+		tr, err := a.s.DialEarlyFunc(ctx, b.h.ID(), mk("second"))
+		if err != nil {
+			t.Error(err)
+		}
+		second <- tr
+	}()
+	// Whether the second call finds the first in flight or its session
+	// made depends on scheduling; it must not make a payload either way.
+	close(release)
+	t1, t2 := <-first, <-second
+	if t1 == nil || t1 != t2 || string(t1.Early()) != "first" {
+		t.Fatalf("sessions %p %p, Early %q", t1, t2, t1.Early())
+	}
+	if _, err := a.s.DialEarlyFunc(ctx, b.h.ID(), mk("third")); err != nil {
+		t.Fatal(err)
+	}
+	if n := made.Load(); n != 1 {
+		t.Fatalf("payload made %d times, want once", n)
+	}
 }

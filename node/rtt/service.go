@@ -223,7 +223,7 @@ func (s *Service) offerInbound(t *Transport) {
 // peer share one attempt; simultaneous Dials from both ends converge on
 // the session initiated by the peer with the smaller ID.
 func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
-	return s.DialEarly(ctx, p, nil)
+	return s.DialEarlyFunc(ctx, p, nil)
 }
 
 // DialEarly is Dial with a first control payload that travels in the
@@ -241,11 +241,20 @@ func (s *Service) Dial(ctx context.Context, p peer.ID) (*Transport, error) {
 // CIP uses it to send its HELLO with the session handshake, which saves
 // the handshake one one-way trip.
 func (s *Service) DialEarly(ctx context.Context, p peer.ID, early []byte) (*Transport, error) {
+	if err := s.checkEarlySize(early); err != nil {
+		return nil, err
+	}
+	return s.DialEarlyFunc(ctx, p, func() []byte { return early })
+}
+
+// DialEarlyFunc is DialEarly with the payload made by early, which is
+// called only when this call creates the session, just before its Hello
+// goes out: a caller that finds the session there or being made pays
+// nothing for a payload that would not be sent (the node's is a signed
+// CIP HELLO). A nil early sends none.
+func (s *Service) DialEarlyFunc(ctx context.Context, p peer.ID, early func() []byte) (*Transport, error) {
 	if p == s.h.ID() {
 		return nil, fmt.Errorf("%w: cannot dial self %s", ErrHandshake, p)
-	}
-	if len(early) > MaxEarlySize || len(early) > s.cfg.MaxFrameSize {
-		return nil, fmt.Errorf("%w: early data %d bytes > %d", ErrFrameTooLarge, len(early), min(MaxEarlySize, s.cfg.MaxFrameSize))
 	}
 	for {
 		s.mu.Lock()
@@ -317,8 +326,25 @@ func (s *Service) newSessionID() ([16]byte, error) {
 	return id, nil
 }
 
-// dialNew runs the handshake of a fresh session.
-func (s *Service) dialNew(ctx context.Context, p peer.ID, early []byte) (*Transport, error) {
+// checkEarlySize refuses early data over MaxEarlySize or the local frame
+// limit.
+func (s *Service) checkEarlySize(early []byte) error {
+	if len(early) > MaxEarlySize || len(early) > s.cfg.MaxFrameSize {
+		return fmt.Errorf("%w: early data %d bytes > %d", ErrFrameTooLarge, len(early), min(MaxEarlySize, s.cfg.MaxFrameSize))
+	}
+	return nil
+}
+
+// dialNew runs the handshake of a fresh session; makeEarly (may be nil)
+// makes its early data.
+func (s *Service) dialNew(ctx context.Context, p peer.ID, makeEarly func() []byte) (*Transport, error) {
+	var early []byte
+	if makeEarly != nil {
+		early = makeEarly()
+	}
+	if err := s.checkEarlySize(early); err != nil {
+		return nil, err
+	}
 	id, err := s.newSessionID()
 	if err != nil {
 		return nil, err
