@@ -39,6 +39,8 @@ import (
 //
 // The nodes record their events without checking them against the event
 // contract (see agent.unchecked), which no production sink does either.
+// BenchmarkHandshakeProcesses is the same with the listening sides in
+// processes of their own.
 func BenchmarkHandshake(b *testing.B) {
 	server := newBenchAgent(b, "server")
 	sai := peer.AddrInfo{ID: server.n.ID(), Addrs: server.n.Host().Addrs()}

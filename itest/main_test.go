@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -10,6 +11,9 @@ import (
 
 // TestMain checks that no test of the package leaves a goroutine behind.
 func TestMain(m *testing.M) {
+	if os.Getenv(bareListenerEnv) != "" {
+		os.Exit(runBareListener())
+	}
 	_ = node.SetLogLevel("fatal") // libp2p's own chatter; web4p2p reports through events
 	goleak.VerifyTestMain(m)
 }

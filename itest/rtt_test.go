@@ -36,11 +36,19 @@ func rttHost(tb testing.TB) host.Host {
 // iterations, which the GC marks on every cycle of the measured loop).
 func bareHost(tb testing.TB) host.Host {
 	tb.Helper()
-	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := newBareHost()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := libp2p.New(
+	return h
+}
+
+func newBareHost() (host.Host, error) {
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return libp2p.New(
 		libp2p.Identity(k),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
@@ -48,10 +56,6 @@ func bareHost(tb testing.TB) host.Host {
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
 		libp2p.DisableRelay(), libp2p.DisableMetrics(),
 	)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return h
 }
 
 // rttPair starts two hosts with RTT services (events checked against the
