@@ -52,18 +52,7 @@ func BenchmarkHandshake(b *testing.B) {
 	var bare, full, connect, rttUp, cipDone time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		// Baseline: bare connect.
-		b.StopTimer()
-		h := bareHost(b)
-		b.StartTimer()
-		t0 := time.Now()
-		if err := h.Connect(ctx, lai); err != nil {
-			_ = h.Close()
-			b.Fatal(err)
-		}
-		bare += time.Since(t0)
-		b.StopTimer()
-		_ = h.Close()
+		bare += bareConnect(b, ctx, lai)
 
 		// Full: a new node joins.
 		client := newBenchAgent(b, fmt.Sprintf("client%d", i))
@@ -88,18 +77,9 @@ func BenchmarkHandshake(b *testing.B) {
 		rttUp += eventAt(b, client, "web4.rtt.handshake_completed").Sub(t1)
 		cipDone += eventAt(b, client, "web4.cip.handshake_completed").Sub(t1)
 		// The next iteration starts once the server is done with this
-		// client, so no measurement pays for another's leftovers. The
-		// client says goodbye first: node.Close does not, and the server
-		// would keep the session for rtt's ResumeWindow (2 min).
+		// client, so no measurement pays for another's leftovers.
 		since := server.ring.Total()
-		if tr := client.n.Peers().RTT().Session(server.n.ID()); tr != nil {
-			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := tr.Shutdown(sctx); err != nil {
-				b.Fatal(err)
-			}
-			scancel()
-		}
-		client.stop()
+		goodbye(b, ctx, client, server.n.ID())
 		csub := cid.String()
 		if _, ok := server.ring.WaitForSince(ctx.Done(), since, func(e events.Event) bool {
 			return e.Type == "web4.node.session_ended" && e.Subject == csub
@@ -116,6 +96,41 @@ func BenchmarkHandshake(b *testing.B) {
 	b.ReportMetric(ms(rttUp), "rtt-up-ms/op")
 	b.ReportMetric(ms(cipDone), "cip-done-ms/op")
 	b.ReportMetric(float64(full)/float64(bare), "ratio")
+}
+
+// bareConnect is one baseline operation: a fresh bare host (made and
+// closed with the timer stopped) connects to lai. Called with b's timer
+// running, it returns with it stopped.
+func bareConnect(b *testing.B, ctx context.Context, lai peer.AddrInfo) time.Duration {
+	b.Helper()
+	b.StopTimer()
+	h := bareHost(b)
+	b.StartTimer()
+	t0 := time.Now()
+	err := h.Connect(ctx, lai)
+	d := time.Since(t0)
+	b.StopTimer()
+	_ = h.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// goodbye ends client's session with p as a leaving node should — the RTT
+// Shutdown lets p free it at once (node.Close does not say goodbye, and p
+// would keep the session for rtt's ResumeWindow, 2 min) — and stops the
+// client.
+func goodbye(b *testing.B, ctx context.Context, client *agent, p peer.ID) {
+	b.Helper()
+	if tr := client.n.Peers().RTT().Session(p); tr != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(sctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	client.stop()
 }
 
 // eventAt is when a emitted its one event of type typ.

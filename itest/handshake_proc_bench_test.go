@@ -75,17 +75,7 @@ func BenchmarkHandshakeProcesses(b *testing.B) {
 	var bare, full time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		b.StopTimer()
-		h := bareHost(b)
-		b.StartTimer()
-		t0 := time.Now()
-		if err := h.Connect(ctx, lai); err != nil {
-			_ = h.Close()
-			b.Fatal(err)
-		}
-		bare += time.Since(t0)
-		b.StopTimer()
-		_ = h.Close()
+		bare += bareConnect(b, ctx, lai)
 
 		client := newBenchAgent(b, fmt.Sprintf("client%d", i))
 		cid := client.n.ID().String()
@@ -101,14 +91,7 @@ func BenchmarkHandshakeProcesses(b *testing.B) {
 		b.StopTimer()
 		// As in BenchmarkHandshake: goodbye, then wait until the server
 		// has let the session go before the next operation.
-		if tr := client.n.Peers().RTT().Session(sai.ID); tr != nil {
-			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := tr.Shutdown(sctx); err != nil {
-				b.Fatal(err)
-			}
-			scancel()
-		}
-		client.stop()
+		goodbye(b, ctx, client, sai.ID)
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		gone := eventually(wctx, func() bool {
 			ps, err := c.Peers(wctx)
