@@ -653,3 +653,37 @@ func TestAnswerHelloRefusesWithoutTrace(t *testing.T) {
 		t.Fatal("the same HELLO answered twice: the replay cache did not record the first")
 	}
 }
+
+// TestAnswerHelloLeavesRefusedHelloToRespond: a HELLO that AnswerHello
+// refuses goes to Respond as the session's first message (the node does
+// this), and Respond must meet it exactly as if AnswerHello had never seen
+// it — a validly signed HELLO from another key than the connection's is a
+// fingerprint-mismatch verdict against the connection's peer, not a
+// replay of a message AnswerHello had already recorded.
+func TestAnswerHelloLeavesRefusedHelloToRespond(t *testing.T) {
+	p := newPair(&gateLog{})
+	carol, err := BuildHello(builder("carol", &clock{t: t0}), pub(p.b.Builder.Key), p.a.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := &gateLog{}
+	replay := envelope.NewReplayCache(envelope.DefaultReplayWindow, envelope.DefaultReplayCapacity)
+	cfg := p.b
+	cfg.Replay, cfg.TrustGate = replay, gl.gate("bob")
+	if a, _, err := AnswerHello(cfg, carol); err == nil || a != nil {
+		t.Fatalf("AnswerHello answered a HELLO signed by another key (%v)", err)
+	}
+	ca, cb := pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ca.Send(ctx, carol); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Respond(ctx, cb, cfg)
+	if !errors.Is(err, ErrHandshake) || res.Outcome != OutcomeFingerprintMismatch {
+		t.Fatalf("Respond after AnswerHello refused it: err %v, outcome %v, reason %q", err, res.Outcome, res.Reason)
+	}
+	if len(gl.lines) != 1 || !strings.Contains(gl.lines[0], envelope.Fingerprint(p.b.RemoteKey)) {
+		t.Fatalf("the verdict must go to the connection's peer: %v", gl.lines)
+	}
+}

@@ -433,15 +433,31 @@ func AnswerHello(cfg Config, wire []byte) (*Answered, []byte, error) {
 	}
 	quiet := r.vcfg
 	quiet.Events = nil
+	// What Validate does not check runs as part of its policy check (8),
+	// so that a refused HELLO is not recorded in the replay cache, which
+	// happens only once every check passed: Respond then meets it as if
+	// this had never seen it — a HELLO validly signed by another key than
+	// the connection's is its fingerprint-mismatch verdict, not a replay.
+	policy := quiet.Policy
+	quiet.Policy = func(env *envelope.Envelope) error {
+		if pub, err := env.PublicKey(); err != nil || !pub.Equal(r.cfg.RemoteKey) {
+			return errors.New("sender.pubkey is not the authenticated key of the connection")
+		}
+		if env.Type != envelope.Hello {
+			return fmt.Errorf("got %v, want HELLO", env.Type)
+		}
+		var h Hello
+		if err := decode(env, &h); err != nil || h.ChallengeResponse != "" {
+			return errors.New("not an initiating HELLO")
+		}
+		if policy != nil {
+			return policy(env)
+		}
+		return nil
+	}
 	env, err := envelope.NewValidator(quiet).Validate(wire)
 	if err != nil {
-		return nil, nil, err
-	}
-	if pub, err := env.PublicKey(); err != nil || !pub.Equal(r.cfg.RemoteKey) {
-		return nil, nil, fmt.Errorf("%w: hello: sender.pubkey is not the authenticated key of the connection", ErrHandshake)
-	}
-	if env.Type != envelope.Hello {
-		return nil, nil, fmt.Errorf("%w: hello: got %v", ErrHandshake, env.Type)
+		return nil, nil, fmt.Errorf("%w: hello: %w", ErrHandshake, err)
 	}
 	r.bindHello(env)
 	hello, m, err := r.answer(env)
