@@ -144,6 +144,9 @@ func (r *Runtime) runControl(ctx context.Context, s *session) {
 	// is in effect in memory; the application may send), but no peer
 	// message is dispatched before the verdict is on disk.
 	close(s.ready)
+	// The handshake is over: the dialer's state and knowledge streams may
+	// attach (rtt.Config.DeferAttach; a no-op on the responder's side).
+	s.t.Attach()
 	// Let whoever was waiting for readiness run before the fsync below:
 	// close made it this P's next goroutine, and a goroutine in a syscall
 	// keeps its P until sysmon takes it back, which on an otherwise quiet

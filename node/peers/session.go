@@ -102,6 +102,9 @@ func (r *Runtime) Open() error {
 	cfg.Events = r.deps.Events
 	cfg.Registerer = r.cfg.Registerer
 	cfg.AnswerEarly = r.answerHello
+	// The CIP handshake runs on control alone; state and knowledge attach
+	// once it is over (runControl).
+	cfg.DeferAttach = true
 	cfg.OnSession = func(t *rtt.Transport) {
 		r.deps.Group.Go(func(ctx context.Context) { r.adopt(ctx, t) })
 	}

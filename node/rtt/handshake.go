@@ -208,8 +208,20 @@ func (s *Service) handshakeOut(ctx context.Context, t *Transport, resume bool) (
 // on state or knowledge before their stream joins wait in the send queue.
 // A failure fails the link, which then resumes like after any link
 // failure; startChannels' attach timer bounds the wait on both sides.
-func (t *Transport) attachRest(l *link) {
+// With wait (Config.DeferAttach on a fresh session) it first waits for
+// Attach, or half the HandshakeTimeout.
+func (t *Transport) attachRest(l *link, wait bool) {
 	cfg := &t.svc.cfg
+	if wait {
+		timer := time.NewTimer(cfg.HandshakeTimeout / 2)
+		select {
+		case <-t.attachGo:
+		case <-timer.C:
+		case <-l.dying:
+		case <-t.svc.ctx.Done():
+		}
+		timer.Stop()
+	}
 	ctx, cancel := context.WithTimeout(t.svc.ctx, cfg.HandshakeTimeout)
 	defer cancel()
 	c := l.streams[Control.index()].Conn()

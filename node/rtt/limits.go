@@ -101,6 +101,16 @@ type Config struct {
 	// Transport.EarlyState. A nil reply leaves the early data to Receive,
 	// as without the hook. It must not block: it delays the HelloAck.
 	AnswerEarly func(t *Transport, early []byte) (reply []byte, state any)
+	// DeferAttach makes a fresh session's dialer hold its state and
+	// knowledge streams back until Transport.Attach is called, something
+	// is sent on either, or half the HandshakeTimeout has passed (the
+	// responder fails a link whose streams have not joined within
+	// HandshakeTimeout). The node sets it and attaches once the CIP
+	// handshake, which runs on control alone, is over, so that the
+	// handshake's messages do not compete with two stream opens on either
+	// side. Frames the responder sends on those channels meanwhile wait in
+	// its queue. A resume attaches at once.
+	DeferAttach bool
 	// Events receives the web4.rtt.* events; nil discards.
 	Events *events.Emitter
 	// Registerer, if set, gets the web4_rtt_* collectors.

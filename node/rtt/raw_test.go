@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,5 +413,72 @@ func TestDialerControlBeforeAttach(t *testing.T) {
 	}
 	if got, err := ta.Receive(ctx, State); err != nil || string(got) != "b queued" {
 		t.Fatalf("responder's state after attach: %q %v", got, err)
+	}
+}
+
+// TestDeferAttach: under Config.DeferAttach a fresh session's dialer runs
+// control alone and opens state and knowledge only when let to — by
+// Attach, by a send on either, or at the latest after half the
+// HandshakeTimeout, in time for a responder with the same timeout, whose
+// link would fail without them. A state frame the responder sent
+// meanwhile waits and arrives once they attach.
+func TestDeferAttach(t *testing.T) {
+	for _, trigger := range []string{"Attach", "send", "timeout"} {
+		t.Run(trigger, func(t *testing.T) {
+			cfgA, cfgB := testConfig(), testConfig()
+			cfgA.DeferAttach = true
+			if trigger == "timeout" {
+				cfgA.HandshakeTimeout, cfgB.HandshakeTimeout = time.Second, time.Second
+			}
+			a, b := pair(t, false, cfgA, cfgB)
+			var opened atomic.Int32
+			attach := b.s.attachHandler(State)
+			b.h.SetStreamHandler(ProtocolState, func(st network.Stream) {
+				opened.Add(1)
+				attach(st)
+			})
+			ta, tb := dialPair(t, a, b)
+			ctx := ctxT(t, 10*time.Second)
+			for _, d := range []struct {
+				from, to *Transport
+				msg      string
+			}{{ta, tb, "ping"}, {tb, ta, "pong"}} {
+				if err := d.from.Send(ctx, Control, []byte(d.msg)); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := d.to.Receive(ctx, Control); err != nil || string(got) != d.msg {
+					t.Fatalf("control: %q %v", got, err)
+				}
+			}
+			if n := opened.Load(); n != 0 {
+				t.Fatalf("the dialer opened its state stream before it was let to (%d)", n)
+			}
+			if err := tb.Send(ctx, State, []byte("from b")); err != nil {
+				t.Fatal(err)
+			}
+			switch trigger {
+			case "Attach":
+				ta.Attach()
+			case "send":
+				if err := ta.Send(ctx, State, []byte("from a")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := ta.Receive(ctx, State); err != nil || string(got) != "from b" {
+				t.Fatalf("responder's state frame: %q %v", got, err)
+			}
+			if trigger == "send" {
+				if got, err := tb.Receive(ctx, State); err != nil || string(got) != "from a" {
+					t.Fatalf("dialer's state frame: %q %v", got, err)
+				}
+			}
+			for _, n := range []*node{a, b} {
+				for _, e := range n.ring.Events() {
+					if e.Type == "web4.rtt.session_down" {
+						t.Fatalf("a link failed waiting for the attach: %v", e.Data)
+					}
+				}
+			}
+		})
 	}
 }

@@ -350,6 +350,9 @@ func (s *Service) dialNew(ctx context.Context, p peer.ID, makeEarly func() []byt
 		return nil, err
 	}
 	t := newTransport(s, p, id, true)
+	if s.cfg.DeferAttach {
+		t.attachGo = make(chan struct{})
+	}
 	if len(early) > 0 {
 		// Queued as control frame 1, as a Send would, so that the
 		// responder's resume point acknowledges it like any frame.
@@ -438,12 +441,14 @@ func (s *Service) resume(t *Transport) error {
 }
 
 // startDialerLink starts the dialer's link with control alone, then
-// attaches the state and knowledge streams behind it (attachRest).
+// attaches the state and knowledge streams behind it (attachRest) — a
+// fresh session's under Config.DeferAttach once it is let to.
 func (s *Service) startDialerLink(t *Transport, l *link, resumed bool, resent int) error {
 	if err := t.startLink(l, resumed, resent); err != nil {
 		return err
 	}
-	if !s.goTracked(func() { t.attachRest(l) }) {
+	wait := !resumed && t.attachGo != nil
+	if !s.goTracked(func() { t.attachRest(l, wait) }) {
 		l.fail(ErrClosed)
 		return fmt.Errorf("%w: service", ErrClosed)
 	}

@@ -28,6 +28,11 @@ type Transport struct {
 	// earlyState is what Config.AnswerEarly returned with its reply on a
 	// responder's fresh session (written before the session is offered).
 	earlyState any
+	// attachGo, on a fresh outbound session under Config.DeferAttach, is
+	// closed (once, attachOnce) when its link may attach state and
+	// knowledge; nil otherwise.
+	attachGo   chan struct{}
+	attachOnce sync.Once
 	// kick (cap 1) wakes the dialer's reconnect loop out of its backoff:
 	// a new connection to the peer has come up, so try now.
 	kick chan struct{}
@@ -179,6 +184,15 @@ func (t *Transport) SessionID() [16]byte { return t.id }
 
 func (t *Transport) sid() string { return hex.EncodeToString(t.id[:]) }
 
+// Attach lets the state and knowledge streams of a session whose dialer
+// holds them back (Config.DeferAttach) attach now; otherwise it does
+// nothing. It does not wait for them.
+func (t *Transport) Attach() {
+	if t.attachGo != nil {
+		t.attachOnce.Do(func() { close(t.attachGo) })
+	}
+}
+
 // EarlyState returns the state Config.AnswerEarly kept when it answered
 // this (inbound) session's early data, or nil.
 func (t *Transport) EarlyState() any { return t.earlyState }
@@ -282,6 +296,9 @@ func (t *Transport) send(ctx context.Context, ch Channel, payload []byte, block 
 	cs, err := t.chanOf(ch)
 	if err != nil {
 		return err
+	}
+	if ch != Control {
+		t.Attach() // a deferred attach goes ahead: its stream is wanted
 	}
 	limit := int(t.maxPayload.Load())
 	if len(payload) > limit {
