@@ -32,8 +32,12 @@
 // other two join as the dialer opens them and their Attach frames arrive
 // (frames for them wait in their queues meanwhile): a new stream costs an
 // open, an accept and a protocol negotiation, and the first control
-// messages (the CIP handshake) need not wait for them. Streams that have
-// not joined within HandshakeTimeout fail the link, and the dialer resumes.
+// messages (the CIP handshake) need not wait for them. Under
+// Config.DeferAttach (the node's setting) a fresh session's dialer opens
+// them only once told to (Transport.Attach: the node does when its CIP
+// handshake is over), when something is sent on either, or after half the
+// HandshakeTimeout. Streams that have not joined within HandshakeTimeout
+// fail the link, and the dialer resumes.
 //
 // DialEarly puts a first control payload (at most MaxEarlySize) into a
 // fresh session's Hello: it is control frame 1 of the session, queued like
