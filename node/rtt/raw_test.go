@@ -385,17 +385,7 @@ func TestDialerControlBeforeAttach(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the dialer never opened its state stream")
 	}
-	for _, d := range []struct {
-		from, to *Transport
-		msg      string
-	}{{ta, tb, "hello from the dialer"}, {tb, ta, "hello from the responder"}} {
-		if err := d.from.Send(ctx, Control, []byte(d.msg)); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := d.to.Receive(ctx, Control); err != nil || string(got) != d.msg {
-			t.Fatalf("control before attach: %q %v", got, err)
-		}
-	}
+	controlBothWays(t, ctx, ta, tb)
 	if err := ta.Send(ctx, State, []byte("a queued")); err != nil {
 		t.Fatal(err)
 	}
@@ -439,17 +429,7 @@ func TestDeferAttach(t *testing.T) {
 			})
 			ta, tb := dialPair(t, a, b)
 			ctx := ctxT(t, 10*time.Second)
-			for _, d := range []struct {
-				from, to *Transport
-				msg      string
-			}{{ta, tb, "ping"}, {tb, ta, "pong"}} {
-				if err := d.from.Send(ctx, Control, []byte(d.msg)); err != nil {
-					t.Fatal(err)
-				}
-				if got, err := d.to.Receive(ctx, Control); err != nil || string(got) != d.msg {
-					t.Fatalf("control: %q %v", got, err)
-				}
-			}
+			controlBothWays(t, ctx, ta, tb)
 			if n := opened.Load(); n != 0 {
 				t.Fatalf("the dialer opened its state stream before it was let to (%d)", n)
 			}
@@ -480,5 +460,22 @@ func TestDeferAttach(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// controlBothWays sends one control message each way between the dialer's
+// end ta and the responder's tb and checks that each arrives.
+func controlBothWays(t *testing.T, ctx context.Context, ta, tb *Transport) {
+	t.Helper()
+	for _, d := range []struct {
+		from, to *Transport
+		msg      string
+	}{{ta, tb, "from the dialer"}, {tb, ta, "from the responder"}} {
+		if err := d.from.Send(ctx, Control, []byte(d.msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.to.Receive(ctx, Control); err != nil || string(got) != d.msg {
+			t.Fatalf("control: got %q %v, want %q", got, err, d.msg)
+		}
 	}
 }
