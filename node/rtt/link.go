@@ -279,19 +279,22 @@ func (l *link) writeBatch(i int) (more bool, err error) {
 		return false, nil // not joined yet: frames stay queued
 	}
 	bw := l.bw[i]
-	if bw == nil {
-		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)
-		l.bw[i] = bw
-	}
 	var scratch [maxWriteBatch + 3]outFrame
 	batch, ack, winF, winB, bye := l.collect(cs, scratch[:0])
 	if len(batch) == 0 {
-		if bw.Buffered() > 0 {
+		if bw != nil && bw.Buffered() > 0 {
 			if err := bw.Flush(); err != nil {
 				return false, fmt.Errorf("%w: write %s: %w", ErrTransport, cs.ch, err)
 			}
 		}
 		return false, nil
+	}
+	if bw == nil {
+		// Made on the stream's first write, not when its writer starts:
+		// an idle channel (most sessions' knowledge and state) never
+		// needs one, which is 16 KiB per idle stream and side.
+		bw = bufio.NewWriterSize(l.streams[i], writeBufferSize)
+		l.bw[i] = bw
 	}
 	f := Frame{Channel: cs.ch, Session: l.t.id}
 	// Per-stream scratch (writers of stream i hold wmu[i]): on the stack

@@ -479,3 +479,39 @@ func controlBothWays(t *testing.T, ctx context.Context, ta, tb *Transport) {
 		}
 	}
 }
+
+// An idle channel costs its link no write buffer: it is made on the
+// stream's first write (here: control's, both ways), not when the stream's
+// writer starts.
+func TestIdleChannelHasNoWriteBuffer(t *testing.T) {
+	a, b := pair(t, false, testConfig(), testConfig())
+	ta, tb := dialPair(t, a, b)
+	ctx := ctxT(t, 10*time.Second)
+	controlBothWays(t, ctx, ta, tb)
+	if err := ta.Send(ctx, State, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tb.Receive(ctx, State); err != nil || string(got) != "state" {
+		t.Fatalf("state: %q %v", got, err)
+	}
+	for side, tr := range map[string]*Transport{"dialer": ta, "responder": tb} {
+		tr.mu.Lock()
+		l := tr.link
+		tr.mu.Unlock()
+		for _, ch := range []Channel{Control, State, Knowledge} {
+			i := ch.index()
+			l.wmu[i].Lock()
+			has := l.bw[i] != nil
+			l.wmu[i].Unlock()
+			// The dialer wrote on control and state; the responder on
+			// control (and state's acks once the delayed-ack timer fires,
+			// which may or may not have happened yet); nobody on knowledge.
+			if ch == Knowledge && has {
+				t.Fatalf("%s: the idle knowledge channel has a write buffer", side)
+			}
+			if (ch == Control || (ch == State && side == "dialer")) && !has {
+				t.Fatalf("%s: %s was written without a write buffer", side, ch)
+			}
+		}
+	}
+}
