@@ -61,7 +61,7 @@ func needPython(t *testing.T) string {
 		t.Fatal("python3 is not on PATH in CI: the Python driver scripts must run there")
 	}
 	if err != nil {
-		t.Skip("python3 not on PATH: the Python driver scripts cannot run here")
+		t.Skip("SKIPPED: python3 is not on PATH, so the Python driver scripts are NOT checked here (Debian: apt-get install -y python3)")
 	}
 	return py
 }

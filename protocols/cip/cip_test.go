@@ -226,12 +226,20 @@ func TestHandshakeGoldenTranscript(t *testing.T) {
 func TestSentHelloMatchesGolden(t *testing.T) {
 	gl := &gateLog{}
 	p := newPair(gl)
+	hello := p.preSentHello(t)
+	p.runGolden(t, gl, "a pre-sent HELLO", func(ctx context.Context, ca, _ pipeEnd) error { return ca.Send(ctx, hello) })
+}
+
+// preSentHello builds the initiator's HELLO ahead, as the node does for
+// the RTT handshake, and sets it as its Config.SentHello.
+func (p *pair) preSentHello(t *testing.T) []byte {
+	t.Helper()
 	hello, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.a.SentHello = hello
-	p.runGolden(t, gl, "a pre-sent HELLO", func(ctx context.Context, ca, _ pipeEnd) error { return ca.Send(ctx, hello) })
+	return hello
 }
 
 // runGolden runs the pair after first (which may put messages on the
@@ -605,11 +613,7 @@ func TestHandshakeUnderTrustPolicy(t *testing.T) {
 func TestAnsweredHelloMatchesGolden(t *testing.T) {
 	gl := &gateLog{}
 	p := newPair(gl)
-	hello, err := BuildHello(p.a.Builder, p.a.RemoteKey, p.a.Features)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.a.SentHello = hello
+	hello := p.preSentHello(t)
 	answered, reply, err := AnswerHello(Config{Builder: p.b.Builder, RemoteKey: p.b.RemoteKey, Features: p.b.Features}, hello)
 	if err != nil {
 		t.Fatal(err)

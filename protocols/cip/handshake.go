@@ -390,7 +390,6 @@ func (r *run) respond(ctx context.Context, answered *Hello) error {
 // answer is step 2 for the initiator's HELLO env: our HELLO, with our
 // challenge and the response to theirs.
 func (r *run) answer(env *envelope.Envelope) (Hello, *Message, error) {
-	b := r.cfg.Builder
 	var theirs Hello
 	if err := decode(env, &theirs); err != nil {
 		return Hello{}, nil, r.fail("hello", err)
@@ -398,6 +397,12 @@ func (r *run) answer(env *envelope.Envelope) (Hello, *Message, error) {
 	if theirs.ChallengeResponse != "" {
 		return Hello{}, nil, r.fail("hello", errors.New("initiating HELLO carries a challenge_response"))
 	}
+	return r.answerTheirs(theirs)
+}
+
+// answerTheirs builds our HELLO answering theirs, an initiating HELLO.
+func (r *run) answerTheirs(theirs Hello) (Hello, *Message, error) {
+	b := r.cfg.Builder
 	hello, err := b.NewHello(r.cfg.Features)
 	if err != nil {
 		return Hello{}, nil, r.fail("hello", err)
@@ -439,6 +444,7 @@ func AnswerHello(cfg Config, wire []byte) (*Answered, []byte, error) {
 	// this had never seen it — a HELLO validly signed by another key than
 	// the connection's is its fingerprint-mismatch verdict, not a replay.
 	policy := quiet.Policy
+	var theirs Hello
 	quiet.Policy = func(env *envelope.Envelope) error {
 		if pub, err := env.PublicKey(); err != nil || !pub.Equal(r.cfg.RemoteKey) {
 			return errors.New("sender.pubkey is not the authenticated key of the connection")
@@ -446,8 +452,7 @@ func AnswerHello(cfg Config, wire []byte) (*Answered, []byte, error) {
 		if env.Type != envelope.Hello {
 			return fmt.Errorf("got %v, want HELLO", env.Type)
 		}
-		var h Hello
-		if err := decode(env, &h); err != nil || h.ChallengeResponse != "" {
+		if err := decode(env, &theirs); err != nil || theirs.ChallengeResponse != "" {
 			return errors.New("not an initiating HELLO")
 		}
 		if policy != nil {
@@ -460,7 +465,7 @@ func AnswerHello(cfg Config, wire []byte) (*Answered, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: hello: %w", ErrHandshake, err)
 	}
 	r.bindHello(env)
-	hello, m, err := r.answer(env)
+	hello, m, err := r.answerTheirs(theirs) // decoded and checked by the policy above
 	if err != nil {
 		return nil, nil, err
 	}
