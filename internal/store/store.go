@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,11 @@ func checkReadable(path string) error {
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			// EPERM, not EACCES: no mode lets anyone write the file, not
+			// even root — an immutable or append-only attribute.
+			return fmt.Errorf("store %s: permission denied (operation not permitted, mode %v): the file refuses writes whatever the mode; is it immutable or append-only (lsattr, chattr -i)?", path, st.Mode().Perm())
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("store %s: permission denied (mode %v): run as the user owning the data dir or fix the mode (chmod 600)", path, st.Mode().Perm())
 		}

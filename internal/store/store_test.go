@@ -114,7 +114,7 @@ func TestUnreadableStoreSaysWhy(t *testing.T) {
 	})
 	t.Run("mode 000", func(t *testing.T) {
 		if os.Geteuid() == 0 {
-			t.Skip("SKIPPED as root: root reads a mode-000 file anyway, so this case cannot happen here (the directory case above covers an unreadable store)")
+			t.Skip("SKIPPED as root: root reads and writes a mode-000 file anyway, so this case cannot happen here; TestImmutableStoreSaysWhy checks the refused open root can meet (an immutable file)")
 		}
 		p := filepath.Join(t.TempDir(), FileName)
 		db, err := Open(p)
